@@ -1,0 +1,145 @@
+package events
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// SubjectRoot is the first two tokens of every subject we publish on:
+// "receivables.events.<company_id>.<aggregate>.<name>".
+const SubjectRoot = "receivables.events"
+
+// SubjectFor returns the NATS subject of an event of the given aggregate and name
+// about companyID: "receivables.events.<company_id>.<aggregate>.<name>", each
+// variable part passed through SanitizeToken so the subject always has exactly
+// five tokens. Consumers filter with wildcards, e.g. "receivables.events.*.assignment.>"
+// or "receivables.events.<company_id>.>".
+func SubjectFor(companyID, aggregate, name string) string {
+	return SubjectRoot + "." + SanitizeToken(companyID) + "." + SanitizeToken(aggregate) + "." + SanitizeToken(name)
+}
+
+// PublishSubject is the NATS subject e is published on. Events of a type not in
+// the registry go to the unrecognized subject of their company.
+func (e Event) PublishSubject() string {
+	def, ok := LookupType(e.Type)
+	if !ok {
+		def = TypeUnrecognized
+	}
+	return def.Subject(e.CompanyID)
+}
+
+// SanitizeToken turns s into exactly one valid NATS subject token, so that outside
+// input (a company id, an event name from a webhook) can never add tokens or
+// wildcards to a subject. It is used for every subject this service builds: the
+// raw-webhook subjects and the domain-event subjects.
+//
+// Letters, digits and "-" and "_" (ASCII) are kept, so Maventa's UUIDs and event
+// names pass unchanged without allocating. Every other byte, including ".", "*",
+// ">", whitespace, control characters, non-ASCII, invalid UTF-8 and "%" itself,
+// is escaped as "%XX" (upper-case hex), and the empty string becomes "%" (which no
+// escape produces), so distinct inputs give distinct tokens. Tokens longer than
+// MaxTokenLen after escaping are cut to a prefix plus "%H" and 16 hex digits of
+// their SHA-256: NATS refuses protocol lines over 4 KiB, so a hostile input must
+// not be able to make a subject that long.
+func SanitizeToken(s string) string {
+	if s == "" {
+		return "%"
+	}
+	clean := len(s) <= MaxTokenLen
+	for i := 0; clean && i < len(s); i++ {
+		clean = plainTokenByte(s[i])
+	}
+	if clean {
+		return s
+	}
+	const hexdig = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if plainTokenByte(c) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexdig[c>>4])
+		b.WriteByte(hexdig[c&0xF])
+	}
+	out := b.String()
+	if len(out) > MaxTokenLen {
+		sum := sha256.Sum256([]byte(s))
+		out = out[:MaxTokenLen-18] + "%H" + hex.EncodeToString(sum[:8])
+	}
+	return out
+}
+
+// MaxTokenLen bounds the length of a SanitizeToken result.
+const MaxTokenLen = 96
+
+func plainTokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// ValidToken reports whether s is a valid single NATS subject token: non-empty
+// printable UTF-8 with no ".", "*", ">" and no whitespace. Every SanitizeToken
+// result is a valid token.
+func ValidToken(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r == '.' || r == '*' || r == '>' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// StreamConfig is the JetStream stream the events are stored in, as plain values
+// (this package imports no NATS): the publisher and consumers map it onto
+// jetstream.StreamConfig.
+type StreamConfig struct {
+	// Name is the stream name.
+	Name string
+	// Subjects are the subjects the stream captures.
+	Subjects []string
+	// MaxAge is how long an event is kept (limits retention).
+	MaxAge time.Duration
+	// Replicas is the number of stream replicas (1 for a single server; 3 in a cluster).
+	Replicas int
+	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id (= event id) to
+	// drop a re-published event. Maventa retries a webhook every hour for 24 hours:
+	// two hours catch the first retry; later ones carry the same event id, which is
+	// what consumers de-duplicate on.
+	DuplicateWindow time.Duration
+}
+
+// Stream defaults: the stream every event is published to.
+const (
+	// StreamName is the JetStream stream name.
+	StreamName = "RECEIVABLES_EVENTS"
+	// StreamSubjects captures every subject of SubjectFor.
+	StreamSubjects = SubjectRoot + ".>"
+	// StreamMaxAge is the retention: 30 days.
+	StreamMaxAge = 30 * 24 * time.Hour
+	// StreamReplicas is for a three-node cluster; a single server (tests,
+	// development) must override it with 1.
+	StreamReplicas = 3
+	// StreamDuplicateWindow: see StreamConfig.DuplicateWindow.
+	StreamDuplicateWindow = 2 * time.Hour
+)
+
+// DefaultStreamConfig returns the stream configuration with the defaults above.
+func DefaultStreamConfig() StreamConfig {
+	return StreamConfig{
+		Name:            StreamName,
+		Subjects:        []string{StreamSubjects},
+		MaxAge:          StreamMaxAge,
+		Replicas:        StreamReplicas,
+		DuplicateWindow: StreamDuplicateWindow,
+	}
+}
