@@ -1,0 +1,209 @@
+package maventa
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestAssignmentDecodesSeedExample(t *testing.T) {
+	a, err := DecodeAssignment([]byte(assignmentJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Sum.String() != "12.30" || a.Paid.String() != "10" || a.Debtor.Name != "Hanna's Test Company" {
+		t.Errorf("assignment = %+v", a)
+	}
+	if id, ok := a.InvoiceID(); !ok || id != "f6dcf18d-a1bd-4e72-bb8a-80908527b6c8" {
+		t.Errorf("InvoiceID = %q %v", id, ok)
+	}
+	if n, ok := a.ReferenceNumber(); !ok || n != "356241887794" {
+		t.Errorf("ReferenceNumber = %q %v", n, ok)
+	}
+	if a.ClosedAt != nil || a.CreatedAt == nil || a.CreatedAt.UTC().Hour() != 5 {
+		t.Errorf("times: closed %v created %v", a.ClosedAt, a.CreatedAt)
+	}
+	if len(a.Events) != 1 || a.Events[0].Type != EventPaid || a.Events[0].Seens[0].SeenBy != "Visma Amili FI" {
+		t.Fatalf("events = %+v", a.Events)
+	}
+	p, err := a.Events[0].PaidData()
+	if err != nil || p.SumPaid.String() != "10" || p.BookedAt != "2020-04-16" || p.ArchiveNumber != "12345" {
+		t.Errorf("PaidData = %+v, %v", p, err)
+	}
+	if _, err := a.Events[0].FreezeData(); err == nil {
+		t.Error("FreezeData on a paid event succeeded")
+	}
+}
+
+func TestMoneyIsExact(t *testing.T) {
+	a, err := DecodeAssignment([]byte(`{"id":"a","sum":0.1,"paid":0.2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Sum.Add(a.Paid); got.Cmp(mustDec("0.3")) != 0 || got.String() != "0.3" {
+		t.Errorf("0.1+0.2 = %s, want exactly 0.3", got)
+	}
+	b, err := DecodeAssignment([]byte(assignmentJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"sum":12.30`) || !strings.Contains(string(out), `"paid":10`) {
+		t.Errorf("re-encoded amounts must be the exact JSON numbers 12.30 and 10: %s", out)
+	}
+	again, err := DecodeAssignment(out)
+	if err != nil || again.Sum.String() != "12.30" {
+		t.Errorf("round trip sum = %s, %v", again.Sum, err)
+	}
+	pd, _ := json.Marshal(PaidData{SumPaid: mustDec("-200.50")})
+	if !strings.Contains(string(pd), `"sum_paid":-200.50`) {
+		t.Errorf("paid data = %s", pd)
+	}
+}
+
+func TestUnknownFieldsAndEventTypesAreKept(t *testing.T) {
+	in := `{"id":"a","sum":1,"paid":0,"future_flag":true,"debtor":{"name":"D","country":"FI"},
+	"reference_ids":[{"type":"vat","value":"x","scheme":"s"}],
+	"events":[{"id":"e","type":"brand_new_event","data":{"whatever":[1,2]},"seens":[{"seen_by":"x","how":"api"}],"origin":"agency"}]}`
+	a, err := DecodeAssignment([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a.Extra["future_flag"]) != "true" || string(a.Debtor.Extra["country"]) != `"FI"` ||
+		string(a.ReferenceIDs[0].Extra["scheme"]) != `"s"` || string(a.Events[0].Extra["origin"]) != `"agency"` ||
+		string(a.Events[0].Seens[0].Extra["how"]) != `"api"` {
+		t.Errorf("extras lost: %+v", a)
+	}
+	if a.Events[0].Type != "brand_new_event" || string(a.Events[0].Data) != `{"whatever":[1,2]}` {
+		t.Errorf("unknown event = %+v", a.Events[0])
+	}
+	out, _ := json.Marshal(a)
+	for _, want := range []string{`"future_flag":true`, `"country":"FI"`, `"scheme":"s"`, `"origin":"agency"`, `"brand_new_event"`, `"how":"api"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("re-encoded lacks %s: %s", want, out)
+		}
+	}
+}
+
+func TestEventDataAccessors(t *testing.T) {
+	tests := []struct {
+		name  string
+		event string
+		check func(t *testing.T, e Event)
+	}{
+		{"freeze request", `{"type":"freeze","data":{"frozen":true,"end_date":"2019-01-04"}}`, func(t *testing.T, e Event) {
+			d, err := e.FreezeData()
+			if err != nil || d.Frozen == nil || !*d.Frozen || d.EndDate != "2019-01-04" {
+				t.Errorf("%+v %v", d, err)
+			}
+		}},
+		{"freeze confirmed", `{"type":"freeze_confirmed","data":{"happened_at":"2019-01-04","end_date":"2019-02-15"}}`, func(t *testing.T, e Event) {
+			d, err := e.FreezeData()
+			if err != nil || d.HappenedAt != "2019-01-04" || d.EndDate != "2019-02-15" {
+				t.Errorf("%+v %v", d, err)
+			}
+		}},
+		{"unfreezed", `{"type":"unfreezed","data":{"happened_at":"2019-01-04"}}`, func(t *testing.T, e Event) {
+			d, err := e.FreezeData()
+			if err != nil || d.HappenedAt != "2019-01-04" {
+				t.Errorf("%+v %v", d, err)
+			}
+		}},
+		{"credit note", `{"type":"credit_note","data":{"credit_note_number":"CN-1","sum":99.90}}`, func(t *testing.T, e Event) {
+			d, err := e.CreditNoteData()
+			if err != nil || d.Number != "CN-1" || d.Sum.String() != "99.90" {
+				t.Errorf("%+v %v", d, err)
+			}
+		}},
+		{"due date changed", `{"type":"due_date_changed","data":{"due_date":"2020-05-01"}}`, func(t *testing.T, e Event) {
+			d, err := e.DueDateData()
+			if err != nil || d.DueDate != "2020-05-01" {
+				t.Errorf("%+v %v", d, err)
+			}
+		}},
+		{"delivery status", `{"type":"delivery_status","data":{"status":"FAILED"}}`, func(t *testing.T, e Event) {
+			d, err := e.DeliveryStatusData()
+			if err != nil || d.Status != "FAILED" {
+				t.Errorf("%+v %v", d, err)
+			}
+		}},
+		{"comment under message", `{"type":"comment","data":{"message":"hello"}}`, func(t *testing.T, e Event) {
+			d, err := e.CommentData()
+			if err != nil || d.Text() != "hello" {
+				t.Errorf("%+v %v", d, err)
+			}
+		}},
+		{"cancel without data", `{"type":"interest_paid"}`, func(t *testing.T, e Event) {
+			d, err := e.AmountData()
+			if err != nil || !d.Sum.IsZero() {
+				t.Errorf("%+v %v", d, err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e Event
+			if err := json.Unmarshal([]byte(tt.event), &e); err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, e)
+		})
+	}
+}
+
+func TestCreatorsTableMatchesSeed(t *testing.T) {
+	want := []EventType{EventCancel, EventComment, EventCreditLoss, EventCreditNote, EventDueDateChangeRequest, EventFreeze, EventPaid}
+	got := CompanyEventTypes()
+	if len(got) != len(want) {
+		t.Fatalf("company types = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("company types = %v, want %v", got, want)
+		}
+	}
+	if EventCreators[EventDeliveryStatus] != CreatorMaventa || EventCreators[EventClose] != CreatorAgency {
+		t.Error("creator table wrong")
+	}
+	if CollectionStatusSetBy[EventCreditLoss] != "" || CollectionStatusSetBy[EventTrattaSent] != "debt_collection" {
+		t.Error("collection status table wrong")
+	}
+}
+
+func TestNewEventValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		ev      NewEvent
+		wantErr bool
+	}{
+		{"company may report a payment", NewPaidEvent(PaidData{SumPaid: mustDec("1")}), false},
+		{"company may link a credit note", NewCreditNoteEvent(CreditNoteData{Number: "1", Sum: mustDec("1")}), false},
+		{"company may freeze", NewFreezeEvent("2030-01-01"), false},
+		{"company may cancel", NewCancelEvent(), false},
+		{"company may comment", NewCommentEvent("hi"), false},
+		{"company may request a due date change", NewDueDateChangeRequestEvent("2030-01-01"), false},
+		{"company may mark a credit loss", NewCreditLossEvent(), false},
+		{"agency-only close is refused", NewEvent{Type: EventClose}, true},
+		{"agency-only reminder_sent is refused", NewEvent{Type: EventReminderSent}, true},
+		{"agency-only due_date_changed is refused", NewEvent{Type: EventDueDateChanged}, true},
+		{"maventa-only delivery_status is refused", NewEvent{Type: EventDeliveryStatus}, true},
+		{"unknown type is refused", NewEvent{Type: "make_it_paid"}, true},
+		{"empty type is refused", NewEvent{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.ev.Validate()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			var ve *ValidationError
+			if err != nil && !errors.As(err, &ve) {
+				t.Errorf("err %T is not *ValidationError", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,276 @@
+package maventa
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Webhook is the envelope Maventa POSTs to a registered notification URL (seed 004):
+// {"event", "company_id", "event_timestamp", "event_data"}. Top-level fields Maventa
+// adds later are kept in Extra.
+type Webhook struct {
+	// Event is the event name, AREA.RESOURCE.ACTION, e.g. "DOCUMENTS.INVOICE.DELIVERED".
+	Event string
+	// CompanyID is the UUID of the company the event is about.
+	CompanyID string
+	// EventTimestamp is when the event happened (with Maventa's offset).
+	EventTimestamp time.Time
+	// EventData is the event specific payload, kept raw; see the typed accessors.
+	EventData json.RawMessage
+	// Extra holds top-level fields this type does not declare.
+	Extra map[string]json.RawMessage
+}
+
+// WebhookError lists every problem found in a webhook envelope.
+type WebhookError struct {
+	// Problems are human readable, one per missing or malformed field.
+	Problems []string
+}
+
+// Error joins the problems.
+func (e *WebhookError) Error() string {
+	return "maventa: invalid webhook: " + strings.Join(e.Problems, "; ")
+}
+
+// ParseWebhook decodes and validates a webhook body. It requires event, company_id
+// and event_timestamp (RFC 3339) and reports every problem found in a
+// *WebhookError. Unknown top-level fields are kept in Extra, never rejected.
+func ParseWebhook(body []byte) (Webhook, error) {
+	w, err := ParseWebhookEnvelope(body)
+	if err != nil {
+		return Webhook{}, err
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil { // cannot fail: the envelope parsed
+		return Webhook{}, &WebhookError{Problems: []string{"body is not valid JSON: " + err.Error()}}
+	}
+	for k, raw := range top {
+		switch k {
+		case "event", "company_id", "event_timestamp", "event_data":
+			continue
+		}
+		if w.Extra == nil {
+			w.Extra = map[string]json.RawMessage{}
+		}
+		w.Extra[k] = raw
+	}
+	return w, nil
+}
+
+// ParseWebhookEnvelope validates a webhook body exactly as ParseWebhook does but
+// does not collect unknown fields (Extra stays nil). The webhook receiver uses it
+// on its hot path: it stores the body bytes as they are and needs only the fields
+// it routes by, and whatever it accepts ParseWebhook accepts too.
+func ParseWebhookEnvelope(body []byte) (Webhook, error) {
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return Webhook{}, &WebhookError{Problems: []string{"body is empty; a JSON object is required"}}
+	case trimmed[0] != '{':
+		return Webhook{}, &WebhookError{Problems: []string{"body is not a JSON object"}}
+	}
+	var top struct {
+		Event          json.RawMessage `json:"event"`
+		CompanyID      json.RawMessage `json:"company_id"`
+		EventTimestamp json.RawMessage `json:"event_timestamp"`
+		EventData      json.RawMessage `json:"event_data"`
+	}
+	// json.Unmarshal also rejects anything after the object.
+	if err := json.Unmarshal(trimmed, &top); err != nil {
+		return Webhook{}, &WebhookError{Problems: []string{"body is not valid JSON: " + err.Error()}}
+	}
+	var w Webhook
+	var problems []string
+	str := func(name string, raw json.RawMessage) (string, bool) {
+		if isNull(raw) {
+			problems = append(problems, fmt.Sprintf("missing %q", name))
+			return "", false
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			problems = append(problems, fmt.Sprintf("%q is not a string", name))
+			return "", false
+		}
+		if strings.TrimSpace(s) == "" {
+			problems = append(problems, fmt.Sprintf("%q is empty", name))
+			return "", false
+		}
+		return s, true
+	}
+	w.Event, _ = str("event", top.Event)
+	w.CompanyID, _ = str("company_id", top.CompanyID)
+	if ts, ok := str("event_timestamp", top.EventTimestamp); ok {
+		t, err := time.Parse(time.RFC3339, ts)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%q is not an RFC 3339 time", "event_timestamp"))
+		} else {
+			w.EventTimestamp = t
+		}
+	}
+	if !isNull(top.EventData) {
+		w.EventData = top.EventData // a sub-slice of body: no copy
+	}
+	if len(problems) > 0 {
+		return Webhook{}, &WebhookError{Problems: problems}
+	}
+	return w, nil
+}
+
+// MarshalJSON writes the envelope back in Maventa's shape, unknown fields included.
+func (w Webhook) MarshalJSON() ([]byte, error) {
+	m := make(map[string]json.RawMessage, len(w.Extra)+4)
+	for k, v := range w.Extra {
+		m[k] = v
+	}
+	var err error
+	if m["event"], err = json.Marshal(w.Event); err != nil {
+		return nil, err
+	}
+	if m["company_id"], err = json.Marshal(w.CompanyID); err != nil {
+		return nil, err
+	}
+	if m["event_timestamp"], err = json.Marshal(w.EventTimestamp.Format(time.RFC3339Nano)); err != nil {
+		return nil, err
+	}
+	if len(w.EventData) > 0 {
+		m["event_data"] = w.EventData
+	} else {
+		delete(m, "event_data")
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON is ParseWebhook, so a Webhook field in a larger document validates too.
+func (w *Webhook) UnmarshalJSON(b []byte) error {
+	v, err := ParseWebhook(b)
+	if err != nil {
+		return err
+	}
+	*w = v
+	return nil
+}
+
+// EventName is a webhook event name split into its parts.
+type EventName struct {
+	// Area is the first part, e.g. "DOCUMENTS", "NETWORKS", "COMPANIES".
+	Area string
+	// Resource is the middle part, e.g. "INVOICE", "PEPPOL", "AUTHORIZATION".
+	Resource string
+	// Action is the last part, e.g. "DELIVERED", "ENABLED", "VERIFIED".
+	Action string
+}
+
+// ParseEventName splits "AREA.RESOURCE.ACTION"; ok is false when the name has not
+// exactly three non-empty parts (it may still be a valid, just unfamiliar, name).
+func ParseEventName(name string) (EventName, bool) {
+	parts := strings.Split(name, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return EventName{}, false
+	}
+	return EventName{Area: parts[0], Resource: parts[1], Action: parts[2]}, true
+}
+
+// Name splits w.Event into AREA.RESOURCE.ACTION.
+func (w Webhook) Name() (EventName, bool) { return ParseEventName(w.Event) }
+
+// Webhook event areas documented in seed 004.
+const (
+	// AreaDocuments covers DOCUMENTS.<TYPE>.DELIVERED|DELIVERY_CONFIRMED|FAILED|RECEIVED.
+	AreaDocuments = "DOCUMENTS"
+	// AreaNetworks covers NETWORKS.<NETWORK>.CREATED|ENABLED|DISABLED.
+	AreaNetworks = "NETWORKS"
+	// AreaCompanies covers COMPANIES.AUTHORIZATION.VERIFIED|UNVERIFIED|UNKNOWN.
+	AreaCompanies = "COMPANIES"
+)
+
+// DocumentEvent is the event_data of DOCUMENTS.* webhooks. Sent documents carry
+// destination and recipient_*, received ones origin and sender_*; failures add
+// error_message.
+type DocumentEvent struct {
+	// InvoiceID is the Maventa UUID of the invoice (or document).
+	InvoiceID string `json:"invoice_id"`
+	// InvoiceNumber is the invoice's own number.
+	InvoiceNumber string `json:"invoice_number"`
+	// Destination is the route a sent document took, e.g. "PEPPOL".
+	Destination string `json:"destination,omitempty"`
+	// Origin is the route a received document came by.
+	Origin string `json:"origin,omitempty"`
+	// RecipientName is the receiver of a sent document.
+	RecipientName string `json:"recipient_name,omitempty"`
+	// RecipientBID is the receiver's business id.
+	RecipientBID string `json:"recipient_bid,omitempty"`
+	// SenderName is the sender of a received document.
+	SenderName string `json:"sender_name,omitempty"`
+	// SenderBID is the sender's business id.
+	SenderBID string `json:"sender_bid,omitempty"`
+	// ErrorMessage explains a FAILED delivery.
+	ErrorMessage string `json:"error_message,omitempty"`
+	// Extra holds fields this type does not declare.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// NetworkEvent is the event_data of NETWORKS.* webhooks.
+type NetworkEvent struct {
+	// Network is e.g. "PEPPOL", "BANK", "SCAN".
+	Network string `json:"network"`
+	// Profiles are the registered profiles, e.g. "INVOICE_AND_CREDIT_NOTE".
+	Profiles []string `json:"profiles"`
+	// ID is the profile registration id.
+	ID string `json:"id"`
+	// Extra holds fields this type does not declare.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// AuthorizationEvent is the event_data of COMPANIES.AUTHORIZATION.* webhooks.
+type AuthorizationEvent struct {
+	// State is "VERIFIED", "UNVERIFIED" or "UNKNOWN".
+	State string `json:"state"`
+	// Extra holds fields this type does not declare.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// DocumentEvent decodes event_data as a DOCUMENTS.* payload.
+func (w Webhook) DocumentEvent() (DocumentEvent, error) {
+	type fields DocumentEvent
+	var f fields
+	extra, err := w.decodeData(AreaDocuments, &f)
+	f.Extra = extra
+	return DocumentEvent(f), err
+}
+
+// NetworkEvent decodes event_data as a NETWORKS.* payload.
+func (w Webhook) NetworkEvent() (NetworkEvent, error) {
+	type fields NetworkEvent
+	var f fields
+	extra, err := w.decodeData(AreaNetworks, &f)
+	f.Extra = extra
+	return NetworkEvent(f), err
+}
+
+// AuthorizationEvent decodes event_data as a COMPANIES.AUTHORIZATION.* payload.
+func (w Webhook) AuthorizationEvent() (AuthorizationEvent, error) {
+	type fields AuthorizationEvent
+	var f fields
+	extra, err := w.decodeData(AreaCompanies, &f)
+	f.Extra = extra
+	return AuthorizationEvent(f), err
+}
+
+// decodeData checks the area and decodes event_data into v, returning unknown fields.
+func (w Webhook) decodeData(area string, v any) (map[string]json.RawMessage, error) {
+	if n, ok := w.Name(); !ok || n.Area != area {
+		return nil, fmt.Errorf("maventa: webhook %q is not a %s event", w.Event, area)
+	}
+	data := w.EventData
+	if isNull(data) {
+		data = json.RawMessage("{}")
+	}
+	extra, err := unmarshalKeepingExtra(data, v)
+	if err != nil {
+		return nil, fmt.Errorf("maventa: webhook %s event_data: %w", w.Event, err)
+	}
+	return extra, nil
+}
