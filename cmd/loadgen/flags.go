@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+type options struct {
+	duration    time.Duration
+	warmup      time.Duration
+	maxRequests int64
+	rate        int
+	concurrency int
+	modes       []string
+	bin         string
+	sync        string
+	pad         int
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	var modes string
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured load per mode (bounded: at most 10m)")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each measurement")
+	fs.Int64Var(&o.maxRequests, "max-requests", 5_000_000, "stop a mode after this many requests (bounded)")
+	fs.IntVar(&o.rate, "rate", 0, "webhooks per second, open loop (latency counted from the scheduled send time); 0 = as fast as possible")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "connections / in-flight requests")
+	fs.StringVar(&modes, "modes", "async,sync", "service publish modes to run, in order: async (pipelined acks), sync (naive)")
+	fs.StringVar(&o.bin, "bin", "", "service binary (default: build ./cmd/maventa-events)")
+	fs.StringVar(&o.sync, "nats-sync", "default", "embedded JetStream fsync policy for the service: default, always or an interval")
+	fs.IntVar(&o.pad, "pad", 0, "extra bytes of event_data per webhook (the seed examples are ~300 bytes)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	for _, m := range strings.Split(modes, ",") {
+		if m != "async" && m != "sync" {
+			return o, fmt.Errorf("-modes: unknown mode %q", m)
+		}
+		o.modes = append(o.modes, m)
+	}
+	switch {
+	case o.duration <= 0 || o.duration > 10*time.Minute:
+		return o, errors.New("-duration must be in (0, 10m]")
+	case o.concurrency <= 0 || o.concurrency > 4096:
+		return o, errors.New("-concurrency must be in [1, 4096]")
+	case o.rate < 0 || o.maxRequests <= 0:
+		return o, errors.New("-rate must be >= 0 and -max-requests > 0")
+	}
+	return o, nil
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+)
+
+// TestLoadgenRunsBothModesAndVerifiesCounts runs the real tool against the real
+// service binary for a few hundred requests. It asserts what the tool checks
+// (stored == 2xx) and reports, never how fast anything was.
+func TestLoadgenRunsBothModesAndVerifiesCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the service binary")
+	}
+	var out strings.Builder
+	args := []string{"loadgen", "-duration", "300ms", "-warmup", "50ms", "-concurrency", "4", "-max-requests", "300"}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"publish mode async", "publish mode sync", ": match", "latency p50", "peak RSS", "ratio async/sync"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestLoadgenFlagsAreBounded(t *testing.T) {
+	for _, args := range [][]string{
+		{"-duration", "1h"},
+		{"-duration", "0s"},
+		{"-concurrency", "0"},
+		{"-modes", "turbo"},
+		{"-rate", "-5"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}

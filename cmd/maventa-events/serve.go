@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/handlers"
+)
+
+// serve runs the service until ctx is cancelled (SIGINT/SIGTERM), then shuts down
+// in order: stop being ready, finish every in-flight request with its real
+// answer, drain NATS, stop the embedded server.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig("maventa-events serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	secrets, devSecret, err := webhookSecrets(cfg)
+	if err != nil {
+		return err
+	}
+
+	cfg.NATS.WaitForServer = true
+	broker, err := consumers.OpenBroker(ctx, cfg.NATS, log,
+		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
+		jetstream.WithPublishAsyncTimeout(cfg.RequestTimeout+5*time.Second))
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+
+	// Streams are provisioned in the background so that an external NATS that is
+	// still starting makes us not-ready rather than crash-looping; a stream that
+	// conflicts with our configuration is fatal.
+	var streamsReady, draining atomic.Bool
+	fatal := make(chan error, 1)
+	provisioned := make(chan struct{})
+	go provisionStreams(ctx, broker, cfg.Streams, log, &streamsReady, provisioned, fatal)
+
+	ready := func(context.Context) error {
+		switch {
+		case draining.Load():
+			return errors.New("shutting down")
+		case !broker.Connected():
+			return errors.New("nats disconnected")
+		case !streamsReady.Load():
+			return errors.New("streams not provisioned yet")
+		}
+		return nil
+	}
+	store := consumers.NewWebhookStore(broker.JS, cfg.Streams, cfg.PublishMode)
+	router := handlers.NewRouter(handlers.WebhookConfig{
+		Secrets: secrets, MaxBody: cfg.MaxBody, Timeout: cfg.RequestTimeout, RetryAfter: cfg.RetryAfter,
+	}, store, ready, log)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 2 * time.Second,
+		// A sender that trickles its body (slow loris) is cut off; a whole request
+		// must fit well inside Maventa's 5 s anyway.
+		ReadTimeout:  cfg.RequestTimeout + time.Second,
+		WriteTimeout: cfg.RequestTimeout + 2*time.Second,
+		IdleTimeout:  90 * time.Second,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if cfg.AdminListen != "" {
+		admin, err := startAdmin(cfg.AdminListen, log)
+		if err != nil {
+			shutdownHTTP(srv, cfg.ShutdownTimeout, log)
+			return err
+		}
+		defer admin.Close()
+	}
+
+	baseURL := "http://" + ln.Addr().String()
+	log.Info("listening", "webhook_url", baseURL+handlers.WebhookPath, "auth", secrets != nil)
+	go func() {
+		select {
+		case <-provisioned: // the printed curl must work the moment a person reads it
+			printBanner(stdout, baseURL, broker.ClientURL(), cfg, devSecret)
+		case <-ctx.Done():
+		}
+	}()
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", context.Cause(ctx))
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case err := <-fatal:
+		shutdownHTTP(srv, cfg.ShutdownTimeout, log)
+		return err
+	}
+	draining.Store(true)
+	shutdownHTTP(srv, cfg.ShutdownTimeout, log)
+	return nil // deferred broker.Close drains NATS, then stops the embedded server
+}
+
+func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	// Shutdown stops accepting, then waits for every in-flight handler, each of
+	// which answers only after its write was acknowledged or failed.
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Error("http shutdown incomplete", "err", err)
+		_ = srv.Close()
+	}
+}
+
+func provisionStreams(ctx context.Context, b *consumers.Broker, sc consumers.StreamsConfig, log *slog.Logger, ready *atomic.Bool, done chan<- struct{}, fatal chan<- error) {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 100 * time.Millisecond
+	bo.MaxInterval = 5 * time.Second
+	bo.MaxElapsedTime = 0 // until it works or we are stopped
+	err := backoff.Retry(func() error {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		err := consumers.EnsureIntakeStreams(cctx, b.JS, sc, log)
+		var conflict *consumers.StreamConflictError
+		if errors.As(err, &conflict) {
+			return backoff.Permanent(err)
+		}
+		if err != nil {
+			log.Warn("stream provisioning failed; retrying", "err", err)
+		}
+		return err
+	}, backoff.WithContext(bo, ctx))
+	if err != nil {
+		if ctx.Err() == nil {
+			fatal <- err
+		}
+		return
+	}
+	ready.Store(true)
+	close(done)
+}
+
+// webhookSecrets decides how webhooks are authenticated. The service refuses to
+// start without a secret unless told explicitly; in development mode it makes
+// one up and returns it so that it can be printed.
+func webhookSecrets(cfg *config) (s *handlers.Secrets, generated string, err error) {
+	switch {
+	case len(cfg.Secrets) > 0:
+		s, err = handlers.NewSecrets(cfg.Secrets)
+		return s, "", err
+	case cfg.Dev:
+		buf := make([]byte, 18)
+		if _, err := rand.Read(buf); err != nil {
+			return nil, "", err
+		}
+		generated = "dev-" + base64.RawURLEncoding.EncodeToString(buf)
+		s, err = handlers.NewSecrets([]string{generated})
+		return s, generated, err
+	case cfg.InsecureNoAuth:
+		return nil, "", nil
+	}
+	return nil, "", errors.New("refusing to start without a webhook secret: set WEBHOOK_SECRETS (or -webhook-secrets), use -dev to generate one for local use, or -insecure-no-auth to accept unauthenticated webhooks")
+}
+
+func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format: want text or json, got %q", cfg.LogFormat)
+}
+
+// sampleWebhook is seed 004's example of a delivered invoice.
+const sampleWebhook = `{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"53a4e05d-42f0-4e76-acd6-968ab4558c6f","event_timestamp":"2019-11-23T12:03:48+02:00","event_data":{"invoice_id":"12f88354-5998-495b-8675-67bf05de60e5","invoice_number":"1003","destination":"PEPPOL","recipient_name":"Recipient","recipient_bid":"933646920"}}`
+
+// printBanner tells a person where things are. The secret is printed only when it
+// was generated for this development run; a configured secret is never printed.
+func printBanner(w io.Writer, baseURL, natsURL string, cfg *config, devSecret string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "maventa-events listening on %s\n", baseURL)
+	if natsURL != "" {
+		fmt.Fprintf(&b, "  NATS:        %s (embedded; JetStream data in %s)\n", natsURL, cfg.NATS.DataDir)
+	}
+	fmt.Fprintf(&b, "  webhook URL: %s%s\n", baseURL, handlers.WebhookPath)
+	if devSecret != "" {
+		fmt.Fprintf(&b, "  dev secret:  %s (generated for this run; set WEBHOOK_SECRETS to choose your own)\n", devSecret)
+		fmt.Fprintf(&b, "\nSend a sample webhook:\n  curl -sS -X POST '%s%s?secret=%s' -H 'Content-Type: application/json' -d '%s'\n",
+			baseURL, handlers.WebhookPath, devSecret, sampleWebhook)
+		fmt.Fprintf(&b, "\nSee it stored:\n  go run ./cmd/maventa-events received\n")
+	}
+	_, _ = io.WriteString(w, b.String())
+}

@@ -1,0 +1,134 @@
+package consumers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Headers stored with every raw webhook, beside the body bytes.
+const (
+	HeaderEvent      = "Maventa-Event"      // the envelope's event name, unescaped
+	HeaderCompanyID  = "Maventa-Company-Id" // the envelope's company_id, unescaped
+	HeaderReceivedAt = "Received-At"        // RFC 3339 time the request arrived
+	HeaderRemoteAddr = "Remote-Addr"        // the sender's address as seen by us
+	HeaderReason     = "Quarantine-Reason"  // why a request was quarantined
+)
+
+// PublishMode selects how the store waits for JetStream.
+type PublishMode int
+
+const (
+	// PublishAsync sends without waiting and waits for the acknowledgement on a
+	// future, so concurrent requests share the connection and their acks are
+	// pipelined. The default.
+	PublishAsync PublishMode = iota
+	// PublishSync does one request/reply round trip per webhook: the naive design,
+	// kept only so the load tool can measure the difference in the same run.
+	PublishSync
+)
+
+// ErrStoreUnavailable wraps every failure to get a write acknowledged, so the
+// receiver can answer 503 (our failure, retry later) rather than 400.
+var ErrStoreUnavailable = errors.New("webhook store unavailable")
+
+// WebhookStore writes webhooks to the raw-webhook stream and malformed requests
+// to the quarantine stream.
+type WebhookStore struct {
+	js         jetstream.JetStream
+	webhooks   string
+	quarantine string
+	mode       PublishMode
+}
+
+// NewWebhookStore returns a store writing into the streams of c (provision them
+// first with EnsureIntakeStreams).
+func NewWebhookStore(js jetstream.JetStream, c StreamsConfig, mode PublishMode) *WebhookStore {
+	c = c.withDefaults()
+	return &WebhookStore{js: js, webhooks: c.WebhookStream, quarantine: c.QuarantineStream, mode: mode}
+}
+
+// BodyID is the deduplication id of a webhook: a hash of its body bytes. Maventa
+// sends no delivery id and a retry carries the same body, so equal bodies are the
+// same delivery.
+func BodyID(body []byte) string {
+	sum := sha256.Sum256(body)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Store writes one webhook and returns once JetStream has acknowledged it.
+// duplicate is true when JetStream already held the same body within its
+// duplicate window (nothing new was stored). meta is copied into the message
+// headers (request metadata worth keeping for later re-normalization).
+func (s *WebhookStore) Store(ctx context.Context, companyID, event string, body []byte, meta http.Header) (duplicate bool, err error) {
+	msg := &nats.Msg{Subject: WebhookSubject(companyID, event), Data: body, Header: nats.Header(meta.Clone())}
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	msg.Header.Set(HeaderEvent, event)
+	msg.Header.Set(HeaderCompanyID, companyID)
+	return s.publish(ctx, msg, s.webhooks, BodyID(body))
+}
+
+// Quarantine keeps an authenticated request that could not be understood, with
+// the reason, deduplicated by body like Store.
+func (s *WebhookStore) Quarantine(ctx context.Context, reason string, body []byte, meta http.Header) (duplicate bool, err error) {
+	msg := &nats.Msg{Subject: QuarantineSubject(reason), Data: body, Header: nats.Header(meta.Clone())}
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	msg.Header.Set(HeaderReason, reason)
+	return s.publish(ctx, msg, s.quarantine, BodyID(body))
+}
+
+func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id string) (bool, error) {
+	sanitizeHeader(msg.Header)
+	opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(stream)}
+	if s.mode == PublishSync {
+		ack, err := s.js.PublishMsg(ctx, msg, opts...)
+		if err != nil {
+			return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		return ack.Duplicate, nil
+	}
+	f, err := s.js.PublishMsgAsync(msg, opts...)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	select {
+	case ack := <-f.Ok():
+		return ack.Duplicate, nil
+	case err := <-f.Err():
+		return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	case <-ctx.Done():
+		// The write may still land; the sender's retry is then deduplicated (within
+		// the window) or handled by the consumers' processed markers.
+		return false, fmt.Errorf("%w: no acknowledgement before the deadline: %w", ErrStoreUnavailable, ctx.Err())
+	}
+}
+
+// sanitizeHeader replaces control characters in header values: they come from
+// outside (a JSON string may hold "\r\n") and would corrupt the NATS protocol.
+func sanitizeHeader(h nats.Header) {
+	for k, vs := range h {
+		for i, v := range vs {
+			if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+				vs[i] = strings.Map(func(r rune) rune {
+					if unicode.IsControl(r) {
+						return ' '
+					}
+					return r
+				}, v)
+			}
+		}
+		h[k] = vs
+	}
+}

@@ -1,0 +1,195 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func connect(t *testing.T, url string) *Broker {
+	t.Helper()
+	b, err := OpenBroker(context.Background(), BrokerConfig{URL: url}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func TestEnsureStreamIsIdempotentAndUpdatesInPlace(t *testing.T) {
+	ctx := context.Background()
+	b := connect(t, natstest.Start(t, "").ClientURL())
+	sc := StreamsConfig{}
+	if err := EnsureIntakeStreams(ctx, b.JS, sc, quiet); err != nil {
+		t.Fatal(err)
+	}
+	store := NewWebhookStore(b.JS, sc, PublishAsync)
+	if _, err := store.Store(ctx, "c1", "A.B.C", []byte(`{"x":1}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureIntakeStreams(ctx, b.JS, sc, quiet); err != nil {
+		t.Fatalf("second provisioning: %v", err)
+	}
+	sc.WebhookMaxAge = 48 * time.Hour
+	if err := EnsureIntakeStreams(ctx, b.JS, sc, quiet); err != nil {
+		t.Fatalf("changing max age: %v", err)
+	}
+	st, err := b.JS.Stream(ctx, "MAVENTA_WEBHOOKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := st.CachedInfo()
+	if info.Config.MaxAge != 48*time.Hour || info.Config.Storage != jetstream.FileStorage || info.State.Msgs != 1 {
+		t.Fatalf("after update: max_age %v storage %v msgs %d", info.Config.MaxAge, info.Config.Storage, info.State.Msgs)
+	}
+}
+
+func TestEnsureStreamNeverRecreatesAConflictingStream(t *testing.T) {
+	ctx := context.Background()
+	b := connect(t, natstest.Start(t, "").ClientURL())
+	// Someone made the stream with memory storage and it holds data.
+	if _, err := b.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "MAVENTA_WEBHOOKS", Subjects: []string{"maventa.webhooks.>"}, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.JS.Publish(ctx, "maventa.webhooks.c.A", []byte("keep me")); err != nil {
+		t.Fatal(err)
+	}
+	err := EnsureIntakeStreams(ctx, b.JS, StreamsConfig{}, quiet)
+	var conflict *StreamConflictError
+	if !errors.As(err, &conflict) || conflict.Field != "storage" || conflict.Messages != 1 {
+		t.Fatalf("want a storage conflict naming 1 message, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "never deleted or recreated") {
+		t.Errorf("message does not say what to do: %v", err)
+	}
+	st, _ := b.JS.Stream(ctx, "MAVENTA_WEBHOOKS")
+	if info := st.CachedInfo(); info.Config.Storage != jetstream.MemoryStorage || info.State.Msgs != 1 {
+		t.Fatal("the conflicting stream was changed")
+	}
+}
+
+func TestStoreKeepsBytesAndHeadersAndDeduplicates(t *testing.T) {
+	for _, mode := range []PublishMode{PublishAsync, PublishSync} {
+		t.Run([]string{"async", "sync"}[mode], func(t *testing.T) {
+			ctx := context.Background()
+			b := connect(t, natstest.Start(t, "").ClientURL())
+			sc := StreamsConfig{}
+			if err := EnsureIntakeStreams(ctx, b.JS, sc, quiet); err != nil {
+				t.Fatal(err)
+			}
+			store := NewWebhookStore(b.JS, sc, mode)
+			body := []byte("{\"event\":\"DOCUMENTS.INVOICE.DELIVERED\",  \"company_id\":\"c-1\"}\n")
+			meta := http.Header{"User-Agent": {"Maventa"}, "Received-At": {"2026-11-21T06:00:00Z"}}
+			for i, wantDup := range []bool{false, true} {
+				dup, err := store.Store(ctx, "c-1", "DOCUMENTS.INVOICE.DELIVERED", body, meta)
+				if err != nil || dup != wantDup {
+					t.Fatalf("store #%d: dup=%v err=%v", i, dup, err)
+				}
+			}
+			// A hostile event name with a line break must not corrupt the headers.
+			if _, err := store.Store(ctx, "c-1", "EVIL\r\nNats-Msg-Id: x", []byte(`other`), nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.Quarantine(ctx, "invalid_envelope", []byte(`{bad`), http.Header{"Problems": {"body is not valid JSON"}}); err != nil {
+				t.Fatal(err)
+			}
+			st, _ := b.JS.Stream(ctx, "MAVENTA_WEBHOOKS")
+			if n := st.CachedInfo().State.Msgs; n != 2 {
+				t.Fatalf("stream holds %d messages, want 2 (one deduplicated)", n)
+			}
+			m, err := st.GetMsg(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(m.Data) != string(body) {
+				t.Errorf("body changed: %q", m.Data)
+			}
+			if m.Subject != "maventa.webhooks.c-1.DOCUMENTS.INVOICE.DELIVERED" {
+				t.Errorf("subject %q", m.Subject)
+			}
+			for k, want := range map[string]string{"User-Agent": "Maventa", HeaderEvent: "DOCUMENTS.INVOICE.DELIVERED", HeaderCompanyID: "c-1", "Nats-Msg-Id": BodyID(body)} {
+				if got := m.Header.Get(k); got != want {
+					t.Errorf("header %s = %q, want %q", k, got, want)
+				}
+			}
+			q, _ := b.JS.Stream(ctx, "MAVENTA_QUARANTINE")
+			qm, err := q.GetMsg(ctx, 1)
+			if err != nil || string(qm.Data) != `{bad` || qm.Header.Get(HeaderReason) != "invalid_envelope" || qm.Subject != "maventa.quarantine.invalid_envelope" {
+				t.Fatalf("quarantined %v %q %v", err, qm.Data, qm.Header)
+			}
+		})
+	}
+}
+
+func TestStoreFailsFastWhileNATSIsDown(t *testing.T) {
+	ctx := context.Background()
+	ns := natstest.Start(t, "")
+	b := connect(t, ns.ClientURL())
+	sc := StreamsConfig{}
+	if err := EnsureIntakeStreams(ctx, b.JS, sc, quiet); err != nil {
+		t.Fatal(err)
+	}
+	store := NewWebhookStore(b.JS, sc, PublishAsync)
+	ns.Stop()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := store.Store(cctx, "c", "A.B.C", []byte("lost?"), nil)
+	if !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("want ErrStoreUnavailable, got %v", err)
+	}
+	if b.Connected() {
+		t.Error("broker claims to be connected while the server is down")
+	}
+}
+
+func FuzzWebhookSubject(f *testing.F) {
+	f.Add("53a4e05d-42f0-4e76-acd6-968ab4558c6f", "DOCUMENTS.INVOICE.DELIVERED")
+	f.Add("", "")
+	f.Add("a.b", "*.>")
+	f.Add("c c", "A..B.")
+	f.Add("\x00\xff", "A.B.C.D.E.F.G.H.I")
+	f.Add("%7E", "%")
+	f.Add(strings.Repeat("x", 5000), strings.Repeat(".", 5000))
+	f.Fuzz(func(t *testing.T, company, event string) {
+		subj := WebhookSubject(company, event)
+		if !server.IsValidLiteralSubject(subj) {
+			t.Fatalf("invalid or wildcard subject %q from (%q, %q)", subj, company, event)
+		}
+		if !strings.HasPrefix(subj, WebhookSubjectRoot+".") {
+			t.Fatalf("subject %q escapes the root", subj)
+		}
+		if n := strings.Count(subj, "."); n > 2+maxEventTokens {
+			t.Fatalf("subject %q has %d dots", subj, n)
+		}
+		if len(subj) > 1024 {
+			t.Fatalf("subject of %d bytes", len(subj))
+		}
+	})
+}
+
+func TestWebhookSubjects(t *testing.T) {
+	tests := []struct{ company, event, want string }{
+		{"53a4e05d-42f0", "DOCUMENTS.INVOICE.DELIVERED", "maventa.webhooks.53a4e05d-42f0.DOCUMENTS.INVOICE.DELIVERED"},
+		{"c", "NEW_EVENT", "maventa.webhooks.c.NEW_EVENT"},
+		{"a.b", "*.>", "maventa.webhooks.a%2Eb.%2A.%3E"},
+		{"", "A..B", "maventa.webhooks.%.A.%.B"},
+		{"c", "A.B.C.D.E.F.G.H", "maventa.webhooks.c.A.B.C.D.E.F%2EG%2EH"},
+	}
+	for _, tt := range tests {
+		if got := WebhookSubject(tt.company, tt.event); got != tt.want {
+			t.Errorf("WebhookSubject(%q, %q) = %q, want %q", tt.company, tt.event, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/maventa-bridge/maventa-events/maventa"
+)
+
+// Store keeps webhooks durably. Both methods return only after the write is
+// acknowledged; duplicate reports that the same body was already stored.
+type Store interface {
+	Store(ctx context.Context, companyID, event string, body []byte, meta http.Header) (duplicate bool, err error)
+	Quarantine(ctx context.Context, reason string, body []byte, meta http.Header) (duplicate bool, err error)
+}
+
+// WebhookConfig configures the webhook endpoint.
+type WebhookConfig struct {
+	// Secrets accepted for authentication. Nil disables authentication, which the
+	// service allows only with an explicit insecure development flag.
+	Secrets *Secrets
+	// MaxBody is the largest accepted body in bytes. Default 1 MiB.
+	MaxBody int64
+	// Timeout bounds the whole request, from reading the body to the store's
+	// acknowledgement, well inside Maventa's 5 s. Default 2 s.
+	Timeout time.Duration
+	// RetryAfter is sent with 503 answers. Default 5 s. (Maventa itself retries
+	// hourly whatever we say; other senders, like the load tool, honour it.)
+	RetryAfter time.Duration
+}
+
+func (c WebhookConfig) withDefaults() WebhookConfig {
+	if c.MaxBody == 0 {
+		c.MaxBody = 1 << 20
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 2 * time.Second
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = 5 * time.Second
+	}
+	return c
+}
+
+// storedBody is the answer to a stored webhook.
+type storedBody struct {
+	Status    string `json:"status"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// handleWebhook receives one Maventa webhook: authenticate, bound, validate,
+// store, and answer 200 only once the store has acknowledged the write.
+func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handler {
+	cfg = cfg.withDefaults()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), cfg.Timeout)
+		defer cancel()
+		info := requestInfoFrom(r.Context())
+
+		if cfg.Secrets != nil && !cfg.Secrets.authorized(r) {
+			writeError(w, codeUnauthorized, "a valid secret is required (Basic auth password or ?secret=)", nil, 0)
+			return
+		}
+		if r.ContentLength > cfg.MaxBody {
+			writeError(w, codeTooLarge, "body exceeds the limit", nil, 0)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBody))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeError(w, codeTooLarge, "body exceeds the limit", nil, 0)
+				return
+			}
+			// The sender went away or was too slow: nothing usable arrived.
+			writeError(w, codeInvalid, "could not read the request body: "+err.Error(), nil, 0)
+			return
+		}
+		meta := requestMeta(r)
+		// The same parser the consumers use, so that what is accepted here can
+		// always be processed later.
+		env, err := maventa.ParseWebhookEnvelope(body)
+		if err != nil {
+			problems := []string{err.Error()}
+			var we *maventa.WebhookError
+			if errors.As(err, &we) {
+				problems = we.Problems
+			}
+			info.set("quarantined", true)
+			if _, err := store.Quarantine(ctx, "invalid_envelope", body, withProblems(meta, problems)); err != nil {
+				// We could not keep it: say it is our failure so the sender retries.
+				log.ErrorContext(ctx, "quarantine failed", "err", err)
+				writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
+				return
+			}
+			writeError(w, codeInvalid, "the webhook envelope is invalid; a copy was kept for inspection", problems, 0)
+			return
+		}
+		info.set("event", env.Event)
+		info.set("company_id", env.CompanyID)
+		dup, err := store.Store(ctx, env.CompanyID, env.Event, body, meta)
+		if err != nil {
+			log.ErrorContext(ctx, "store failed", "event", env.Event, "company_id", env.CompanyID, "err", err)
+			writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
+			return
+		}
+		info.set("duplicate", dup)
+		writeJSON(w, statusOf[codeStored], storedBody{Status: codeStored, Duplicate: dup})
+	})
+}
+
+// requestMeta is the request metadata stored beside the body. Credentials
+// (Authorization, the query string) are never part of it.
+func requestMeta(r *http.Request) http.Header {
+	h := http.Header{}
+	h.Set("Received-At", time.Now().UTC().Format(time.RFC3339Nano))
+	h.Set("Remote-Addr", r.RemoteAddr)
+	for _, k := range []string{"Content-Type", "User-Agent", "X-Forwarded-For", "Traceparent", "Tracestate"} {
+		if v := r.Header.Get(k); v != "" {
+			h.Set(k, v)
+		}
+	}
+	return h
+}
+
+func withProblems(h http.Header, problems []string) http.Header {
+	h = h.Clone()
+	h.Set("Problems", strings.Join(problems, "; "))
+	return h
+}
