@@ -241,6 +241,9 @@ type ServiceActivation struct {
 	AuthorizationEmail string `json:"authorization_email,omitempty"`
 	// AccountableParty is "vfsfi" (default, Amili collects) or "company" (Amili only).
 	AccountableParty string `json:"accountable_party,omitempty"`
+	// ServiceType is "full" (default, Amili Kassavirta) or "express" (Amili
+	// Perintä); Amili only (seed 003's activation parameters).
+	ServiceType string `json:"service_type,omitempty"`
 	// BillingAddress is the company's billing address.
 	BillingAddress *Address `json:"billing_address,omitempty"`
 	// PostalAddress is the company's postal address.
@@ -332,8 +335,10 @@ type Invoice struct {
 	ID string `json:"id"`
 	// Status is the invoice's state, e.g. "SENT", "ERROR".
 	Status string `json:"status,omitempty"`
-	// InvoiceNumber is the invoice number (ASSUMED name "invoice_nr").
-	InvoiceNumber string `json:"invoice_nr,omitempty"`
+	// InvoiceNumber is the invoice number (ASSUMED name "number": the invoice list
+	// shape is not in the seeds; "number" is what seed 003 calls the original
+	// invoice number on an assignment, and what the sandbox lists).
+	InvoiceNumber string `json:"number,omitempty"`
 	// Extra holds fields this type does not declare.
 	Extra map[string]json.RawMessage `json:"-"`
 }

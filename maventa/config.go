@@ -140,6 +140,9 @@ type Filters struct {
 	AssignmentsDebtorName string
 	// AssignmentsStatus filters GET /v1/assignments. Zero: "status".
 	AssignmentsStatus string
+	// AssignmentsInvoiceID filters GET /v1/assignments by the linked invoice
+	// (reference_ids type invoice_id). Zero: "invoice_id".
+	AssignmentsInvoiceID string
 
 	// InvoicesDirection selects sent or received invoices in GET /v1/invoices.
 	// Zero: "direction" (documented for RECEIVED).
@@ -171,6 +174,7 @@ func (f Filters) withDefaults() Filters {
 	def(&f.AssignmentsClosedEnd, "closed_at_end")
 	def(&f.AssignmentsDebtorName, "debtor_name")
 	def(&f.AssignmentsStatus, "status")
+	def(&f.AssignmentsInvoiceID, "invoice_id")
 	def(&f.InvoicesDirection, "direction")
 	def(&f.InvoicesUpdatedStart, "updated_at_start")
 	def(&f.InvoicesUpdatedEnd, "updated_at_end")

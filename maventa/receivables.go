@@ -16,6 +16,8 @@ type AssignmentQuery struct {
 	Status string
 	// DebtorName filters by the debtor's name.
 	DebtorName string
+	// InvoiceID selects the assignments linked to one invoice (reference_ids type invoice_id).
+	InvoiceID string
 	// CreatedAfter and CreatedBefore bound created_at.
 	CreatedAfter, CreatedBefore time.Time
 	// UpdatedAfter and UpdatedBefore bound updated_at.
@@ -54,6 +56,9 @@ func (c *Client) assignmentValues(f AssignmentQuery) url.Values {
 	}
 	if f.DebtorName != "" {
 		q.Set(n.AssignmentsDebtorName, f.DebtorName)
+	}
+	if f.InvoiceID != "" {
+		q.Set(n.AssignmentsInvoiceID, f.InvoiceID)
 	}
 	c.setTime(q, n.AssignmentsCreatedStart, f.CreatedAfter)
 	c.setTime(q, n.AssignmentsCreatedEnd, f.CreatedBefore)

@@ -33,6 +33,14 @@ func (s *Sandbox) AXHandler() http.Handler {
 		r.Put("/v1/services/receivables", s.handlePutLegacyService)
 	})
 	r.Group(func(r chi.Router) {
+		// Operator registrations (ASSUMED semantics, see "Operator tokens" in token.go).
+		r.Use(s.requireScope(ScopeOperatorNotifications))
+		r.Get("/v1/operator/notifications", s.handleListNotifications)
+		r.Get("/v1/operator/notifications/{id}", s.handleGetNotification)
+		r.Post("/v1/operator/notifications", s.handleCreateNotification)
+		r.Delete("/v1/operator/notifications/{id}", s.handleDeleteNotification)
+	})
+	r.Group(func(r chi.Router) {
 		r.Use(s.requireScope(ScopeInvoices, "invoice:receive"))
 		r.Get("/v1/invoices", s.handleListInvoices)
 		r.Get("/v2/invoices/{id}/assignment", s.handleInvoiceAssignment)
@@ -98,21 +106,27 @@ func (s *Sandbox) handleCreateNotification(w http.ResponseWriter, r *http.Reques
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, err := s.registerLocked(companyFrom(r.Context()), req)
+	p := principalFrom(r.Context())
+	if p.operator != "" && req.DestinationType == "VENDOR_WEBHOOK" && req.VendorKey == "" {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_parameter", "an operator's VENDOR_WEBHOOK needs vendor_key", "vendor_key")
+		return
+	}
+	n, err := s.registerLocked(p.company, req)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
+	n.operatorID = p.operator
 	writeJSON(w, http.StatusCreated, n)
 }
 
 func (s *Sandbox) handleListNotifications(w http.ResponseWriter, r *http.Request) {
-	company := companyFrom(r.Context())
+	p := principalFrom(r.Context())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var list []*Notification
 	for _, n := range s.st.notifications {
-		if n.companyID == company {
+		if ownsNotification(p, n) {
 			c := *n
 			list = append(list, &c)
 		}
@@ -129,11 +143,20 @@ func (s *Sandbox) ownedNotificationLocked(w http.ResponseWriter, r *http.Request
 		writeError(w, http.StatusNotFound, "not_found", "notification not found")
 		return nil
 	}
-	if n.companyID != companyFrom(r.Context()) {
+	if !ownsNotification(principalFrom(r.Context()), n) {
 		writeError(w, http.StatusForbidden, "forbidden", "notification belongs to another company")
 		return nil
 	}
 	return n
+}
+
+// ownsNotification reports whether p registered n: a company its own
+// /v1/company/notifications, an operator its /v1/operator/notifications.
+func ownsNotification(p principal, n *Notification) bool {
+	if p.operator != "" {
+		return n.operatorID == p.operator
+	}
+	return n.operatorID == "" && n.companyID == p.company
 }
 
 func (s *Sandbox) handleGetNotification(w http.ResponseWriter, r *http.Request) {

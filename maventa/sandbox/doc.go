@@ -35,7 +35,7 @@
 //	err = sb.AuthorizationEvent(companyID, "VERIFIED")              // COMPANIES.AUTHORIZATION.<STATE>
 //	n, err := sb.RegisterWebhook(companyID, "WEBHOOK", url, []string{"DOCUMENTS.*.*"}, "")
 //	id := sb.SetFault(sandbox.Fault{...}); sb.ClearFault(id); sb.ClearFaults(); sb.Faults()
-//	sb.ExpireTokens(); sb.SetTokenLifetime(d); sb.AddOperator(id, secret)
+//	sb.ExpireTokens(); sb.SetTokenLifetime(d); sb.AddOperator(id, secret, companyIDs...) // none: every company
 //	sb.WebhookAttempts(); sb.WebhookDeliveries(); sb.WaitWebhooks(ctx) // wait instead of sleeping
 //	sum, err := sb.RunScenario(ctx, sandbox.ScenarioConfig{...})       // deterministic for a seed
 //	sb.Reset()
@@ -47,6 +47,7 @@
 // # HTTP surfaces
 //
 // AX listener: POST /oauth2/token; /v1/company/notifications[/{id}];
+// /v1/operator/notifications[/{id}] (operator tokens);
 // /v2/services/amili/receivables; /v2/services/ropo/receivables;
 // /v1/services/receivables (legacy); GET /v1/invoices; GET /v2/invoices/{id}/assignment.
 //
@@ -103,6 +104,12 @@
 //     for notifications (token.go); a company token asking for no scope gets all
 //     company scopes;
 //   - the receivables activation webhook names and payload (webhooks.go, services.go);
+//   - what an operator token may do (token.go, "Operator tokens"): it acts for every
+//     company the operator operates (AddOperator's list, none: all), on the whole
+//     Receivables API (scope operator:receivables:assignments; lists span those
+//     companies; service levels need an operator of exactly one company) and on
+//     /v1/operator/notifications (scope operator:notifications; its WEBHOOKs hear
+//     every operated company); company-only AX routes answer it 403;
 //   - data field names of credit_note {credit_note_number, sum},
 //     due_date_change_request / due_date_changed {due_date}, comment {comment},
 //     service_level_changed {service_level}, delivery_status {status},

@@ -70,7 +70,7 @@ func (s *Sandbox) ownedThreadLocked(w http.ResponseWriter, r *http.Request) *Thr
 		writeError(w, http.StatusNotFound, "not_found", "message thread not found")
 		return nil
 	}
-	if t.companyID != companyFrom(r.Context()) {
+	if !s.actsForLocked(r.Context(), t.companyID) {
 		writeError(w, http.StatusForbidden, "forbidden", "message thread belongs to another company")
 		return nil
 	}
@@ -78,12 +78,11 @@ func (s *Sandbox) ownedThreadLocked(w http.ResponseWriter, r *http.Request) *Thr
 }
 
 func (s *Sandbox) handleListThreads(w http.ResponseWriter, r *http.Request) {
-	company := companyFrom(r.Context())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var list []*Thread
 	for _, t := range s.st.threads {
-		if t.companyID == company {
+		if s.actsForLocked(r.Context(), t.companyID) {
 			list = append(list, threadView(t))
 		}
 	}
@@ -212,7 +211,7 @@ func (s *Sandbox) handleMessageSeen(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "message not found")
 		return
 	}
-	if m.companyID != companyFrom(r.Context()) {
+	if !s.actsForLocked(r.Context(), m.companyID) {
 		writeError(w, http.StatusForbidden, "forbidden", "message belongs to another company")
 		return
 	}

@@ -10,13 +10,14 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// ReceivablesHandler serves the Receivables API. Every route needs a token with
-// scope receivables:assignments.
+// ReceivablesHandler serves the Receivables API. Every route needs a company token
+// with scope receivables:assignments or an operator token with
+// operator:receivables:assignments (ASSUMED, see "Operator tokens" in token.go).
 func (s *Sandbox) ReceivablesHandler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.faultMiddleware("receivables"))
 	r.Group(func(r chi.Router) {
-		r.Use(s.requireScope(ScopeReceivables))
+		r.Use(s.requireScope(ScopeReceivables, ScopeOperatorReceivables))
 		r.Get("/v1/assignments", s.handleListAssignments)
 		r.Get("/v1/assignments/overview", s.handleOverview)
 		r.Get("/v1/assignments/{id}", s.handleGetAssignment)
@@ -50,7 +51,7 @@ func (s *Sandbox) ownedAssignmentLocked(w http.ResponseWriter, r *http.Request) 
 		writeError(w, http.StatusNotFound, "not_found", "assignment not found")
 		return nil
 	}
-	if a.companyID != companyFrom(r.Context()) {
+	if !s.actsForLocked(r.Context(), a.companyID) {
 		writeError(w, http.StatusForbidden, "forbidden", "assignment belongs to another company")
 		return nil
 	}
@@ -71,12 +72,11 @@ func (s *Sandbox) handleListAssignments(w http.ResponseWriter, r *http.Request) 
 	if !checkTimeParams(w, r, "created_at_start", "created_at_end", "updated_at_start", "updated_at_end", "closed_at_start", "closed_at_end") {
 		return
 	}
-	company := companyFrom(r.Context())
 	q := r.URL.Query()
 	s.mu.Lock()
 	var list []*Assignment
 	for _, a := range s.st.assignments {
-		if a.companyID == company && matches(AssignmentFilters, q, a) {
+		if s.actsForLocked(r.Context(), a.companyID) && matches(AssignmentFilters, q, a) {
 			list = append(list, a)
 		}
 	}
@@ -118,14 +118,13 @@ type Overview struct {
 }
 
 func (s *Sandbox) handleOverview(w http.ResponseWriter, r *http.Request) {
-	company := companyFrom(r.Context())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	today := s.now().Format(time.DateOnly)
 	soon := s.now().AddDate(0, 0, 7).Format(time.DateOnly)
 	var o Overview
 	for _, a := range s.st.assignments {
-		if a.companyID != company || a.Status != StatusOpen {
+		if !s.actsForLocked(r.Context(), a.companyID) || a.Status != StatusOpen {
 			continue
 		}
 		open := Amount{a.Sum.Sub(a.Paid.Decimal)}
@@ -225,14 +224,13 @@ func (s *Sandbox) handleListEvents(w http.ResponseWriter, r *http.Request) {
 	if !checkTimeParams(w, r, "created_at_start", "created_at_end") {
 		return
 	}
-	company := companyFrom(r.Context())
 	q := r.URL.Query()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var list []*Event
 	for i := len(s.st.events) - 1; i >= 0; i-- { // creation order reversed = newest first
 		e := s.st.events[i]
-		if s.st.assignments[e.AssignmentID].companyID == company && matches(EventFilters, q, e) {
+		if s.actsForLocked(r.Context(), s.st.assignments[e.AssignmentID].companyID) && matches(EventFilters, q, e) {
 			list = append(list, e)
 		}
 	}
@@ -253,10 +251,23 @@ type ServiceLevel struct {
 	ServiceLevel string `json:"service_level"`
 }
 
+// serviceLevelCompanyLocked is the company whose service levels a request
+// addresses; "" (after a 403) for an operator of several companies.
+func (s *Sandbox) serviceLevelCompanyLocked(w http.ResponseWriter, r *http.Request) string {
+	company := s.companyFromLocked(r.Context())
+	if company == "" {
+		writeError(w, http.StatusForbidden, "forbidden", "service levels need a token of exactly one company")
+	}
+	return company
+}
+
 func (s *Sandbox) handleListServiceLevels(w http.ResponseWriter, r *http.Request) {
-	company := companyFrom(r.Context())
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	company := s.serviceLevelCompanyLocked(w, r)
+	if company == "" {
+		return
+	}
 	list := []ServiceLevel{}
 	for bid, lvl := range s.st.serviceLevels[company] {
 		list = append(list, ServiceLevel{bid, lvl})
@@ -268,9 +279,13 @@ func (s *Sandbox) handleListServiceLevels(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Sandbox) handleGetServiceLevel(w http.ResponseWriter, r *http.Request) {
-	company, bid := companyFrom(r.Context()), chi.URLParam(r, "bid")
+	bid := chi.URLParam(r, "bid")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	company := s.serviceLevelCompanyLocked(w, r)
+	if company == "" {
+		return
+	}
 	lvl := s.st.serviceLevels[company][bid]
 	if lvl == "" {
 		lvl = "default"
@@ -279,7 +294,7 @@ func (s *Sandbox) handleGetServiceLevel(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Sandbox) handlePatchServiceLevel(w http.ResponseWriter, r *http.Request) {
-	company, bid := companyFrom(r.Context()), chi.URLParam(r, "bid")
+	bid := chi.URLParam(r, "bid")
 	var req struct {
 		ServiceLevel string `json:"service_level"`
 	}
@@ -289,6 +304,10 @@ func (s *Sandbox) handlePatchServiceLevel(w http.ResponseWriter, r *http.Request
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	company := s.serviceLevelCompanyLocked(w, r)
+	if company == "" {
+		return
+	}
 	if err := s.setServiceLevelLocked(company, bid, req.ServiceLevel); err != nil {
 		writeErr(w, err)
 		return

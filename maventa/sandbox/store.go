@@ -124,8 +124,9 @@ type Notification struct {
 	Events          []string `json:"events"`
 	VendorKey       string   `json:"vendor_key,omitempty"`
 
-	companyID string
-	seq       int64
+	companyID  string
+	operatorID string // set for /v1/operator/notifications registrations
+	seq        int64
 }
 
 // Thread is a message thread between the company and the agency.
@@ -156,11 +157,12 @@ type Message struct {
 }
 
 type tokenInfo struct {
-	companyID string
-	operator  bool
-	scopes    map[string]bool
-	scope     string
-	expiresAt time.Time
+	companyID  string
+	operator   bool
+	operatorID string
+	scopes     map[string]bool
+	scope      string
+	expiresAt  time.Time
 }
 
 // store is the sandbox state; guarded by Sandbox.mu.
@@ -170,6 +172,7 @@ type store struct {
 	companies     map[string]*Company
 	companyOrder  map[string]int
 	operators     map[string]string
+	operatorOf    map[string]map[string]bool // operator -> companies it acts for; empty: all (ASSUMED, token.go)
 	tokens        map[string]*tokenInfo
 	assignments   map[string]*Assignment
 	events        []*Event // all events in creation order
@@ -188,6 +191,7 @@ func newStore() *store {
 		companies:     map[string]*Company{},
 		companyOrder:  map[string]int{},
 		operators:     map[string]string{},
+		operatorOf:    map[string]map[string]bool{},
 		tokens:        map[string]*tokenInfo{},
 		assignments:   map[string]*Assignment{},
 		eventByID:     map[string]*Event{},

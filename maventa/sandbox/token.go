@@ -18,8 +18,8 @@ var companyScopes = []string{
 	"receivables:assignments", "analysis", "billing:reports",
 }
 
-// Operator scopes (operator tokens are issued but operator routes are not faked).
-var operatorScopes = []string{"operator:receivables:assignments", "operator:notifications"}
+// Operator scopes. An operator token may ask for these only.
+var operatorScopes = []string{ScopeOperatorReceivables, ScopeOperatorNotifications}
 
 // Scopes required per API area, in one table. Receivables is published; the rest
 // are ASSUMED from the Swagger scope list.
@@ -28,7 +28,30 @@ const (
 	ScopeCompanyRead  = "company:read"  // GET notifications, services (ASSUMED for services)
 	ScopeCompanyWrite = "company:write" // POST/DELETE notifications, PUT/PATCH/DELETE services (ASSUMED for services)
 	ScopeInvoices     = "invoice:send"  // GET /v1/invoices, /v2/invoices/{id}/assignment (ASSUMED)
+
+	// Operator scopes (named in the public scope list; what they grant is ASSUMED,
+	// see "Operator tokens" below).
+	ScopeOperatorReceivables   = "operator:receivables:assignments" // the whole Receivables API
+	ScopeOperatorNotifications = "operator:notifications"           // /v1/operator/notifications
 )
+
+// Operator tokens (ASSUMED, the one place this is decided). Maventa publishes
+// that operators authenticate with client_id=operator_id and
+// client_secret=operator_secret and that operator:receivables:assignments and
+// operator:notifications exist, but not how an operator's call names the company
+// it is made for. The client (maventa.AuthOperator) sends no company at all, so
+// the sandbox treats an operator token as acting for every company the operator
+// operates (AddOperator's list; none listed: every company):
+//   - Receivables API (scope operator:receivables:assignments): lists span all of
+//     those companies, single resources of any of them are allowed, others are
+//     403; service levels, which are keyed by the company, need an operator of
+//     exactly one company (otherwise 403);
+//   - /v1/operator/notifications (scope operator:notifications): registrations
+//     belong to the operator; a WEBHOOK hears every operated company's events, a
+//     VENDOR_WEBHOOK those of companies with its vendor_key;
+//   - the company routes (/v1/company/notifications, services, invoices) stay
+//     company-only: an operator token lacks their scopes (403), and asking for a
+//     company scope with operator credentials is invalid_scope.
 
 // SetTokenLifetime changes the lifetime of tokens issued from now on (early expiry fault).
 func (s *Sandbox) SetTokenLifetime(d time.Duration) {
@@ -46,11 +69,27 @@ func (s *Sandbox) ExpireTokens() {
 	}
 }
 
-// AddOperator registers operator credentials (client_id=operator_id, client_secret=operator_secret).
-func (s *Sandbox) AddOperator(id, secret string) {
+// AddOperator registers operator credentials (client_id=operator_id,
+// client_secret=operator_secret) for the companies the operator operates; none
+// listed means every company (see "Operator tokens").
+func (s *Sandbox) AddOperator(id, secret string, companies ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.operators[id] = secret
+	m := map[string]bool{}
+	for _, c := range companies {
+		m[c] = true
+	}
+	s.st.operatorOf[id] = m
+}
+
+// operatesLocked reports whether operator acts for company.
+func (s *Sandbox) operatesLocked(operator, company string) bool {
+	if _, ok := s.st.companies[company]; !ok {
+		return false
+	}
+	m := s.st.operatorOf[operator]
+	return len(m) == 0 || m[company]
 }
 
 func newToken() string {
@@ -87,6 +126,7 @@ func (s *Sandbox) handleToken(w http.ResponseWriter, r *http.Request) {
 		info.companyID = id
 	} else if sec, ok := s.st.operators[id]; ok && sec == secret {
 		info.operator = true
+		info.operatorID = id
 		allowed = operatorScopes
 	} else {
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "invalid client_id, client_secret or vendor_api_key")
@@ -128,12 +168,52 @@ func (s *Sandbox) handleToken(w http.ResponseWriter, r *http.Request) {
 
 type ctxKey int
 
-const companyKey ctxKey = 1
+const principalKey ctxKey = 1
 
-// companyFrom returns the authenticated company id put in the context by requireScope.
+// principal is who a request authenticated as: a company or an operator.
+type principal struct {
+	company  string
+	operator string
+}
+
+func principalFrom(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey).(principal)
+	return p
+}
+
+// companyFromLocked returns the authenticated company id put in the context by
+// requireScope; for an operator token, the one company it operates, or "".
+func (s *Sandbox) companyFromLocked(ctx context.Context) string {
+	p := principalFrom(ctx)
+	if p.operator == "" {
+		return p.company
+	}
+	m := s.st.operatorOf[p.operator]
+	if len(m) == 0 && len(s.st.companies) == 1 {
+		for id := range s.st.companies {
+			return id
+		}
+	}
+	if len(m) == 1 {
+		for id := range m {
+			return id
+		}
+	}
+	return ""
+}
+
+// companyFrom returns the authenticated company id (company tokens only).
 func companyFrom(ctx context.Context) string {
-	v, _ := ctx.Value(companyKey).(string)
-	return v
+	return principalFrom(ctx).company
+}
+
+// actsForLocked reports whether the request's token may act for company.
+func (s *Sandbox) actsForLocked(ctx context.Context, company string) bool {
+	p := principalFrom(ctx)
+	if p.operator != "" {
+		return s.operatesLocked(p.operator, company)
+	}
+	return p.company != "" && p.company == company
 }
 
 // requireScope authenticates the bearer token and checks that it carries one of
@@ -153,15 +233,14 @@ func (s *Sandbox) requireScope(scopes ...string) func(http.Handler) http.Handler
 			s.mu.Lock()
 			info, ok := s.st.tokens[tok]
 			var expired, has bool
-			var company string
+			var who principal
 			if ok {
 				expired = !s.cfg.Clock().Before(info.expiresAt)
-				company = info.companyID
+				who = principal{company: info.companyID, operator: info.operatorID}
+				// Company and operator scopes never overlap, so a route listing
+				// both serves both kinds of token.
 				for _, sc := range scopes {
 					has = has || info.scopes[sc]
-				}
-				if info.operator {
-					has = false // operator routes are not faked
 				}
 			}
 			s.mu.Unlock()
@@ -173,7 +252,7 @@ func (s *Sandbox) requireScope(scopes ...string) func(http.Handler) http.Handler
 			case !has:
 				writeError(w, http.StatusForbidden, "forbidden", "token lacks scope "+strings.Join(scopes, " or "))
 			default:
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), companyKey, company)))
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, who)))
 			}
 		})
 	}

@@ -167,14 +167,18 @@ func (s *Sandbox) emitLocked(event, companyID string, data map[string]any) {
 		switch n.DestinationType {
 		case "VENDOR_WEBHOOK":
 			key := n.VendorKey
-			if key == "" {
+			if key == "" && n.operatorID == "" {
 				if reg, ok := s.st.companies[n.companyID]; ok {
 					key = reg.VendorAPIKey
 				}
 			}
 			owner = key != "" && key == c.VendorAPIKey
 		default:
-			owner = n.companyID == companyID
+			if n.operatorID != "" {
+				owner = s.operatesLocked(n.operatorID, companyID)
+			} else {
+				owner = n.companyID == companyID
+			}
 		}
 		if !owner {
 			continue
