@@ -97,7 +97,7 @@ func (a Assignment) Reference(typ string) string {
 // Ref returns what the events of a's assignment events need to know about a.
 func (a Assignment) Ref(companyID string) AssignmentRef {
 	return AssignmentRef{CompanyID: companyID, AssignmentID: a.ID, InvoiceID: a.Reference("invoice_id"),
-		AgencyID: a.Reference("agency_id"), Currency: a.Currency}
+		AgencyID: a.Reference("agency_id"), AgencyPartyIDs: AgencyPartyIDs(a.Events), Currency: a.Currency}
 }
 
 // AssignmentRef identifies the assignment an assignment event belongs to, with
@@ -112,6 +112,9 @@ type AssignmentRef struct {
 	InvoiceID string
 	// AgencyID is reference_ids type agency_id ("" if unknown).
 	AgencyID string
+	// AgencyPartyIDs are the party ids of the agency on this assignment (see
+	// AgencyPartyIDs), to tell who created a paid or comment event.
+	AgencyPartyIDs []string
 	// Currency is the currency of the assignment's amounts.
 	Currency string
 }
@@ -342,7 +345,7 @@ func normalizeAssignmentEvent(ref AssignmentRef, ev AssignmentEvent) (any, error
 		f = fields{} // not an object: nothing to normalize, raw keeps it
 	}
 	c := AssignmentEventCommon{AssignmentID: ref.AssignmentID, MaventaEventID: ev.ID, EventType: ev.Type,
-		Party: PartyFor(ev.Type, ev.PartyID, ref.CompanyID, ref.AgencyID), PartyID: ev.PartyID,
+		Party: PartyFor(ev.Type, ev.PartyID, ref.CompanyID, ref.AgencyPartyIDs), PartyID: ev.PartyID,
 		InvoiceID: ref.InvoiceID, CreatedAt: TimestampOf(ev.CreatedAt), Raw: raw}
 	if ev.HappenedAt != nil && !ev.HappenedAt.IsZero() {
 		t := TimestampOf(*ev.HappenedAt)

@@ -2,6 +2,7 @@ package events
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -208,10 +209,11 @@ var creators = map[string][]Party{
 
 // PartyFor returns who created an assignment event. A type only one party may
 // create (per Maventa's docs) is that party's. For a type both may create (paid,
-// comment), party_id equal to the company id means the company, equal to the
-// agency id (reference_ids agency_id) the agency; otherwise unknown, because
-// Maventa does not document what party_id holds.
-func PartyFor(eventType, partyID, companyID, agencyID string) Party {
+// comment), party_id equal to the company id means the company, and party_id
+// among agencyParties (the party ids seen on the assignment's agency-only events,
+// see AgencyPartyIDs) means the agency; otherwise unknown, because Maventa does
+// not document what party_id holds (it could be a user of the company).
+func PartyFor(eventType, partyID, companyID string, agencyParties []string) Party {
 	ps := creators[eventType]
 	if len(ps) == 1 {
 		return ps[0]
@@ -219,8 +221,50 @@ func PartyFor(eventType, partyID, companyID, agencyID string) Party {
 	switch {
 	case partyID != "" && partyID == companyID:
 		return PartyCompany
-	case partyID != "" && partyID == agencyID:
+	case partyID != "" && slices.Contains(agencyParties, partyID):
 		return PartyAgency
 	}
 	return PartyUnknown
+}
+
+// AgencyPartyIDs returns the party ids of the events only the agency may create
+// (reminders, collection steps, close...): whoever created those is the agency,
+// so the same party id on a paid or comment event is the agency too.
+func AgencyPartyIDs(evs []AssignmentEvent) []string {
+	var ids []string
+	for _, ev := range evs {
+		if ps := creators[ev.Type]; len(ps) == 1 && ps[0] == PartyAgency && ev.PartyID != "" && !slices.Contains(ids, ev.PartyID) {
+			ids = append(ids, ev.PartyID)
+		}
+	}
+	return ids
+}
+
+// reactionRank orders assignment events that Maventa stamped with the same
+// times: what the agency does in answer to an event (closing, confirming)
+// comes after the events that caused it.
+func reactionRank(eventType string) int {
+	switch eventType {
+	case "close", "partially_closed", "freeze_confirmed", "unfreezed", "due_date_changed":
+		return 1
+	}
+	return 0
+}
+
+// SortAssignmentEvents orders assignment events as Maventa's history does:
+// happened_at (created_at when absent), then created_at, then agency reactions
+// after what caused them, then id, so that one order holds everywhere.
+func SortAssignmentEvents(evs []AssignmentEvent) {
+	slices.SortStableFunc(evs, func(a, b AssignmentEvent) int {
+		if c := eventTime(a).Compare(eventTime(b)); c != 0 {
+			return c
+		}
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		if c := reactionRank(a.Type) - reactionRank(b.Type); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 }

@@ -1,7 +1,9 @@
 package events
 
 import (
+	"fmt"
 	"testing"
+	"time"
 )
 
 func TestCollectionStatusAfter(t *testing.T) {
@@ -127,17 +129,49 @@ func TestPartyFor(t *testing.T) {
 		{"company-only type", "credit_note", "", PartyCompany},
 		{"maventa-only type", "delivery_status", "", PartyMaventa},
 		{"shared type by the company", "paid", company, PartyCompany},
-		{"shared type by the agency id", "comment", agency, PartyAgency},
+		{"shared type by a party seen on agency-only events", "comment", agency, PartyAgency},
 		{"shared type by an unknown party", "paid", "938fc79f", PartyUnknown},
 		{"unknown type", "new_type", company, PartyCompany},
 		{"unknown type, unknown party", "new_type", "x", PartyUnknown},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := PartyFor(c.event, c.partyID, company, agency); got != c.want {
+			if got := PartyFor(c.event, c.partyID, company, []string{agency}); got != c.want {
 				t.Errorf("got %s, want %s", got, c.want)
 			}
 		})
+	}
+}
+
+func TestAgencyPartyIDsComeFromAgencyOnlyEvents(t *testing.T) {
+	evs := []AssignmentEvent{
+		{Type: "paid", PartyID: "p-paid"},
+		{Type: "reminder_sent", PartyID: "p-agency"},
+		{Type: "close", PartyID: "p-agency"},
+		{Type: "credit_note", PartyID: "p-company"},
+		{Type: "delivery_status", PartyID: "p-maventa"},
+	}
+	if got := AgencyPartyIDs(evs); len(got) != 1 || got[0] != "p-agency" {
+		t.Fatalf("got %v, want [p-agency]", got)
+	}
+}
+
+func TestSortAssignmentEventsPutsReactionsAfterTheirCauses(t *testing.T) {
+	at := time.Date(2026, 12, 4, 6, 38, 9, 0, time.UTC)
+	later := at.Add(time.Hour)
+	evs := []AssignmentEvent{
+		{ID: "a", Type: "close", CreatedAt: at, HappenedAt: &at},
+		{ID: "z", Type: "paid", CreatedAt: at, HappenedAt: &at},
+		{ID: "m", Type: "reminder_sent", CreatedAt: later}, // no happened_at: created_at counts
+		{ID: "b", Type: "interest_paid", CreatedAt: at, HappenedAt: &at},
+	}
+	SortAssignmentEvents(evs)
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Type)
+	}
+	if want := "[interest_paid paid close reminder_sent]"; fmt.Sprint(got) != want {
+		t.Fatalf("order %v, want %s", got, want)
 	}
 }
 

@@ -26,8 +26,20 @@ type config struct {
 	MaxPending      int
 	NATS            consumers.BrokerConfig
 	Streams         consumers.StreamsConfig
+	Pipeline        consumers.PipelineConfig
+	Consumer        consumers.ConsumerConfig
+	ConsumersOn     bool
+	Maventa         maventaConfig
 	LogLevel        string
 	LogFormat       string
+}
+
+// maventaConfig says how to reach Maventa's APIs and with which credentials.
+type maventaConfig struct {
+	AXURL, ReceivablesURL string
+	VendorAPIKey          string
+	CredentialsFile       string
+	RequestsPerSecond     float64
 }
 
 // option is one setting: a flag, the environment variable behind it, and its
@@ -123,11 +135,58 @@ var options = []option{
 	{flag: "stream-replicas", env: "STREAM_REPLICAS", def: "1", usage: "replicas per stream: 1 for one server, 3 in a cluster",
 		set: func(c *config, v string) (err error) {
 			n, err := positiveInt(v)
-			c.Streams.Replicas = int(n)
+			c.Streams.Replicas, c.Pipeline.Replicas = int(n), int(n)
 			return err
 		}},
 	{flag: "dedup-window", env: "DEDUP_WINDOW", def: "2m", usage: "JetStream duplicate window for identical webhook bodies",
 		set: func(c *config, v string) (err error) { c.Streams.DuplicateWindow, err = positiveDuration(v); return }},
+	{flag: "consumers", env: "CONSUMERS_ENABLED", def: "true", isBool: true, usage: "process stored webhooks into domain events in this process (false: intake only)",
+		set: func(c *config, v string) (err error) { c.ConsumersOn, err = strconv.ParseBool(v); return }},
+	{flag: "consumer-concurrency", env: "CONSUMER_CONCURRENCY", def: "4", usage: "stored webhooks processed at once by this process",
+		set: func(c *config, v string) (err error) {
+			n, err := positiveInt(v)
+			c.Consumer.Concurrency = int(n)
+			return err
+		}},
+	{flag: "consumer-max-deliver", env: "CONSUMER_MAX_DELIVER", def: "10", usage: "tries before a stored webhook goes to the dead-letter stream",
+		set: func(c *config, v string) (err error) {
+			n, err := positiveInt(v)
+			c.Consumer.MaxDeliver = int(n)
+			return err
+		}},
+	{flag: "consumer-ack-wait", env: "CONSUMER_ACK_WAIT", def: "30s", usage: "how long a message is held before JetStream redelivers it (slow work extends it)",
+		set: func(c *config, v string) (err error) { c.Consumer.AckWait, err = positiveDuration(v); return }},
+	{flag: "consumer-retry-initial", env: "CONSUMER_RETRY_INITIAL", def: "1s", usage: "first delay before a failed message is tried again (doubles each time; Retry-After wins)",
+		set: func(c *config, v string) (err error) { c.Consumer.RetryInitial, err = positiveDuration(v); return }},
+	{flag: "consumer-retry-max", env: "CONSUMER_RETRY_MAX", def: "5m", usage: "longest delay between tries",
+		set: func(c *config, v string) (err error) { c.Consumer.RetryMax, err = positiveDuration(v); return }},
+	{flag: "event-max-age", env: "EVENT_MAX_AGE", def: "30d", usage: "how long domain events are kept in their stream",
+		set: func(c *config, v string) (err error) { c.Pipeline.EventMaxAge, err = positiveDuration(v); return }},
+	{flag: "event-dedup-window", env: "EVENT_DEDUP_WINDOW", def: "2h", usage: "domain-event stream's duplicate window (must exceed AckWait comfortably)",
+		set: func(c *config, v string) (err error) {
+			c.Pipeline.EventDuplicateWindow, err = positiveDuration(v)
+			return
+		}},
+	{flag: "processed-ttl", env: "PROCESSED_TTL", def: "8d", usage: "how long processed markers prevent re-emitting an event (>= 25h; cover the reconciliation look-back)",
+		set: func(c *config, v string) (err error) { c.Pipeline.ProcessedTTL, err = positiveDuration(v); return }},
+	{flag: "deadletter-max-age", env: "DEADLETTER_MAX_AGE", def: "30d", usage: "how long dead letters are kept",
+		set: func(c *config, v string) (err error) { c.Pipeline.DeadLetterMaxAge, err = positiveDuration(v); return }},
+	{flag: "maventa-ax-url", env: "MAVENTA_AX_URL", def: "https://ax.maventa.com", usage: "Maventa AX API base URL (staging: https://ax-stage.maventa.com)",
+		set: func(c *config, v string) error { c.Maventa.AXURL = v; return nil }},
+	{flag: "maventa-receivables-url", env: "MAVENTA_RECEIVABLES_URL", def: "https://receivables.maventa.com", usage: "Receivables API base URL (production host assumed; staging: https://receivables-stage.maventa.com)",
+		set: func(c *config, v string) error { c.Maventa.ReceivablesURL = v; return nil }},
+	{flag: "maventa-vendor-api-key", env: "MAVENTA_VENDOR_API_KEY", def: "", usage: "the vendor API key sent with every token request (prefer the environment)",
+		set: func(c *config, v string) error { c.Maventa.VendorAPIKey = v; return nil }},
+	{flag: "maventa-credentials-file", env: "MAVENTA_CREDENTIALS_FILE", def: "", usage: "JSON or YAML map of company UUID to user API key, reloaded when it changes; MAVENTA_COMPANY_CREDENTIALS (JSON or uuid=key,...) adds to it",
+		set: func(c *config, v string) error { c.Maventa.CredentialsFile = v; return nil }},
+	{flag: "maventa-rps", env: "MAVENTA_REQUESTS_PER_SECOND", def: "10", usage: "most requests per second to each Maventa host",
+		set: func(c *config, v string) (err error) {
+			c.Maventa.RequestsPerSecond, err = strconv.ParseFloat(v, 64)
+			if err == nil && c.Maventa.RequestsPerSecond <= 0 {
+				err = fmt.Errorf("must be positive, got %s", v)
+			}
+			return err
+		}},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error (debug logs every request)",
 		set: func(c *config, v string) error { c.LogLevel = v; return nil }},
 	{flag: "log-format", env: "LOG_FORMAT", def: "text", usage: "text or json",

@@ -19,6 +19,7 @@ import (
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/handlers"
+	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
 // serve runs the service until ctx is cancelled (SIGINT/SIGTERM), then shuts down
@@ -52,8 +53,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// conflicts with our configuration is fatal.
 	var streamsReady, draining atomic.Bool
 	fatal := make(chan error, 1)
-	provisioned := make(chan struct{})
-	go provisionStreams(ctx, broker, cfg.Streams, log, &streamsReady, provisioned, fatal)
+	provisioned := make(chan jetstream.KeyValue, 1)
+	go provisionStreams(ctx, broker, cfg, log, &streamsReady, provisioned, fatal)
+
+	api, creds, err := newMaventaClient(cfg, getenv, log)
+	if err != nil {
+		return err
+	}
+	if cfg.Maventa.CredentialsFile != "" {
+		go creds.WatchFile(ctx, 10*time.Second)
+	}
+	// Consumers run on their own context so that they stop after the HTTP server
+	// has answered its last request, and before NATS is closed.
+	consumerCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopConsumers()
+	consumersDone := make(chan error, 1)
+	banner := make(chan struct{})
+	go func() {
+		select {
+		case kv := <-provisioned:
+			close(banner)
+			if !cfg.ConsumersOn {
+				consumersDone <- nil
+				return
+			}
+			consumersDone <- runConsumers(consumerCtx, broker, cfg, kv, api, log)
+		case <-consumerCtx.Done(): // stopped before the streams were ever ready
+			consumersDone <- nil
+		}
+	}()
 
 	ready := func(context.Context) error {
 		switch {
@@ -100,24 +128,72 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("listening", "webhook_url", baseURL+handlers.WebhookPath, "auth", secrets != nil)
 	go func() {
 		select {
-		case <-provisioned: // the printed curl must work the moment a person reads it
+		case <-banner: // the printed curl must work the moment a person reads it
 			printBanner(stdout, baseURL, broker.ClientURL(), cfg, devSecret)
 		case <-ctx.Done():
 		}
 	}()
 
+	var runErr error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down", "reason", context.Cause(ctx))
 	case err := <-served:
-		return fmt.Errorf("http server: %w", err)
+		runErr = fmt.Errorf("http server: %w", err)
 	case err := <-fatal:
-		shutdownHTTP(srv, cfg.ShutdownTimeout, log)
-		return err
+		runErr = err
+	case err := <-consumersDone:
+		// Consumers stop on their own only when they cannot run at all.
+		runErr = fmt.Errorf("consumers: %w", err)
+		consumersDone <- nil
 	}
 	draining.Store(true)
 	shutdownHTTP(srv, cfg.ShutdownTimeout, log)
-	return nil // deferred broker.Close drains NATS, then stops the embedded server
+	stopConsumers()
+	if err := <-consumersDone; err != nil && runErr == nil {
+		runErr = fmt.Errorf("consumers: %w", err)
+	}
+	return runErr // deferred broker.Close drains NATS, then stops the embedded server
+}
+
+// newMaventaClient builds the Maventa API client and its credential store.
+// Without credentials every enrichment is skipped (the webhook-derived events
+// are still emitted), so a missing file is not fatal but worth a warning.
+func newMaventaClient(cfg *config, getenv func(string) string, log *slog.Logger) (*maventa.Client, *maventa.CredentialStore, error) {
+	creds, err := maventa.NewCredentialStore(maventa.CredentialSource{
+		Path: cfg.Maventa.CredentialsFile, EnvVar: maventa.CredentialsEnvVar, Getenv: getenv,
+	}, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("maventa credentials: %w", err)
+	}
+	if len(creds.Companies()) == 0 {
+		log.Warn("no Maventa company credentials configured: domain events will come from webhooks alone, without assignments")
+	}
+	client, err := maventa.New(maventa.Config{
+		AXBaseURL: cfg.Maventa.AXURL, ReceivablesBaseURL: cfg.Maventa.ReceivablesURL,
+		VendorAPIKey:      maventa.NewSecret(cfg.Maventa.VendorAPIKey),
+		RequestsPerSecond: cfg.Maventa.RequestsPerSecond,
+		// Each try of a stored webhook is short; the consumer retries later.
+		MaxElapsed: 10 * time.Second,
+	}, creds, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("maventa client: %w", err)
+	}
+	return client, creds, nil
+}
+
+// runConsumers processes stored webhooks into domain events until ctx ends.
+func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, kv jetstream.KeyValue, api consumers.Maventa, log *slog.Logger) error {
+	proc := consumers.NewProcessor(api, consumers.NewEmitter(b.JS, kv, cfg.Pipeline), log)
+	handle := func(ctx context.Context, msg jetstream.Msg) error {
+		return proc.Process(ctx, msg.Data(), msg.Headers())
+	}
+	wc, err := consumers.NewWebhookConsumer(ctx, b.JS, cfg.Streams, cfg.Consumer, handle, consumers.NewDeadLetters(b.JS, cfg.Pipeline), log)
+	if err != nil {
+		return err
+	}
+	log.Info("webhook consumer running", "concurrency", cfg.Consumer.Concurrency)
+	return wc.Run(ctx)
 }
 
 func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
@@ -131,15 +207,19 @@ func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
 	}
 }
 
-func provisionStreams(ctx context.Context, b *consumers.Broker, sc consumers.StreamsConfig, log *slog.Logger, ready *atomic.Bool, done chan<- struct{}, fatal chan<- error) {
+func provisionStreams(ctx context.Context, b *consumers.Broker, cfg *config, log *slog.Logger, ready *atomic.Bool, done chan<- jetstream.KeyValue, fatal chan<- error) {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = 100 * time.Millisecond
 	bo.MaxInterval = 5 * time.Second
 	bo.MaxElapsedTime = 0 // until it works or we are stopped
+	var kv jetstream.KeyValue
 	err := backoff.Retry(func() error {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		err := consumers.EnsureIntakeStreams(cctx, b.JS, sc, log)
+		err := consumers.EnsureIntakeStreams(cctx, b.JS, cfg.Streams, log)
+		if err == nil {
+			kv, err = consumers.EnsurePipeline(cctx, b.JS, cfg.Pipeline, log)
+		}
 		var conflict *consumers.StreamConflictError
 		if errors.As(err, &conflict) {
 			return backoff.Permanent(err)
@@ -156,7 +236,7 @@ func provisionStreams(ctx context.Context, b *consumers.Broker, sc consumers.Str
 		return
 	}
 	ready.Store(true)
-	close(done)
+	done <- kv
 }
 
 // webhookSecrets decides how webhooks are authenticated. The service refuses to

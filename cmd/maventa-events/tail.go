@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/events"
+)
+
+// tail prints domain events as they are published (or, with -all / -since, from
+// the stream's history first), filtered by company and type, using an ordered
+// consumer: it changes nothing on the server and leaves nothing behind.
+func tail(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig("maventa-events", nil, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("maventa-events tail", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	natsURL := fs.String("nats-url", cfg.NATS.URL, "NATS to read from (default: the embedded server on NATS_EMBEDDED_PORT)")
+	company := fs.String("company", "", "only this company id")
+	typ := fs.String("type", "", "only this aggregate or aggregate.name, e.g. assignment or assignment.paid")
+	all := fs.Bool("all", false, "start from the oldest stored event instead of new ones only")
+	since := fs.Duration("since", 0, "start from events stored this long ago (e.g. 1h)")
+	limit := fs.Int("n", 0, "stop after this many events (0: until interrupted)")
+	asJSON := fs.Bool("json", false, "print each CloudEvent as one JSON line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	filter, err := tailFilter(*company, *typ)
+	if err != nil {
+		return err
+	}
+	nc := cfg.NATS
+	nc.URL = *natsURL
+	if nc.URL == "" {
+		nc.URL = "nats://127.0.0.1:" + strconv.Itoa(cfg.NATS.Port)
+	}
+	nc.Name = "maventa-events-tail"
+	b, err := consumers.OpenBroker(ctx, nc, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return fmt.Errorf("%w (is the service running?)", err)
+	}
+	defer b.Close()
+
+	oc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverNewPolicy}
+	switch {
+	case *all:
+		oc.DeliverPolicy = jetstream.DeliverAllPolicy
+	case *since > 0:
+		start := time.Now().Add(-*since)
+		oc.DeliverPolicy, oc.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+	}
+	cons, err := b.JS.OrderedConsumer(ctx, cfg.Pipeline.EventStreamConfig().Name, oc)
+	if err != nil {
+		return fmt.Errorf("domain-event stream: %w", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for n := 0; *limit == 0 || n < *limit; n++ {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if *asJSON {
+			fmt.Fprintln(stdout, string(msg.Data()))
+			continue
+		}
+		fmt.Fprintln(stdout, describeEvent(msg.Data()))
+	}
+	return nil
+}
+
+// tailFilter builds the subject filter: receivables.events.<company|*>.<aggregate|*>.<name|>>.
+func tailFilter(company, typ string) (string, error) {
+	c := "*"
+	if company != "" {
+		c = events.SanitizeToken(company)
+	}
+	agg, name, _ := strings.Cut(typ, ".")
+	switch {
+	case typ == "":
+		return events.SubjectRoot + "." + c + ".>", nil
+	case strings.ContainsAny(typ, "*> ") || agg == "":
+		return "", fmt.Errorf("-type %q: want an aggregate (assignment) or aggregate.name (assignment.paid)", typ)
+	case name == "":
+		return events.SubjectRoot + "." + c + "." + events.SanitizeToken(agg) + ".*", nil
+	}
+	return events.SubjectRoot + "." + c + "." + events.SanitizeToken(agg) + "." + events.SanitizeToken(name), nil
+}
+
+// describeEvent is one readable line: time, type, company, subject and the data.
+func describeEvent(b []byte) string {
+	e, err := events.Decode(b)
+	if err != nil {
+		return fmt.Sprintf("(not a CloudEvent: %v) %s", err, b)
+	}
+	short := e.Type
+	if def, ok := events.LookupType(e.Type); ok {
+		short = def.Name
+	}
+	data := string(e.Data)
+	var m map[string]json.RawMessage
+	if json.Unmarshal(e.Data, &m) == nil {
+		delete(m, "raw") // Maventa's original data: in -json output, not in the summary
+		if compact, err := json.Marshal(m); err == nil {
+			data = string(compact)
+		}
+	}
+	return fmt.Sprintf("%s  %-38s company=%s subject=%s id=%s\n    %s",
+		e.Time.UTC().Format(time.RFC3339), short, e.CompanyID, e.Subject, e.ID, data)
+}

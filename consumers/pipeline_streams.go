@@ -1,0 +1,126 @@
+package consumers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maventa-bridge/maventa-events/events"
+)
+
+// DeadLetterSubjectRoot prefixes dead letters: maventa.deadletter.<reason>.<company_id>.
+const DeadLetterSubjectRoot = "maventa.deadletter"
+
+// PipelineConfig configures what the consumers need beyond the intake streams:
+// the domain-event stream, the dead-letter stream and the processed markers.
+type PipelineConfig struct {
+	// EventStream is the domain-event stream. Default events.StreamName.
+	EventStream string
+	// EventMaxAge is how long domain events are kept. Default 30 days.
+	EventMaxAge time.Duration
+	// EventDuplicateWindow is the domain stream's Nats-Msg-Id window. Default 2h.
+	// It must exceed the longest gap between publishing an event and writing its
+	// processed marker (a process dying in between); markers cover the rest.
+	EventDuplicateWindow time.Duration
+	// DeadLetterStream holds messages that could not be processed. Default
+	// "MAVENTA_DEADLETTER".
+	DeadLetterStream string
+	// DeadLetterMaxAge is how long dead letters are kept. Default 30 days.
+	DeadLetterMaxAge time.Duration
+	// ProcessedBucket is the KV bucket of processed markers (one key per emitted
+	// event id). Default "MAVENTA_PROCESSED".
+	ProcessedBucket string
+	// ProcessedTTL is how long a marker lives. Default 8 days: longer than
+	// Maventa's 24 h of webhook retries and than the reconciliation look-back
+	// (7 days), so an event seen again by any path within that time is not
+	// emitted twice.
+	ProcessedTTL time.Duration
+	// Replicas per stream and bucket. Default 1.
+	Replicas int
+}
+
+func (c PipelineConfig) withDefaults() PipelineConfig {
+	if c.EventStream == "" {
+		c.EventStream = events.StreamName
+	}
+	if c.EventMaxAge == 0 {
+		c.EventMaxAge = events.StreamMaxAge
+	}
+	if c.EventDuplicateWindow == 0 {
+		c.EventDuplicateWindow = events.StreamDuplicateWindow
+	}
+	if c.DeadLetterStream == "" {
+		c.DeadLetterStream = "MAVENTA_DEADLETTER"
+	}
+	if c.DeadLetterMaxAge == 0 {
+		c.DeadLetterMaxAge = 30 * 24 * time.Hour
+	}
+	if c.ProcessedBucket == "" {
+		c.ProcessedBucket = "MAVENTA_PROCESSED"
+	}
+	if c.ProcessedTTL == 0 {
+		c.ProcessedTTL = 8 * 24 * time.Hour
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	return c
+}
+
+// EventStreamConfig is the domain-event stream.
+func (c PipelineConfig) EventStreamConfig() jetstream.StreamConfig {
+	c = c.withDefaults()
+	return jetstream.StreamConfig{
+		Name:        c.EventStream,
+		Description: "Normalized domain events (CloudEvents 1.0, structured JSON), one per Maventa fact",
+		Subjects:    []string{events.StreamSubjects},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      c.EventMaxAge,
+		Replicas:    c.Replicas,
+		Duplicates:  c.EventDuplicateWindow,
+		Discard:     jetstream.DiscardOld,
+	}
+}
+
+// DeadLetterStreamConfig is the dead-letter stream.
+func (c PipelineConfig) DeadLetterStreamConfig() jetstream.StreamConfig {
+	c = c.withDefaults()
+	return jetstream.StreamConfig{
+		Name:        c.DeadLetterStream,
+		Description: "Stored webhooks that could not be processed, with the original headers and the reason",
+		Subjects:    []string{DeadLetterSubjectRoot + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      c.DeadLetterMaxAge,
+		Replicas:    c.Replicas,
+		Duplicates:  2 * time.Minute,
+		Discard:     jetstream.DiscardOld,
+	}
+}
+
+// EnsurePipeline provisions the domain-event and dead-letter streams and the
+// processed-marker bucket, and returns the bucket.
+func EnsurePipeline(ctx context.Context, js jetstream.JetStream, c PipelineConfig, log *slog.Logger) (jetstream.KeyValue, error) {
+	c = c.withDefaults()
+	for _, sc := range []jetstream.StreamConfig{c.EventStreamConfig(), c.DeadLetterStreamConfig()} {
+		if _, err := EnsureStream(ctx, js, sc, log); err != nil {
+			return nil, err
+		}
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      c.ProcessedBucket,
+		Description: "Processed markers: one key per emitted domain event id",
+		TTL:         c.ProcessedTTL,
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("processed-marker bucket %s: %w", c.ProcessedBucket, err)
+	}
+	return kv, nil
+}

@@ -1,0 +1,319 @@
+package consumers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/maventa-bridge/maventa-events/events"
+	"github.com/maventa-bridge/maventa-events/maventa"
+)
+
+// Maventa is what the webhook processor needs from Maventa's APIs
+// (*maventa.Client); tests pass the sandbox-backed client or a fake.
+type Maventa interface {
+	AssignmentsForInvoice(ctx context.Context, companyID, invoiceID string) ([]maventa.Assignment, error)
+	GetReceivablesService(ctx context.Context, companyID, provider string) (maventa.ServiceStatus, error)
+}
+
+// EventEmitter publishes domain events exactly once (*Emitter).
+type EventEmitter interface {
+	Emit(ctx context.Context, evs []events.Event) (int, error)
+}
+
+// ProcessError says how a failed message is to be handled: retried later
+// (Retry true, after RetryAfter when Maventa said so) or dead-lettered now.
+type ProcessError struct {
+	// Reason is a short machine-readable cause: invalid_payload, forbidden,
+	// maventa_error, assignment_not_found, transient...
+	Reason string
+	// Retry is true for transient failures.
+	Retry bool
+	// RetryAfter is Maventa's Retry-After, when it sent one.
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *ProcessError) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *ProcessError) Unwrap() error { return e.Err }
+
+// ProcessorStats counts what the processor did, for logs and metrics.
+type ProcessorStats struct {
+	Processed          atomic.Int64 // messages fully handled
+	Emitted            atomic.Int64 // new domain events
+	EnrichmentSkipped  atomic.Int64 // company without credentials: webhook events only
+	AssignmentsEmitted atomic.Int64 // assignments whose events were emitted
+}
+
+// Processor turns one stored webhook into domain events: the event the webhook
+// itself describes, then what Maventa's APIs add to it (the assignments of a
+// delivered invoice with their events so far; the full state of a receivables
+// service).
+type Processor struct {
+	api   Maventa
+	emit  EventEmitter
+	log   *slog.Logger
+	Stats ProcessorStats
+}
+
+// NewProcessor returns a processor using api for enrichment and em to publish.
+func NewProcessor(api Maventa, em EventEmitter, log *slog.Logger) *Processor {
+	return &Processor{api: api, emit: em, log: log}
+}
+
+// Process handles one raw webhook (body and stored headers). It returns nil when
+// everything it yields is stored, or a *ProcessError. It may be called again for
+// the same message any number of times: what was already emitted is skipped.
+func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) error {
+	w, err := maventa.ParseWebhook(body)
+	if err != nil {
+		return &ProcessError{Reason: "invalid_payload", Err: err}
+	}
+	tc := events.TraceContext{TraceParent: h.Get("Traceparent"), TraceState: h.Get("Tracestate")}
+	ev, err := events.FromWebhook(body, tc)
+	if err != nil {
+		return &ProcessError{Reason: "invalid_payload", Err: err}
+	}
+	log := p.log.With("event", w.Event, "company_id", w.CompanyID)
+
+	if isServiceEvent(ev) {
+		// The activation webhook's own data may lack the agency's IBAN/BIC and the
+		// KYC link: the service's current state from the API replaces it.
+		full, err := p.serviceEvent(ctx, w, ev, tc)
+		if err != nil {
+			return err
+		}
+		return p.publish(ctx, full)
+	}
+	if err := p.publish(ctx, ev); err != nil {
+		return err
+	}
+	name, _ := w.Name()
+	if name.Area == maventa.AreaDocuments && name.Resource == "INVOICE" {
+		switch name.Action {
+		case "DELIVERED", "DELIVERY_CONFIRMED", "FAILED":
+			return p.enrichInvoice(ctx, w, name.Action, tc, log)
+		}
+	}
+	p.Stats.Processed.Add(1)
+	return nil
+}
+
+func (p *Processor) publish(ctx context.Context, evs ...events.Event) error {
+	n, err := p.emit.Emit(ctx, evs)
+	p.Stats.Emitted.Add(int64(n))
+	if err != nil {
+		return &ProcessError{Reason: "store_unavailable", Retry: true, Err: err}
+	}
+	return nil
+}
+
+func isServiceEvent(ev events.Event) bool {
+	for _, d := range []events.TypeDef{events.TypeServiceActivated, events.TypeServiceRejected, events.TypeServicePending} {
+		if ev.Type == d.Type() {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceEvent fetches the service's state for a service webhook. Without
+// credentials, the webhook's own event stands.
+func (p *Processor) serviceEvent(ctx context.Context, w maventa.Webhook, ev events.Event, tc events.TraceContext) (events.Event, error) {
+	provider := ev.Subject
+	st, err := p.api.GetReceivablesService(ctx, w.CompanyID, provider)
+	if errors.Is(err, maventa.ErrNoCredentials) {
+		p.skipEnrichment(w)
+		return ev, nil
+	}
+	if err != nil {
+		return events.Event{}, classify(err)
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return events.Event{}, &ProcessError{Reason: "maventa_error", Err: err}
+	}
+	s, err := events.ReceivablesServiceFromJSON(provider, raw)
+	if err != nil {
+		return events.Event{}, &ProcessError{Reason: "maventa_error", Err: err}
+	}
+	full, err := events.NewServiceEvent(w.CompanyID, s, w.EventTimestamp, tc)
+	if err != nil {
+		// A state with no event of its own (e.g. DISABLED): keep what the webhook said.
+		return ev, nil
+	}
+	return full, nil
+}
+
+// enrichInvoice emits, for each assignment linked to the invoice, assignment
+// opened and its events so far. A delivered invoice of a company with an active
+// Amili Kassavirta service must have an assignment (Kassavirta creates it when the
+// invoice is sent): until it appears the message is retried, and when it never
+// does, the message is dead-lettered.
+func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, action string, tc events.TraceContext, log *slog.Logger) error {
+	doc, err := w.DocumentEvent()
+	if err != nil || doc.InvoiceID == "" {
+		log.Warn("invoice webhook without invoice_id: nothing to enrich")
+		p.Stats.Processed.Add(1)
+		return nil
+	}
+	as, err := p.api.AssignmentsForInvoice(ctx, w.CompanyID, doc.InvoiceID)
+	if errors.Is(err, maventa.ErrNoCredentials) {
+		p.skipEnrichment(w)
+		return nil
+	}
+	if err != nil {
+		return classify(err)
+	}
+	if len(as) == 0 {
+		if action == "DELIVERED" {
+			expected, err := p.expectsAssignment(ctx, w.CompanyID)
+			if err != nil {
+				return err
+			}
+			if expected {
+				return &ProcessError{Reason: "assignment_not_found", Retry: true,
+					Err: fmt.Errorf("no assignment yet for invoice %s although Amili Kassavirta is active", doc.InvoiceID)}
+			}
+		}
+		p.Stats.Processed.Add(1)
+		return nil
+	}
+	for _, a := range as {
+		evs, err := AssignmentEvents(w.CompanyID, a, tc)
+		if err != nil {
+			return &ProcessError{Reason: "invalid_payload", Err: err}
+		}
+		if err := p.publish(ctx, evs...); err != nil {
+			return err
+		}
+		p.Stats.AssignmentsEmitted.Add(1)
+	}
+	p.Stats.Processed.Add(1)
+	return nil
+}
+
+// expectsAssignment reports whether the company's invoices get assignments
+// automatically: Amili Kassavirta is active.
+func (p *Processor) expectsAssignment(ctx context.Context, companyID string) (bool, error) {
+	st, err := p.api.GetReceivablesService(ctx, companyID, "amili")
+	switch {
+	case err == nil:
+		return strings.EqualFold(st.Status, "active"), nil
+	case maventa.IsNotFound(err):
+		return false, nil
+	default:
+		return false, classify(err)
+	}
+}
+
+func (p *Processor) skipEnrichment(w maventa.Webhook) {
+	p.Stats.EnrichmentSkipped.Add(1)
+	p.Stats.Processed.Add(1)
+	p.log.Info("company has no credentials: emitting webhook events without enrichment",
+		"event", w.Event, "company_id", w.CompanyID)
+}
+
+// classify maps a Maventa API error to retry or dead letter.
+func classify(err error) error {
+	if ra, ok := maventa.RetryAfter(err); ok {
+		return &ProcessError{Reason: "maventa_unavailable", Retry: true, RetryAfter: ra, Err: err}
+	}
+	var ae *maventa.APIError
+	switch {
+	case maventa.IsRetryable(err):
+		return &ProcessError{Reason: "maventa_unavailable", Retry: true, Err: err}
+	case errors.As(err, &ae) && ae.Status == 403:
+		// A new token does not fix a token that lacks access (seed 004).
+		return &ProcessError{Reason: "forbidden", Err: err}
+	case maventa.IsAuth(err):
+		return &ProcessError{Reason: "maventa_auth", Err: err}
+	case maventa.IsNotFound(err):
+		// Listed a moment ago, gone now: look again later.
+		return &ProcessError{Reason: "not_found", Retry: true, Err: err}
+	case maventa.IsPermanent(err):
+		return &ProcessError{Reason: "maventa_error", Err: err}
+	}
+	return &ProcessError{Reason: "transient", Retry: true, Err: err}
+}
+
+// AssignmentEvents is everything an assignment has produced so far, in Maventa's
+// order: assignment opened, then each assignment event (sorted by happened_at,
+// then created_at) with the status and collection-status changes it causes. The
+// events are replayed from the start every time, so the result and every id
+// depend only on the assignment: a second look yields the same events, which the
+// emitter skips.
+func AssignmentEvents(companyID string, a maventa.Assignment, tc events.TraceContext) ([]events.Event, error) {
+	da, err := domainAssignment(a)
+	if err != nil {
+		return nil, err
+	}
+	opened, err := events.NewAssignmentOpened(companyID, da, tc)
+	if err != nil {
+		return nil, err
+	}
+	out := []events.Event{opened}
+	ref := da.Ref(companyID)
+	var st events.AssignmentState
+	for _, ev := range da.Events {
+		evs, err := events.ApplyAssignmentEvent(&st, ref, ev, tc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// domainAssignment converts the client's assignment into the catalog's input,
+// with the events in Maventa's order.
+func domainAssignment(a maventa.Assignment) (events.Assignment, error) {
+	evs := a.Events
+	a.Events = nil
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return events.Assignment{}, fmt.Errorf("assignment %s: %w", a.ID, err)
+	}
+	da := events.Assignment{
+		ID: a.ID, Status: a.Status, CollectionStatus: a.CollectionStatus, ServiceLevel: a.ServiceLevel,
+		Debtor: events.Debtor{Name: a.Debtor.Name, BID: a.Debtor.BID}, DueDate: a.DueDate, IssuedAt: a.IssuedAt,
+		Number: a.Number, Sum: a.Sum, Paid: a.Paid, Currency: a.Currency,
+		CreatedAt: deref(a.CreatedAt), UpdatedAt: deref(a.UpdatedAt),
+		PartiallyClosedAt: a.PartiallyClosedAt, ClosedAt: a.ClosedAt, Raw: raw,
+	}
+	for _, r := range a.ReferenceIDs {
+		da.ReferenceIDs = append(da.ReferenceIDs, events.ReferenceID{Type: r.Type, Value: r.Value})
+	}
+	for _, e := range evs {
+		de, err := domainAssignmentEvent(e)
+		if err != nil {
+			return events.Assignment{}, fmt.Errorf("assignment %s: %w", a.ID, err)
+		}
+		da.Events = append(da.Events, de)
+	}
+	events.SortAssignmentEvents(da.Events)
+	return da, nil
+}
+
+func domainAssignmentEvent(e maventa.Event) (events.AssignmentEvent, error) {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return events.AssignmentEvent{}, fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	return events.AssignmentEvent{ID: e.ID, Type: string(e.Type), Data: e.Data, PartyID: e.PartyID,
+		CreatedAt: deref(e.CreatedAt), HappenedAt: e.HappenedAt, Raw: raw}, nil
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
