@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/maventa-bridge/maventa-events/events"
 )
@@ -48,32 +50,63 @@ func (e *Emitter) Emit(ctx context.Context, evs []events.Event) (int, error) {
 		if done {
 			continue
 		}
-		body, err := ev.Marshal()
+		dup, err := e.publish(ctx, ev)
 		if err != nil {
-			return n, fmt.Errorf("encode event %s: %w", ev.ID, err)
+			return n, err
 		}
-		msg := &nats.Msg{Subject: ev.PublishSubject(), Data: body, Header: nats.Header{}}
-		msg.Header.Set("Content-Type", "application/cloudevents+json")
-		// Lower-case keys set directly: nats.Header is case-sensitive and non-Go
-		// subscribers look for the W3C names exactly.
-		if ev.TraceParent != "" {
-			msg.Header["traceparent"] = []string{ev.TraceParent}
-		}
-		if ev.TraceState != "" {
-			msg.Header["tracestate"] = []string{ev.TraceState}
-		}
-		ack, err := e.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.MsgID()), jetstream.WithExpectStream(e.stream))
-		if err != nil {
-			return n, fmt.Errorf("publish event %s: %w", ev.ID, err)
-		}
-		if _, err := e.kv.Put(ctx, markerKey(ev.ID), []byte(strconv.FormatUint(ack.Sequence, 10))); err != nil {
-			return n, fmt.Errorf("mark event %s processed: %w", ev.ID, err)
-		}
-		if !ack.Duplicate {
+		if !dup {
 			n++
 		}
 	}
 	return n, nil
+}
+
+// publish sends one event within a producer span (a child of the processing
+// span) and writes its processed marker. The span's context goes into both the
+// lower-case traceparent/tracestate NATS headers and the CloudEvent extensions,
+// so that a subscriber continues the trace whichever it reads.
+func (e *Emitter) publish(ctx context.Context, ev events.Event) (dup bool, err error) {
+	subject := ev.PublishSubject()
+	ctx, span := startPublish(ctx, e.stream, subject, ev.MsgID(), 0,
+		attrCloudEventID.String(ev.ID), attrCloudEventType.String(ev.Type), attrCompanyID.String(ev.CompanyID))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "not published")
+		}
+		span.End()
+	}()
+	if tc := TraceContextOf(ctx); tc.TraceParent != "" {
+		ev.TraceParent, ev.TraceState = tc.TraceParent, tc.TraceState
+	}
+	body, err := ev.Marshal()
+	if err != nil {
+		return false, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	span.SetAttributes(attrBodySize.Int(len(body)))
+	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
+	msg.Header.Set("Content-Type", "application/cloudevents+json")
+	// Lower-case keys set directly: nats.Header is case-sensitive and non-Go
+	// subscribers look for the W3C names exactly.
+	inject(ctx, msg.Header)
+	if ev.TraceParent != "" && msg.Header[headerTraceParent] == nil {
+		msg.Header[headerTraceParent] = []string{ev.TraceParent}
+		if ev.TraceState != "" {
+			msg.Header[headerTraceState] = []string{ev.TraceState}
+		}
+	}
+	ack, err := e.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.MsgID()), jetstream.WithExpectStream(e.stream))
+	if err != nil {
+		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
+	}
+	span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)), attrDuplicate.Bool(ack.Duplicate))
+	if _, err := e.kv.Put(ctx, markerKey(ev.ID), []byte(strconv.FormatUint(ack.Sequence, 10))); err != nil {
+		return false, fmt.Errorf("mark event %s processed: %w", ev.ID, err)
+	}
+	if !ack.Duplicate {
+		eventsEmitted.Add(ctx, 1, metric.WithAttributes(attrEventType.String(ev.Type)))
+	}
+	return ack.Duplicate, nil
 }
 
 func (e *Emitter) processed(ctx context.Context, id string) (bool, error) {
@@ -88,6 +121,5 @@ func (e *Emitter) processed(ctx context.Context, id string) (bool, error) {
 	}
 }
 
-// markerKey is the KV key of an event id. Event ids are UUIDs, valid KV keys as
-// they are; SanitizeToken guards against anything else.
-func markerKey(id string) string { return "e." + events.SanitizeToken(id) }
+// markerKey is the KV key of an event id (UUIDs pass as they are).
+func markerKey(id string) string { return "e." + kvKey(id) }

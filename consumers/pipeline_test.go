@@ -92,6 +92,7 @@ type pipeline struct {
 	store *WebhookStore
 	proc  *Processor
 	api   *fakeMaventa
+	state *ReconcileStore
 	pc    PipelineConfig
 	sc    StreamsConfig
 }
@@ -113,7 +114,12 @@ func newPipelineWith(t *testing.T, api *fakeMaventa, sc StreamsConfig, pc Pipeli
 		t.Fatal(err)
 	}
 	p := &pipeline{t: t, b: b, kv: kv, store: NewWebhookStore(b.JS, sc, PublishAsync), api: api, pc: pc, sc: sc}
-	p.proc = NewProcessor(api, NewEmitter(b.JS, kv, pc), quiet)
+	rs, err := EnsureReconcileStore(ctx, b.JS, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.state = rs
+	p.proc = NewProcessor(api, NewEmitter(b.JS, kv, pc), rs, quiet)
 	return p
 }
 
@@ -340,7 +346,7 @@ func (k *failingKV) Put(ctx context.Context, key string, v []byte) (uint64, erro
 func TestDyingBetweenPublishAndMarkGivesNoDuplicate(t *testing.T) {
 	api := &fakeMaventa{assignments: []maventa.Assignment{seedAssignment(t)}}
 	p := newPipeline(t, api, StreamsConfig{})
-	p.proc = NewProcessor(api, NewEmitter(p.b.JS, &failingKV{KeyValue: p.kv}, p.pc), quiet)
+	p.proc = NewProcessor(api, NewEmitter(p.b.JS, &failingKV{KeyValue: p.kv}, p.pc), p.state, quiet)
 	p.post(deliveredWebhook("2020-04-15T08:47:08+03:00"))
 	p.consume(ConsumerConfig{}, nil)
 	counts, _ := p.domainEvents()
@@ -394,7 +400,7 @@ func TestRetryAfterWinsOverBackoff(t *testing.T) {
 	}
 }
 
-func deadLetters(t *testing.T, p *pipeline) []jetstream.RawStreamMsg {
+func storedDeadLetters(t *testing.T, p *pipeline) []jetstream.RawStreamMsg {
 	t.Helper()
 	st, err := p.b.JS.Stream(context.Background(), p.pc.withDefaults().DeadLetterStream)
 	if err != nil {
@@ -418,7 +424,7 @@ func TestMaventa403GoesToTheDeadLetterStreamWithItsReason(t *testing.T) {
 	body := deliveredWebhook("2020-04-15T08:47:08+03:00")
 	p.post(body)
 	p.consume(ConsumerConfig{}, nil)
-	dl := deadLetters(t, p)
+	dl := storedDeadLetters(t, p)
 	if len(dl) != 1 {
 		t.Fatalf("%d dead letters, want 1", len(dl))
 	}
@@ -442,8 +448,8 @@ func TestACompanyWithoutCredentialsStillGetsItsInvoiceEvents(t *testing.T) {
 	p.consume(ConsumerConfig{}, nil)
 	counts, _ := p.domainEvents()
 	assertCounts(t, counts, map[string]int{typeOf(events.TypeInvoiceDelivered): 1})
-	if p.proc.Stats.EnrichmentSkipped.Load() != 1 || len(deadLetters(t, p)) != 0 {
-		t.Fatalf("skipped %d, dead letters %d", p.proc.Stats.EnrichmentSkipped.Load(), len(deadLetters(t, p)))
+	if p.proc.Stats.EnrichmentSkipped.Load() != 1 || len(storedDeadLetters(t, p)) != 0 {
+		t.Fatalf("skipped %d, dead letters %d", p.proc.Stats.EnrichmentSkipped.Load(), len(storedDeadLetters(t, p)))
 	}
 }
 
@@ -452,7 +458,7 @@ func TestAnAssignmentThatNeverAppearsIsDeadLetteredAfterMaxDeliver(t *testing.T)
 	p := newPipeline(t, api, StreamsConfig{})
 	p.post(deliveredWebhook("2020-04-15T08:47:08+03:00"))
 	p.consume(ConsumerConfig{MaxDeliver: 3}, nil)
-	dl := deadLetters(t, p)
+	dl := storedDeadLetters(t, p)
 	if len(dl) != 1 || dl[0].Header.Get(HeaderDLReason) != "exhausted_assignment_not_found" || dl[0].Header.Get(HeaderDLDeliveries) != "3" {
 		t.Fatalf("dead letters: %d %v", len(dl), dl)
 	}
@@ -463,7 +469,7 @@ func TestNoAssignmentWithoutKassavirtaIsNotAnError(t *testing.T) {
 	p := newPipeline(t, api, StreamsConfig{})
 	p.post(deliveredWebhook("2020-04-15T08:47:08+03:00"))
 	p.consume(ConsumerConfig{}, nil)
-	if len(deadLetters(t, p)) != 0 {
+	if len(storedDeadLetters(t, p)) != 0 {
 		t.Fatal("an invoice of a company without an assignment service was dead-lettered")
 	}
 	counts, _ := p.domainEvents()

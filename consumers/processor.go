@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
@@ -59,13 +60,29 @@ type ProcessorStats struct {
 type Processor struct {
 	api   Maventa
 	emit  EventEmitter
+	state *ReconcileStore
 	log   *slog.Logger
 	Stats ProcessorStats
 }
 
 // NewProcessor returns a processor using api for enrichment and em to publish.
-func NewProcessor(api Maventa, em EventEmitter, log *slog.Logger) *Processor {
-	return &Processor{api: api, emit: em, log: log}
+// state, shared with reconciliation polling, keys invoice delivery events so
+// that both paths agree on them and keeps assignment states for polling; nil
+// keys invoice events by webhook alone (tests of the webhook path only).
+func NewProcessor(api Maventa, em EventEmitter, state *ReconcileStore, log *slog.Logger) *Processor {
+	return &Processor{api: api, emit: em, state: state, log: log}
+}
+
+// traceContextFor is what the events built from a webhook carry in their
+// traceparent/tracestate extensions: the current span (the consumer's process
+// span), so that each domain event leads back to the handling that produced it;
+// without one, the trace context stored with the webhook.
+func traceContextFor(ctx context.Context, h nats.Header) events.TraceContext {
+	if tc := TraceContextOf(ctx); tc.TraceParent != "" {
+		return tc
+	}
+	c := headerCarrier(h)
+	return events.TraceContext{TraceParent: c.Get(headerTraceParent), TraceState: c.Get(headerTraceState)}
 }
 
 // Process handles one raw webhook (body and stored headers). It returns nil when
@@ -76,7 +93,7 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
-	tc := events.TraceContext{TraceParent: h.Get("Traceparent"), TraceState: h.Get("Tracestate")}
+	tc := traceContextFor(ctx, h)
 	ev, err := events.FromWebhook(body, tc)
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}
@@ -92,10 +109,10 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 		}
 		return p.publish(ctx, full)
 	}
-	if err := p.publish(ctx, ev); err != nil {
+	name, _ := w.Name()
+	if err := p.publishWebhookEvent(ctx, w, name, ev); err != nil {
 		return err
 	}
-	name, _ := w.Name()
 	if name.Area == maventa.AreaDocuments && name.Resource == "INVOICE" {
 		switch name.Action {
 		case "DELIVERED", "DELIVERY_CONFIRMED", "FAILED":
@@ -103,6 +120,31 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 		}
 	}
 	p.Stats.Processed.Add(1)
+	return nil
+}
+
+// publishWebhookEvent emits the webhook's own event. An invoice delivered or
+// failed goes through the invoice status shared with polling, so that the same
+// delivery seen both ways is one event.
+func (p *Processor) publishWebhookEvent(ctx context.Context, w maventa.Webhook, name maventa.EventName, ev events.Event) error {
+	status := ""
+	if name.Area == maventa.AreaDocuments && name.Resource == "INVOICE" {
+		switch name.Action {
+		case "DELIVERED":
+			status = invoiceDelivered
+		case "FAILED":
+			status = invoiceFailed
+		}
+	}
+	doc, err := w.DocumentEvent()
+	if p.state == nil || status == "" || err != nil || doc.InvoiceID == "" {
+		return p.publish(ctx, ev)
+	}
+	n, err := p.state.recordInvoiceStatus(ctx, p.emit, doc.InvoiceID, status, ev)
+	p.Stats.Emitted.Add(int64(n))
+	if err != nil {
+		return &ProcessError{Reason: "store_unavailable", Retry: true, Err: err}
+	}
 	return nil
 }
 
@@ -130,7 +172,7 @@ func (p *Processor) serviceEvent(ctx context.Context, w maventa.Webhook, ev even
 	provider := ev.Subject
 	st, err := p.api.GetReceivablesService(ctx, w.CompanyID, provider)
 	if errors.Is(err, maventa.ErrNoCredentials) {
-		p.skipEnrichment(w)
+		p.skipEnrichment(ctx, w)
 		return ev, nil
 	}
 	if err != nil {
@@ -166,7 +208,7 @@ func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, action
 	}
 	as, err := p.api.AssignmentsForInvoice(ctx, w.CompanyID, doc.InvoiceID)
 	if errors.Is(err, maventa.ErrNoCredentials) {
-		p.skipEnrichment(w)
+		p.skipEnrichment(ctx, w)
 		return nil
 	}
 	if err != nil {
@@ -187,12 +229,18 @@ func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, action
 		return nil
 	}
 	for _, a := range as {
-		evs, err := AssignmentEvents(w.CompanyID, a, tc)
+		evs, st, err := replayAssignment(w.CompanyID, a, tc)
 		if err != nil {
 			return &ProcessError{Reason: "invalid_payload", Err: err}
 		}
 		if err := p.publish(ctx, evs...); err != nil {
 			return err
+		}
+		if p.state != nil {
+			// Polling continues from here without fetching the history again.
+			if err := p.state.saveAssignment(ctx, a.ID, st); err != nil {
+				return &ProcessError{Reason: "store_unavailable", Retry: true, Err: err}
+			}
 		}
 		p.Stats.AssignmentsEmitted.Add(1)
 	}
@@ -214,8 +262,9 @@ func (p *Processor) expectsAssignment(ctx context.Context, companyID string) (bo
 	}
 }
 
-func (p *Processor) skipEnrichment(w maventa.Webhook) {
+func (p *Processor) skipEnrichment(ctx context.Context, w maventa.Webhook) {
 	p.Stats.EnrichmentSkipped.Add(1)
+	enrichmentSkipped.Add(ctx, 1, metric.WithAttributes(attrReason.String("no_credentials")))
 	p.Stats.Processed.Add(1)
 	p.log.Info("company has no credentials: emitting webhook events without enrichment",
 		"event", w.Event, "company_id", w.CompanyID)
@@ -242,34 +291,6 @@ func classify(err error) error {
 		return &ProcessError{Reason: "maventa_error", Err: err}
 	}
 	return &ProcessError{Reason: "transient", Retry: true, Err: err}
-}
-
-// AssignmentEvents is everything an assignment has produced so far, in Maventa's
-// order: assignment opened, then each assignment event (sorted by happened_at,
-// then created_at) with the status and collection-status changes it causes. The
-// events are replayed from the start every time, so the result and every id
-// depend only on the assignment: a second look yields the same events, which the
-// emitter skips.
-func AssignmentEvents(companyID string, a maventa.Assignment, tc events.TraceContext) ([]events.Event, error) {
-	da, err := domainAssignment(a)
-	if err != nil {
-		return nil, err
-	}
-	opened, err := events.NewAssignmentOpened(companyID, da, tc)
-	if err != nil {
-		return nil, err
-	}
-	out := []events.Event{opened}
-	ref := da.Ref(companyID)
-	var st events.AssignmentState
-	for _, ev := range da.Events {
-		evs, err := events.ApplyAssignmentEvent(&st, ref, ev, tc)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, evs...)
-	}
-	return out, nil
 }
 
 // domainAssignment converts the client's assignment into the catalog's input,

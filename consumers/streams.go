@@ -129,11 +129,15 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	st, err := js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		st, err = js.CreateStream(ctx, want)
-		if err != nil {
+		if err == nil {
+			log.Info("stream created", "stream", want.Name, "subjects", want.Subjects, "max_age", want.MaxAge, "replicas", want.Replicas)
+			return st, nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return nil, fmt.Errorf("create stream %s: %w", want.Name, err)
 		}
-		log.Info("stream created", "stream", want.Name, "subjects", want.Subjects, "max_age", want.MaxAge, "replicas", want.Replicas)
-		return st, nil
+		// Another replica created it a moment ago: compare with what it made.
+		st, err = js.Stream(ctx, want.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up stream %s: %w", want.Name, err)
@@ -177,9 +181,19 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	return st, nil
 }
 
+// sameUpdatable compares the settings EnsureStream manages. The server stores
+// "no limit" as -1 where a config may say 0, so limits are compared normalized;
+// otherwise every replica starting would "update" an unchanged stream, and two
+// replicas doing that while one creates it make JetStream time out.
 func sameUpdatable(a, b jetstream.StreamConfig) bool {
+	limit := func(v int32) int32 {
+		if v <= 0 {
+			return -1
+		}
+		return v
+	}
 	return slices.Equal(a.Subjects, b.Subjects) && a.Description == b.Description && a.MaxAge == b.MaxAge &&
-		a.Replicas == b.Replicas && a.Duplicates == b.Duplicates && a.MaxMsgSize == b.MaxMsgSize && a.Discard == b.Discard
+		a.Replicas == b.Replicas && a.Duplicates == b.Duplicates && limit(a.MaxMsgSize) == limit(b.MaxMsgSize) && a.Discard == b.Discard
 }
 
 // EnsureIntakeStreams provisions the raw-webhook and quarantine streams.

@@ -9,7 +9,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ConsumerConfig configures the durable consumer of stored webhooks.
@@ -29,6 +34,9 @@ type ConsumerConfig struct {
 	// RetryInitial and RetryMax bound the exponential delay between tries when
 	// Maventa did not say (Retry-After wins). Defaults 1s and 5m.
 	RetryInitial, RetryMax time.Duration
+	// InfoInterval is how often the consumer's info (pending, redelivered) is read
+	// from the server for the maventa.consumer.* gauges. Default 15s.
+	InfoInterval time.Duration
 }
 
 func (c ConsumerConfig) withDefaults() ConsumerConfig {
@@ -50,6 +58,9 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	if c.RetryMax == 0 {
 		c.RetryMax = 5 * time.Minute
 	}
+	if c.InfoInterval <= 0 {
+		c.InfoInterval = 15 * time.Second
+	}
 	return c
 }
 
@@ -65,6 +76,8 @@ type WebhookConsumer struct {
 	handle MessageHandler
 	dl     *DeadLetters
 	log    *slog.Logger
+	stream string
+	stats  *consumerStats
 }
 
 // NewWebhookConsumer creates (or updates) the durable pull consumer on the
@@ -87,7 +100,9 @@ func NewWebhookConsumer(ctx context.Context, js jetstream.JetStream, streams Str
 	if err != nil {
 		return nil, fmt.Errorf("webhook consumer %s: %w", cfg.Durable, err)
 	}
-	return &WebhookConsumer{cfg: cfg, cons: cons, handle: handle, dl: dl, log: log}, nil
+	stream := streams.withDefaults().WebhookStream
+	stats := &consumerStats{attrs: attribute.NewSet(attrConsumerGroup.String(cfg.Durable), attrStream.String(stream))}
+	return &WebhookConsumer{cfg: cfg, cons: cons, handle: handle, dl: dl, log: log, stream: stream, stats: stats}, nil
 }
 
 // Run processes messages until ctx ends, then lets the messages in hand finish
@@ -99,6 +114,10 @@ func (c *WebhookConsumer) Run(ctx context.Context) error {
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	registerConsumerGauges()
+	liveConsumers.Store(c.stats, struct{}{})
+	defer liveConsumers.Delete(c.stats)
+	go c.readInfo(ctx)
 	work := make(chan jetstream.Msg)
 	var wg sync.WaitGroup
 	for range c.cfg.Concurrency {
@@ -137,17 +156,27 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	}
+	ctx, span := c.startProcess(ctx, msg, md)
+	defer span.End()
 	log := c.log.With("stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "subject", msg.Subject())
+	if sc := span.SpanContext(); sc.IsValid() {
+		log = log.With("trace_id", sc.TraceID().String())
+	}
 	if md.NumDelivered > uint64(c.cfg.MaxDeliver) {
 		// Tried too often without an answer (e.g. the process died on it every time).
 		c.deadLetter(ctx, msg, "exhausted", errors.New("delivered more often than MaxDeliver without completing"), log)
 		return
 	}
 	err = c.handleKeepingLease(ctx, msg)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "processing failed")
+	}
 
 	var pe *ProcessError
 	switch {
 	case err == nil:
+		c.outcome(ctx, span, "ack")
 		if err := msg.Ack(); err != nil {
 			log.Warn("ack failed; the message will come back and be skipped as processed", "err", err)
 		}
@@ -161,8 +190,73 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 		c.deadLetter(ctx, msg, reason, err, log)
 	default:
 		delay := c.retryDelay(md.NumDelivered, pe)
+		c.outcome(ctx, span, "retry")
 		log.Info("webhook processing will be retried", "err", err, "delay", delay)
 		_ = msg.NakWithDelay(delay)
+	}
+}
+
+// startProcess starts the consumer span of one delivery. The first delivery
+// continues the trace stored with the message (a child of the publish span); a
+// redelivery starts a new trace linked to the stored context, so that the
+// original request's trace does not grow for hours of retries.
+func (c *WebhookConsumer) startProcess(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata) (context.Context, trace.Span) {
+	stored := extract(ctx, msg.Headers())
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attrMessagingSystem.String(messagingSystemNATS),
+			attrDestinationName.String(msg.Subject()),
+			attrOperationType.String(operationProcess),
+			attrOperationName.String(operationProcess),
+			attrMessageID.String(msg.Headers().Get(nats.MsgIdHdr)),
+			attrConsumerGroup.String(c.cfg.Durable),
+			attrStream.String(md.Stream),
+			attrStreamSequence.Int64(int64(md.Sequence.Stream)),
+			attrDeliveryCount.Int64(int64(md.NumDelivered)),
+			attrBodySize.Int(len(msg.Data())),
+			attrEvent.String(msg.Headers().Get(HeaderEvent)),
+			attrCompanyID.String(msg.Headers().Get(HeaderCompanyID)),
+		),
+	}
+	if md.NumDelivered <= 1 {
+		return tracer.Start(stored, "process "+md.Stream, opts...)
+	}
+	opts = append(opts, trace.WithNewRoot())
+	if sc := trace.SpanContextFromContext(stored); sc.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc,
+			Attributes: []attribute.KeyValue{attrDeliveryCount.Int64(int64(md.NumDelivered))}}))
+	}
+	// The new root keeps the stored baggage but not the stored span as parent.
+	return tracer.Start(trace.ContextWithSpanContext(stored, trace.SpanContext{}), "process "+md.Stream, opts...)
+}
+
+// outcome records how a delivery ended on its span and in maventa.consumer.messages.
+func (c *WebhookConsumer) outcome(ctx context.Context, span trace.Span, outcome string) {
+	span.SetAttributes(attrProcessOutcome.String(outcome))
+	messagesProcessed.Add(ctx, 1, metric.WithAttributes(attrOutcome.String(outcome)))
+}
+
+// readInfo refreshes the consumer's pending and redelivered counts every
+// InfoInterval until ctx ends, for the gauges (a scrape never calls the server).
+func (c *WebhookConsumer) readInfo(ctx context.Context) {
+	t := time.NewTicker(c.cfg.InfoInterval)
+	defer t.Stop()
+	for {
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		info, err := c.cons.Info(ictx)
+		cancel()
+		if err == nil {
+			c.stats.pending.Store(int64(info.NumPending))
+			c.stats.ackPending.Store(int64(info.NumAckPending))
+			c.stats.redeliveredAt.Store(int64(info.NumRedelivered))
+			c.stats.known.Store(true)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -192,9 +286,13 @@ func (c *WebhookConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, rea
 	if err := c.dl.Put(ctx, msg, reason, cause); err != nil {
 		// Never drop it: try again later.
 		log.Error("dead letter failed; message will be retried", "reason", reason, "err", err)
+		c.outcome(ctx, trace.SpanFromContext(ctx), "retry")
 		_ = msg.NakWithDelay(c.cfg.RetryInitial)
 		return
 	}
+	deadLetters.Add(ctx, 1, metric.WithAttributes(attrReason.String(reason)))
+	c.outcome(ctx, trace.SpanFromContext(ctx), "dead_letter")
+	trace.SpanFromContext(ctx).SetAttributes(attrReason.String(reason))
 	log.Warn("message dead-lettered", "reason", reason, "err", cause)
 	_ = msg.Term()
 }

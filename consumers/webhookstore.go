@@ -12,6 +12,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Headers stored with every raw webhook, beside the body bytes.
@@ -75,7 +78,7 @@ func (s *WebhookStore) Store(ctx context.Context, companyID, event string, body 
 	}
 	msg.Header.Set(HeaderEvent, event)
 	msg.Header.Set(HeaderCompanyID, companyID)
-	return s.publish(ctx, msg, s.webhooks, BodyID(body))
+	return s.publish(ctx, msg, s.webhooks, BodyID(body), attrEvent.String(event), attrCompanyID.String(companyID))
 }
 
 // Quarantine keeps an authenticated request that could not be understood, with
@@ -89,14 +92,34 @@ func (s *WebhookStore) Quarantine(ctx context.Context, reason string, body []byt
 	return s.publish(ctx, msg, s.quarantine, BodyID(body))
 }
 
-func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id string) (bool, error) {
+// publish writes msg within a producer span whose context it injects into the
+// message headers (W3C traceparent/tracestate, lower-case), so that processing
+// the stored webhook continues the request's trace.
+func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id string, attrs ...attribute.KeyValue) (dup bool, err error) {
+	ctx, span := startPublish(ctx, stream, msg.Subject, id, len(msg.Data), attrs...)
+	defer func() {
+		if err != nil {
+			kind := "nats"
+			if ctx.Err() != nil {
+				kind = "timeout"
+			}
+			storeFailures.Add(ctx, 1, metric.WithAttributes(attrStream.String(stream), attrErrorType.String(kind)))
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "not acknowledged")
+		} else {
+			span.SetAttributes(attrDuplicate.Bool(dup))
+		}
+		span.End()
+	}()
 	sanitizeHeader(msg.Header)
+	inject(ctx, msg.Header)
 	opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(stream)}
 	if s.mode == PublishSync {
 		ack, err := s.js.PublishMsg(ctx, msg, opts...)
 		if err != nil {
 			return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
+		span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)))
 		return ack.Duplicate, nil
 	}
 	f, err := s.js.PublishMsgAsync(msg, opts...)
@@ -105,6 +128,7 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 	}
 	select {
 	case ack := <-f.Ok():
+		span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)))
 		return ack.Duplicate, nil
 	case err := <-f.Err():
 		return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)

@@ -193,3 +193,20 @@ func TestWebhookSubjects(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsureStreamLeavesAnUnchangedStreamAlone(t *testing.T) {
+	ctx := context.Background()
+	b := connect(t, natstest.Start(t, "").ClientURL())
+	want := PipelineConfig{}.EventStreamConfig() // MaxMsgSize unset: the server stores -1
+	if _, err := EnsureStream(ctx, b.JS, want, quiet); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := EnsureStream(ctx, b.JS, want, log); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "stream updated") {
+		t.Fatalf("an unchanged stream was updated: %s", logs.String())
+	}
+}

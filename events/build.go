@@ -40,6 +40,11 @@ var ServiceWebhookAction = map[string]TypeDef{
 // ServiceWebhookPrefix starts the (assumed) name of receivables service webhooks.
 const ServiceWebhookPrefix = "SERVICES."
 
+// WebhookEventPatterns are the Maventa event patterns this service understands,
+// the default subscription when registering its webhook at Maventa: documents,
+// networks, company authorization and the (assumed) receivables-service webhooks.
+var WebhookEventPatterns = []string{"DOCUMENTS.*.*", "NETWORKS.*", "COMPANIES.AUTHORIZATION.*", ServiceWebhookPrefix + "*"}
+
 // FromWebhook normalizes one Maventa webhook body into its event. The id key is
 // WebhookHash(body), so a retried webhook yields the same event id. Time is the
 // webhook's event_timestamp. A name the catalog does not know yields an

@@ -316,3 +316,17 @@ func (e Event) DecodeData() (any, error) {
 	}
 	return v, nil
 }
+
+// Rekeyed returns e with its id computed from another natural key (NewID of its
+// type's registry name and key). A fact that more than one path can observe (an
+// invoice's delivery, seen by webhook and by polling) needs a key that every
+// path can compute; the builders key by what they see, and the caller that
+// knows better rekeys.
+func (e Event) Rekeyed(key ...string) Event {
+	name := e.Type
+	if def, ok := LookupType(e.Type); ok {
+		name = def.Name
+	}
+	e.ID = NewID(name, key...)
+	return e
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // requestInfo collects fields that handlers learn (event name, company) so the
@@ -66,6 +67,9 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 				"remote", r.RemoteAddr,
 				"bytes_in", r.ContentLength,
 			}, info.attrs...)
+			if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+				attrs = append(attrs, "trace_id", sc.TraceID().String())
+			}
 			log.Log(r.Context(), level, "http request", attrs...)
 		})
 	}

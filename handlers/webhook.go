@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
@@ -58,15 +61,19 @@ type storedBody struct {
 func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handler {
 	cfg = cfg.withDefaults()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(r.Context(), cfg.Timeout)
 		defer cancel()
 		info := requestInfoFrom(r.Context())
+		span := trace.SpanFromContext(ctx)
 
 		if cfg.Secrets != nil && !cfg.Secrets.authorized(r) {
+			recordWebhook(ctx, familyUnknown, outcomeUnauthorized, start)
 			writeError(w, codeUnauthorized, "a valid secret is required (Basic auth password or ?secret=)", nil, 0)
 			return
 		}
 		if r.ContentLength > cfg.MaxBody {
+			recordWebhook(ctx, familyUnknown, outcomeTooLarge, start)
 			writeError(w, codeTooLarge, "body exceeds the limit", nil, 0)
 			return
 		}
@@ -74,10 +81,12 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
+				recordWebhook(ctx, familyUnknown, outcomeTooLarge, start)
 				writeError(w, codeTooLarge, "body exceeds the limit", nil, 0)
 				return
 			}
 			// The sender went away or was too slow: nothing usable arrived.
+			recordWebhook(ctx, familyUnknown, outcomeInvalid, start)
 			writeError(w, codeInvalid, "could not read the request body: "+err.Error(), nil, 0)
 			return
 		}
@@ -95,32 +104,45 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 			if _, err := store.Quarantine(ctx, "invalid_envelope", body, withProblems(meta, problems)); err != nil {
 				// We could not keep it: say it is our failure so the sender retries.
 				log.ErrorContext(ctx, "quarantine failed", "err", err)
+				recordWebhook(ctx, familyUnknown, outcomeUnavailable, start)
 				writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
 				return
 			}
+			recordWebhook(ctx, familyUnknown, outcomeInvalid, start)
 			writeError(w, codeInvalid, "the webhook envelope is invalid; a copy was kept for inspection", problems, 0)
 			return
 		}
 		info.set("event", env.Event)
 		info.set("company_id", env.CompanyID)
+		span.SetAttributes(attrEvent.String(env.Event), attrCompanyID.String(env.CompanyID))
+		family := eventFamily(env.Event)
 		dup, err := store.Store(ctx, env.CompanyID, env.Event, body, meta)
 		if err != nil {
 			log.ErrorContext(ctx, "store failed", "event", env.Event, "company_id", env.CompanyID, "err", err)
+			recordWebhook(ctx, family, outcomeUnavailable, start)
 			writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
 			return
 		}
 		info.set("duplicate", dup)
+		span.SetAttributes(attribute.Bool("maventa.duplicate", dup))
+		if dup {
+			recordWebhook(ctx, family, outcomeDuplicate, start)
+		} else {
+			recordWebhook(ctx, family, outcomeStored, start)
+		}
 		writeJSON(w, statusOf[codeStored], storedBody{Status: codeStored, Duplicate: dup})
 	})
 }
 
 // requestMeta is the request metadata stored beside the body. Credentials
-// (Authorization, the query string) are never part of it.
+// (Authorization, the query string) are never part of it. The trace context is
+// not copied from the request: the store injects the context of its own publish
+// span (which continues the request's trace) under the W3C names.
 func requestMeta(r *http.Request) http.Header {
 	h := http.Header{}
 	h.Set("Received-At", time.Now().UTC().Format(time.RFC3339Nano))
 	h.Set("Remote-Addr", r.RemoteAddr)
-	for _, k := range []string{"Content-Type", "User-Agent", "X-Forwarded-For", "Traceparent", "Tracestate"} {
+	for _, k := range []string{"Content-Type", "User-Agent", "X-Forwarded-For"} {
 		if v := r.Header.Get(k); v != "" {
 			h.Set(k, v)
 		}

@@ -145,6 +145,7 @@ func (c *Client) fetchToken(ctx context.Context, e *tokenEntry, f *tokenFlight, 
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.httpClient)
 	tok, err := cc.Token(ctx)
+	recordTokenRefresh(ctx, err)
 	if err == nil && !tok.Expiry.IsZero() {
 		// oauth2 computed Expiry from expires_in on the wall clock; move it onto
 		// the client's clock, the one valid() reads.

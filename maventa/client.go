@@ -275,6 +275,11 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, r request, payload []b
 
 	t0 := c.now()
 	resp, err := c.httpClient.Do(req)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	recordCall(ctx, r.method, r.path, status, c.now().Sub(t0))
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

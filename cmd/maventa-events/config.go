@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,8 @@ type config struct {
 	Pipeline        consumers.PipelineConfig
 	Consumer        consumers.ConsumerConfig
 	ConsumersOn     bool
+	PollOn          bool
+	Poller          consumers.PollerConfig
 	Maventa         maventaConfig
 	LogLevel        string
 	LogFormat       string
@@ -54,7 +57,7 @@ type option struct {
 var options = []option{
 	{flag: "listen", env: "LISTEN_ADDR", def: "127.0.0.1:8080", usage: "HTTP address for webhooks and health checks (use :8080 in a container)",
 		set: func(c *config, v string) error { c.Listen = v; return nil }},
-	{flag: "admin-listen", env: "ADMIN_LISTEN", def: "", usage: "separate HTTP address for operators (/debug/pprof/); empty = off. Never expose it publicly",
+	{flag: "admin-listen", env: "ADMIN_LISTEN", def: "", usage: "separate HTTP address for operators (/metrics, /debug/pprof/); empty = off. Never expose it publicly",
 		set: func(c *config, v string) error { c.AdminListen = v; return nil }},
 	{flag: "webhook-secrets", env: "WEBHOOK_SECRETS", def: "", usage: "comma-separated accepted secrets (Basic auth password or ?secret=); several allow rotation",
 		set: func(c *config, v string) error { c.Secrets = splitList(v); return nil }},
@@ -171,6 +174,30 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Pipeline.ProcessedTTL, err = positiveDuration(v); return }},
 	{flag: "deadletter-max-age", env: "DEADLETTER_MAX_AGE", def: "30d", usage: "how long dead letters are kept",
 		set: func(c *config, v string) (err error) { c.Pipeline.DeadLetterMaxAge, err = positiveDuration(v); return }},
+	{flag: "poll", env: "POLL_ENABLED", def: "true", isBool: true, usage: "reconcile by polling Maventa (assignment events, sent invoices, message threads) in this process",
+		set: func(c *config, v string) (err error) { c.PollOn, err = strconv.ParseBool(v); return }},
+	{flag: "poll-interval", env: "POLL_INTERVAL", def: "60s", usage: "time between two polls of one company (companies are spread over it)",
+		set: func(c *config, v string) (err error) { c.Poller.Interval, err = positiveDuration(v); return }},
+	{flag: "poll-overlap", env: "POLL_OVERLAP", def: "10m", usage: "re-read before the cursor on every poll, for late-written events",
+		set: func(c *config, v string) (err error) { c.Poller.Overlap, err = positiveDuration(v); return }},
+	{flag: "poll-lookback", env: "POLL_LOOKBACK", def: "7d", usage: "where a company never polled before starts (keep under PROCESSED_TTL)",
+		set: func(c *config, v string) (err error) { c.Poller.LookBack, err = positiveDuration(v); return }},
+	{flag: "poll-lease-ttl", env: "POLL_LEASE_TTL", def: "3m", usage: "how long a replica holds a company's polling; the most another replica waits to take over",
+		set: func(c *config, v string) (err error) { c.Poller.LeaseTTL, err = positiveDuration(v); return }},
+	{flag: "poll-concurrency", env: "POLL_CONCURRENCY", def: "4", usage: "companies polled at once by this process",
+		set: func(c *config, v string) (err error) {
+			n, err := positiveInt(v)
+			c.Poller.Concurrency = int(n)
+			return err
+		}},
+	{flag: "poll-invoices", env: "POLL_INVOICES", def: "true", isBool: true, usage: "also poll sent invoices for lost DOCUMENTS webhooks (seed 004's fallback)",
+		set: func(c *config, v string) (err error) { c.Poller.Invoices, err = strconv.ParseBool(v); return }},
+	{flag: "poll-messages", env: "POLL_MESSAGES", def: "true", isBool: true, usage: "also poll Amili message threads for new messages",
+		set: func(c *config, v string) (err error) { c.Poller.Messages, err = strconv.ParseBool(v); return }},
+	{flag: "poll-error-backoff-max", env: "POLL_ERROR_BACKOFF_MAX", def: "15m", usage: "longest wait of a company whose polls fail (doubling from the interval; Retry-After wins)",
+		set: func(c *config, v string) (err error) { c.Poller.ErrorBackoffMax, err = positiveDuration(v); return }},
+	{flag: "poll-holder", env: "POLL_HOLDER", def: "", usage: "this replica's name in poll leases (default: host name and process id)",
+		set: func(c *config, v string) error { c.Poller.Holder = v; return nil }},
 	{flag: "maventa-ax-url", env: "MAVENTA_AX_URL", def: "https://ax.maventa.com", usage: "Maventa AX API base URL (staging: https://ax-stage.maventa.com)",
 		set: func(c *config, v string) error { c.Maventa.AXURL = v; return nil }},
 	{flag: "maventa-receivables-url", env: "MAVENTA_RECEIVABLES_URL", def: "https://receivables.maventa.com", usage: "Receivables API base URL (production host assumed; staging: https://receivables-stage.maventa.com)",
@@ -218,6 +245,10 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 		if err := o.set(c, vals[i].s); err != nil {
 			return nil, fmt.Errorf("-%s / %s: %w", o.flag, o.env, err)
 		}
+	}
+	if c.Poller.Holder == "" {
+		host, _ := os.Hostname()
+		c.Poller.Holder = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	return c, nil
 }

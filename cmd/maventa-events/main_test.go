@@ -23,11 +23,12 @@ const testSecret = "test-secret-123"
 
 // service is the real program started through run, as production starts it.
 type service struct {
-	url     string // http://127.0.0.1:port
-	natsURL string // the embedded server's client URL, when embedded
-	cancel  context.CancelFunc
-	done    chan error
-	stderr  *syncBuffer
+	url      string // http://127.0.0.1:port
+	natsURL  string // the embedded server's client URL, when embedded
+	adminURL string // the admin listener's base URL, when ADMIN_LISTEN is set
+	cancel   context.CancelFunc
+	done     chan error
+	stderr   *syncBuffer
 }
 
 type syncBuffer struct {
@@ -70,9 +71,9 @@ func startService(t *testing.T, env map[string]string, args ...string) *service 
 		pw.Close()
 		s.done <- err
 	}()
-	banner := make(chan [2]string, 1)
+	banner := make(chan [3]string, 1)
 	go func() {
-		var url, natsURL string
+		var url, natsURL, adminURL string
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
@@ -82,8 +83,11 @@ func startService(t *testing.T, env map[string]string, args ...string) *service 
 			if rest, ok := strings.CutPrefix(line, "  NATS:        "); ok {
 				natsURL, _, _ = strings.Cut(rest, " ")
 			}
+			if rest, ok := strings.CutPrefix(line, "  admin:       "); ok {
+				adminURL, _, _ = strings.Cut(rest, " ")
+			}
 			if strings.HasPrefix(line, "  webhook URL:") { // the banner's last fixed line
-				banner <- [2]string{url, natsURL}
+				banner <- [3]string{url, natsURL, adminURL}
 				break
 			}
 		}
@@ -91,7 +95,7 @@ func startService(t *testing.T, env map[string]string, args ...string) *service 
 	}()
 	select {
 	case b := <-banner:
-		s.url, s.natsURL = b[0], b[1]
+		s.url, s.natsURL, s.adminURL = b[0], b[1], b[2]
 	case err := <-s.done:
 		t.Fatalf("service exited before it was ready: %v\n%s", err, s.stderr)
 	case <-time.After(30 * time.Second):

@@ -7,13 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/maventa-bridge/maventa-events/consumers"
 )
 
 // received lists the most recently stored webhooks (or quarantined requests),
@@ -32,15 +28,9 @@ func received(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	nc := cfg.NATS
-	nc.URL = *natsURL
-	if nc.URL == "" {
-		nc.URL = "nats://127.0.0.1:" + strconv.Itoa(cfg.NATS.Port)
-	}
-	nc.Name = "maventa-events-cli"
-	b, err := consumers.OpenBroker(ctx, nc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b, err := openCLIBroker(ctx, cfg, *natsURL, "maventa-events-cli")
 	if err != nil {
-		return fmt.Errorf("%w (is the service running?)", err)
+		return err
 	}
 	defer b.Close()
 

@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/handlers"
@@ -38,6 +40,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	tel, err := setupTelemetry(ctx, getenv, stdout, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Last: every span of the shutdown (in-flight requests, messages in hand) is in.
+		if err := tel.Flush(5 * time.Second); err != nil {
+			log.Warn("telemetry flush incomplete", "err", err)
+		}
+	}()
 
 	cfg.NATS.WaitForServer = true
 	broker, err := consumers.OpenBroker(ctx, cfg.NATS, log,
@@ -53,7 +65,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// conflicts with our configuration is fatal.
 	var streamsReady, draining atomic.Bool
 	fatal := make(chan error, 1)
-	provisioned := make(chan jetstream.KeyValue, 1)
+	provisioned := make(chan pipelineState, 1)
 	go provisionStreams(ctx, broker, cfg, log, &streamsReady, provisioned, fatal)
 
 	api, creds, err := newMaventaClient(cfg, getenv, log)
@@ -71,13 +83,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	banner := make(chan struct{})
 	go func() {
 		select {
-		case kv := <-provisioned:
+		case ps := <-provisioned:
 			close(banner)
 			if !cfg.ConsumersOn {
 				consumersDone <- nil
 				return
 			}
-			consumersDone <- runConsumers(consumerCtx, broker, cfg, kv, api, log)
+			consumersDone <- runConsumers(consumerCtx, broker, cfg, ps, api, creds, log)
 		case <-consumerCtx.Done(): // stopped before the streams were ever ready
 			consumersDone <- nil
 		}
@@ -115,13 +127,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	adminURL := ""
 	if cfg.AdminListen != "" {
-		admin, err := startAdmin(cfg.AdminListen, log)
+		admin, url, err := startAdmin(cfg.AdminListen, tel.Metrics, log)
 		if err != nil {
 			shutdownHTTP(srv, cfg.ShutdownTimeout, log)
 			return err
 		}
 		defer admin.Close()
+		adminURL = url
 	}
 
 	baseURL := "http://" + ln.Addr().String()
@@ -129,7 +143,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() {
 		select {
 		case <-banner: // the printed curl must work the moment a person reads it
-			printBanner(stdout, baseURL, broker.ClientURL(), cfg, devSecret)
+			printBanner(stdout, baseURL, broker.ClientURL(), adminURL, cfg, devSecret)
 		case <-ctx.Done():
 		}
 	}()
@@ -173,6 +187,12 @@ func newMaventaClient(cfg *config, getenv func(string) string, log *slog.Logger)
 		AXBaseURL: cfg.Maventa.AXURL, ReceivablesBaseURL: cfg.Maventa.ReceivablesURL,
 		VendorAPIKey:      maventa.NewSecret(cfg.Maventa.VendorAPIKey),
 		RequestsPerSecond: cfg.Maventa.RequestsPerSecond,
+		// One client span per HTTP request, children of the processing span, named
+		// after the route template (never a raw path with ids).
+		Transport: otelhttp.NewTransport(http.DefaultTransport.(*http.Transport).Clone(),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+				return r.Method + " " + maventa.RouteTemplate(r.URL.Path)
+			})),
 		// Each try of a stored webhook is short; the consumer retries later.
 		MaxElapsed: 10 * time.Second,
 	}, creds, log)
@@ -182,18 +202,41 @@ func newMaventaClient(cfg *config, getenv func(string) string, log *slog.Logger)
 	return client, creds, nil
 }
 
-// runConsumers processes stored webhooks into domain events until ctx ends.
-func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, kv jetstream.KeyValue, api consumers.Maventa, log *slog.Logger) error {
-	proc := consumers.NewProcessor(api, consumers.NewEmitter(b.JS, kv, cfg.Pipeline), log)
+// runConsumers processes stored webhooks into domain events, and polls Maventa
+// for what webhooks do not bring, until ctx ends.
+func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipelineState, api *maventa.Client, creds *maventa.CredentialStore, log *slog.Logger) error {
+	kv, state := ps.processed, ps.reconcile
+	emitter := consumers.NewEmitter(b.JS, kv, cfg.Pipeline)
+	proc := consumers.NewProcessor(api, emitter, state, log)
 	handle := func(ctx context.Context, msg jetstream.Msg) error {
 		return proc.Process(ctx, msg.Data(), msg.Headers())
 	}
-	wc, err := consumers.NewWebhookConsumer(ctx, b.JS, cfg.Streams, cfg.Consumer, handle, consumers.NewDeadLetters(b.JS, cfg.Pipeline), log)
-	if err != nil {
+	var wc *consumers.WebhookConsumer
+	err := retryUntilDone(ctx, log, "webhook consumer", func(ctx context.Context) (err error) {
+		wc, err = consumers.NewWebhookConsumer(ctx, b.JS, cfg.Streams, cfg.Consumer, handle, consumers.NewDeadLetters(b.JS, cfg.Pipeline), log)
 		return err
+	})
+	if err != nil {
+		return nil // stopped before the consumer could be created
 	}
 	log.Info("webhook consumer running", "concurrency", cfg.Consumer.Concurrency)
-	return wc.Run(ctx)
+	var wg sync.WaitGroup
+	pollErr := make(chan error, 1)
+	if cfg.PollOn {
+		poller := consumers.NewPoller(cfg.Poller, api, creds, state, emitter, log)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log.Info("reconciliation poller running", "interval", cfg.Poller.Interval, "holder", cfg.Poller.Holder)
+			pollErr <- poller.Run(ctx)
+		}()
+	}
+	err = wc.Run(ctx)
+	wg.Wait()
+	if err == nil && cfg.PollOn {
+		err = <-pollErr
+	}
+	return err
 }
 
 func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
@@ -207,36 +250,57 @@ func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
 	}
 }
 
-func provisionStreams(ctx context.Context, b *consumers.Broker, cfg *config, log *slog.Logger, ready *atomic.Bool, done chan<- jetstream.KeyValue, fatal chan<- error) {
+// pipelineState is what provisioning hands to the consumers.
+type pipelineState struct {
+	processed jetstream.KeyValue        // processed markers
+	reconcile *consumers.ReconcileStore // cursors, leases, assignment and invoice states
+}
+
+// retryUntilDone calls f with backoff until it succeeds or ctx ends (then it
+// returns ctx's error). NATS may be starting, or another replica provisioning
+// the same things at the same moment.
+func retryUntilDone(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) error {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = 100 * time.Millisecond
 	bo.MaxInterval = 5 * time.Second
-	bo.MaxElapsedTime = 0 // until it works or we are stopped
-	var kv jetstream.KeyValue
-	err := backoff.Retry(func() error {
+	bo.MaxElapsedTime = 0
+	return backoff.Retry(func() error {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		err := consumers.EnsureIntakeStreams(cctx, b.JS, cfg.Streams, log)
-		if err == nil {
-			kv, err = consumers.EnsurePipeline(cctx, b.JS, cfg.Pipeline, log)
-		}
-		var conflict *consumers.StreamConflictError
-		if errors.As(err, &conflict) {
-			return backoff.Permanent(err)
-		}
-		if err != nil {
-			log.Warn("stream provisioning failed; retrying", "err", err)
+		err := f(cctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn(what+" failed; retrying", "err", err)
 		}
 		return err
 	}, backoff.WithContext(bo, ctx))
+}
+
+func provisionStreams(ctx context.Context, b *consumers.Broker, cfg *config, log *slog.Logger, ready *atomic.Bool, done chan<- pipelineState, fatal chan<- error) {
+	var ps pipelineState
+	var conflict error
+	err := retryUntilDone(ctx, log, "stream provisioning", func(ctx context.Context) error {
+		err := consumers.EnsureIntakeStreams(ctx, b.JS, cfg.Streams, log)
+		if err == nil {
+			ps.processed, err = consumers.EnsurePipeline(ctx, b.JS, cfg.Pipeline, log)
+		}
+		if err == nil {
+			ps.reconcile, err = consumers.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)
+		}
+		var sc *consumers.StreamConflictError
+		if errors.As(err, &sc) {
+			conflict = err
+			return backoff.Permanent(err)
+		}
+		return err
+	})
 	if err != nil {
-		if ctx.Err() == nil {
-			fatal <- err
+		if conflict != nil {
+			fatal <- conflict
 		}
 		return
 	}
 	ready.Store(true)
-	done <- kv
+	done <- ps
 }
 
 // webhookSecrets decides how webhooks are authenticated. The service refuses to
@@ -281,11 +345,14 @@ const sampleWebhook = `{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"53a4
 
 // printBanner tells a person where things are. The secret is printed only when it
 // was generated for this development run; a configured secret is never printed.
-func printBanner(w io.Writer, baseURL, natsURL string, cfg *config, devSecret string) {
+func printBanner(w io.Writer, baseURL, natsURL, adminURL string, cfg *config, devSecret string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "maventa-events listening on %s\n", baseURL)
 	if natsURL != "" {
 		fmt.Fprintf(&b, "  NATS:        %s (embedded; JetStream data in %s)\n", natsURL, cfg.NATS.DataDir)
+	}
+	if adminURL != "" {
+		fmt.Fprintf(&b, "  admin:       %s (/metrics, /debug/pprof/)\n", adminURL)
 	}
 	fmt.Fprintf(&b, "  webhook URL: %s%s\n", baseURL, handlers.WebhookPath)
 	if devSecret != "" {

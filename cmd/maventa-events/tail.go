@@ -7,14 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -42,15 +39,9 @@ func tail(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	nc := cfg.NATS
-	nc.URL = *natsURL
-	if nc.URL == "" {
-		nc.URL = "nats://127.0.0.1:" + strconv.Itoa(cfg.NATS.Port)
-	}
-	nc.Name = "maventa-events-tail"
-	b, err := consumers.OpenBroker(ctx, nc, slog.New(slog.DiscardHandler))
+	b, err := openCLIBroker(ctx, cfg, *natsURL, "maventa-events-tail")
 	if err != nil {
-		return fmt.Errorf("%w (is the service running?)", err)
+		return err
 	}
 	defer b.Close()
 

@@ -1,0 +1,643 @@
+package consumers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maventa-bridge/maventa-events/events"
+	"github.com/maventa-bridge/maventa-events/maventa"
+)
+
+// PollAPI is what reconciliation needs from Maventa's APIs (*maventa.Client).
+type PollAPI interface {
+	ListEvents(ctx context.Context, companyID string, q maventa.EventQuery, p maventa.PageOptions) (maventa.Page[maventa.Event], error)
+	ListAssignments(ctx context.Context, companyID string, q maventa.AssignmentQuery, p maventa.PageOptions) (maventa.Page[maventa.Assignment], error)
+	GetAssignment(ctx context.Context, companyID, assignmentID string) (maventa.Assignment, error)
+	ListInvoices(ctx context.Context, companyID string, q maventa.InvoiceQuery, p maventa.PageOptions) (maventa.Page[maventa.Invoice], error)
+	ListMessageThreads(ctx context.Context, companyID string, p maventa.PageOptions) (maventa.Page[maventa.MessageThread], error)
+	ListThreadMessages(ctx context.Context, companyID, threadID string) ([]maventa.Message, error)
+}
+
+// Companies lists the companies to poll: those with credentials
+// (*maventa.CredentialStore).
+type Companies interface {
+	Companies() []string
+}
+
+// PollerConfig configures reconciliation polling.
+type PollerConfig struct {
+	// Interval between two polls of one company. Default 60s.
+	Interval time.Duration
+	// Jitter spreads companies over the interval: each company's polls are
+	// offset by a fixed fraction (from its id) of up to Jitter x Interval.
+	// Default 0.2.
+	Jitter float64
+	// Overlap is re-read before the cursor on every poll, so events written late
+	// or with a skewed clock are not skipped. Default 10m.
+	Overlap time.Duration
+	// LookBack is where a company never polled before starts. Default 7 days
+	// (keep it under PipelineConfig.ProcessedTTL).
+	LookBack time.Duration
+	// LeaseTTL is how long a replica holds a company; another replica takes over
+	// at most this long after the holder died. Default 3 x Interval.
+	LeaseTTL time.Duration
+	// Holder names this replica in leases. Default: a random id.
+	Holder string
+	// Concurrency is how many companies this replica polls at once. Default 4.
+	Concurrency int
+	// ErrorBackoffMax bounds a failing company's delay between polls (the
+	// delay doubles from Interval; other companies are not held up). Default 15m.
+	ErrorBackoffMax time.Duration
+	// Invoices enables the GET /v1/invoices fallback for lost DOCUMENTS
+	// webhooks. Messages enables polling Amili message threads. Both default on
+	// in the service; the zero value here is off.
+	Invoices, Messages bool
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c PollerConfig) withDefaults() PollerConfig {
+	if c.Interval <= 0 {
+		c.Interval = time.Minute
+	}
+	if c.Jitter < 0 || c.Jitter > 1 {
+		c.Jitter = 0.2
+	}
+	if c.Overlap <= 0 {
+		c.Overlap = 10 * time.Minute
+	}
+	if c.LookBack <= 0 {
+		c.LookBack = 7 * 24 * time.Hour
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 3 * c.Interval
+	}
+	if c.Holder == "" {
+		c.Holder = "poller-" + events.NewID("holder", time.Now().String())[:8]
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.ErrorBackoffMax <= 0 {
+		c.ErrorBackoffMax = 15 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// PollStats counts what polling did, for logs, metrics and tests.
+type PollStats struct {
+	Polls          atomic.Int64 // company polls completed
+	APICalls       atomic.Int64 // Maventa requests made by polling
+	EventsSeen     atomic.Int64 // assignment events read (overlap included)
+	Emitted        atomic.Int64 // new domain events
+	MissedWebhooks atomic.Int64 // events a webhook should have produced, found only by polling
+	Errors         atomic.Int64 // failed company polls
+	LeaseChanges   atomic.Int64 // companies this replica took over from another holder
+}
+
+// CompanyPoll is the outcome of one company poll.
+type CompanyPoll struct {
+	Company  string
+	Calls    int
+	Events   int       // assignment events read
+	Emitted  int       // new domain events
+	Newest   time.Time // created_at of the newest event read
+	Cursor   time.Time // the cursor after the poll
+	Duration time.Duration
+}
+
+// Poller reconciles with Maventa by polling: so that no event is missed when a
+// webhook never arrives, and the assignment events Maventa sends no webhook for
+// arrive at all. It shares the emitter (processed markers) and the
+// assignment/invoice states with the webhook consumers, so an event seen both
+// ways, or twice by overlapping polls, is emitted once.
+type Poller struct {
+	cfg   PollerConfig
+	api   PollAPI
+	comp  Companies
+	store *ReconcileStore
+	emit  EventEmitter
+	log   *slog.Logger
+	Stats PollStats
+
+	mu      sync.Mutex
+	next    map[string]time.Time     // when each company is due
+	backoff map[string]time.Duration // current error delay per company
+	running map[string]bool
+	noMsgs  map[string]time.Time // companies without messaging, until
+}
+
+// NewPoller returns a poller; Run starts it.
+func NewPoller(cfg PollerConfig, api PollAPI, comp Companies, store *ReconcileStore, em EventEmitter, log *slog.Logger) *Poller {
+	return &Poller{cfg: cfg.withDefaults(), api: api, comp: comp, store: store, emit: em, log: log,
+		next: map[string]time.Time{}, backoff: map[string]time.Duration{}, running: map[string]bool{}, noMsgs: map[string]time.Time{}}
+}
+
+// Run polls every company when it is due until ctx ends, then releases its
+// leases so that another replica takes over at once.
+func (p *Poller) Run(ctx context.Context) error {
+	tick := time.NewTicker(max(p.cfg.Interval/20, 10*time.Millisecond))
+	defer tick.Stop()
+	sem := make(chan struct{}, p.cfg.Concurrency)
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, c := range p.comp.Companies() {
+			p.store.releaseLease(rctx, c, p.cfg.Holder)
+		}
+	}()
+	for {
+		now := p.cfg.Now()
+		for _, c := range p.comp.Companies() {
+			if !p.due(c, now) {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				p.pollScheduled(ctx, c)
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// due marks c running when it should be polled now.
+func (p *Poller) due(c string, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running[c] {
+		return false
+	}
+	next, ok := p.next[c]
+	if !ok {
+		next = now.Add(p.offset(c)) // first poll of c, spread over the interval
+		p.next[c] = next
+	}
+	if now.Before(next) {
+		return false
+	}
+	p.running[c] = true
+	return true
+}
+
+// offset is c's fixed place in the interval, so companies do not all poll at once.
+func (p *Poller) offset(c string) time.Duration {
+	h := fnv.New32a()
+	h.Write([]byte(c))
+	return time.Duration(float64(p.cfg.Interval) * p.cfg.Jitter * float64(h.Sum32()%1000) / 1000)
+}
+
+func (p *Poller) pollScheduled(ctx context.Context, c string) {
+	start := p.cfg.Now()
+	delay := p.cfg.Interval
+	defer func() {
+		p.mu.Lock()
+		p.running[c] = false
+		p.next[c] = start.Add(delay)
+		p.mu.Unlock()
+	}()
+	ok, prev, err := p.store.acquireLease(ctx, c, p.cfg.Holder, start, p.cfg.LeaseTTL)
+	if err != nil || !ok {
+		if err != nil {
+			p.log.Warn("poll lease failed", "company_id", c, "err", err)
+		}
+		return // another replica polls c; look again next interval (takeover)
+	}
+	if prev != "" && prev != p.cfg.Holder {
+		p.Stats.LeaseChanges.Add(1)
+		leaseChanges.Add(ctx, 1)
+		p.log.Info("took over polling", "company_id", c, "from", prev, "holder", p.cfg.Holder)
+	}
+	res, err := p.PollCompany(ctx, c, time.Time{}, true)
+	if err != nil {
+		p.Stats.Errors.Add(1)
+		reconcileErrors.Add(ctx, 1, companyAttr(c))
+		delay = p.errorDelay(c, err)
+		p.log.Warn("poll failed; company backs off", "company_id", c, "err", err, "retry_in", delay)
+		return
+	}
+	p.mu.Lock()
+	delete(p.backoff, c)
+	p.mu.Unlock()
+	lag := pollLag(res, p.cfg.Now())
+	recordPoll(ctx, res, lag.Seconds())
+	p.log.Debug("polled", "company_id", c, "calls", res.Calls, "events", res.Events, "emitted", res.Emitted,
+		"poll_lag", lag, "duration", res.Duration)
+}
+
+// pollLag is now minus the newest event seen (the cursor when nothing new was read).
+func pollLag(r CompanyPoll, now time.Time) time.Duration {
+	newest := r.Newest
+	if newest.IsZero() {
+		newest = r.Cursor
+	}
+	return now.Sub(newest)
+}
+
+// errorDelay is how long a failing company waits: Retry-After when Maventa said
+// so, else doubling from Interval up to ErrorBackoffMax.
+func (p *Poller) errorDelay(c string, err error) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := p.backoff[c]
+	if d == 0 {
+		d = p.cfg.Interval
+	} else {
+		d = min(2*d, p.cfg.ErrorBackoffMax)
+	}
+	p.backoff[c] = d
+	if ra, ok := maventa.RetryAfter(err); ok && ra > d {
+		return ra
+	}
+	return d
+}
+
+// PollCompany reads the company's assignment events from its cursor (minus the
+// overlap; from since instead when it is set: a backfill) to now, emits what is
+// new, then the invoice and message fallbacks, and, when advance is true, moves
+// the cursor forward once everything read is stored. It is safe to run while
+// other pollers and consumers run: everything it emits goes through the markers.
+func (p *Poller) PollCompany(ctx context.Context, c string, since time.Time, advance bool) (CompanyPoll, error) {
+	start := p.cfg.Now()
+	res := CompanyPoll{Company: c}
+	var cur Cursor
+	rev, err := p.store.get(ctx, cursorKey("", c), &cur)
+	if err != nil {
+		return res, err
+	}
+	if rev == 0 {
+		cur.After = start.Add(-p.cfg.LookBack)
+	}
+	from := cur.After.Add(-p.cfg.Overlap)
+	if !since.IsZero() {
+		from = since
+	}
+	evs, calls, err := p.readEvents(ctx, c, from)
+	res.Calls += calls
+	if err != nil {
+		return res, err
+	}
+	res.Events = len(evs)
+	p.Stats.EventsSeen.Add(int64(len(evs)))
+	emitted, calls, err := p.emitAssignmentEvents(ctx, c, evs, from)
+	res.Calls += calls
+	res.Emitted += emitted
+	if err != nil {
+		return res, err
+	}
+	for _, e := range evs {
+		if e.CreatedAt != nil && e.CreatedAt.After(res.Newest) {
+			res.Newest = *e.CreatedAt
+		}
+	}
+	res.Cursor = cur.After
+	if advance && res.Newest.After(cur.After) {
+		res.Cursor = res.Newest
+		// Compare-and-set: a concurrent writer (a former lease holder finishing
+		// late) makes this poll's advance a no-op; the next poll re-reads.
+		if err := p.store.put(ctx, cursorKey("", c), Cursor{After: res.Newest, UpdatedAt: start}, rev); err != nil && !errors.Is(err, errConflict) {
+			return res, err
+		}
+	}
+	if p.cfg.Invoices {
+		n, calls, err := p.pollInvoices(ctx, c, since, advance)
+		res.Calls += calls
+		res.Emitted += n
+		if err != nil {
+			return res, err
+		}
+	}
+	if p.cfg.Messages {
+		n, calls, err := p.pollMessages(ctx, c)
+		res.Calls += calls
+		res.Emitted += n
+		if err != nil {
+			return res, err
+		}
+	}
+	res.Duration = p.cfg.Now().Sub(start)
+	p.Stats.Polls.Add(1)
+	p.Stats.APICalls.Add(int64(res.Calls))
+	p.Stats.Emitted.Add(int64(res.Emitted))
+	return res, nil
+}
+
+// readEvents reads every page of events created from `from` on: one request
+// per page, stopping on the last (or a short) page.
+func (p *Poller) readEvents(ctx context.Context, c string, from time.Time) ([]maventa.Event, int, error) {
+	var all []maventa.Event
+	calls := 0
+	for page := 1; ; page++ {
+		pg, err := p.api.ListEvents(ctx, c, maventa.EventQuery{CreatedAfter: from}, maventa.PageOptions{Page: page, PerPage: maventa.MaxPerPage})
+		calls++
+		if err != nil {
+			return nil, calls, err
+		}
+		all = append(all, pg.Items...)
+		if pg.NextPage == 0 || len(pg.Items) < maventa.MaxPerPage {
+			return all, calls, nil
+		}
+	}
+}
+
+// emitAssignmentEvents groups events by assignment and emits what is new. A
+// known assignment continues from its stored state. Unknown ones (their invoice
+// webhook was lost, or they predate us) need a snapshot: those created inside
+// the window [from, now] have their whole history among the events just read,
+// so one listing of assignments changed since `from` (100 per call) gives their
+// snapshots; only older ones are fetched one by one with their history.
+func (p *Poller) emitAssignmentEvents(ctx context.Context, c string, evs []maventa.Event, from time.Time) (emitted, calls int, err error) {
+	var order []string
+	byAssignment := map[string][]maventa.Event{}
+	for _, e := range evs {
+		if e.AssignmentID == "" {
+			p.log.Warn("assignment event without assignment_id: cannot be attributed", "company_id", c, "maventa_event_id", e.ID, "type", e.Type)
+			continue
+		}
+		if _, ok := byAssignment[e.AssignmentID]; !ok {
+			order = append(order, e.AssignmentID)
+		}
+		byAssignment[e.AssignmentID] = append(byAssignment[e.AssignmentID], e)
+	}
+	tc := events.TraceContext{}
+	var unknown []string
+	for _, id := range order {
+		found, n, err := p.store.applyNewEvents(ctx, p.emit, id, byAssignment[id], tc)
+		emitted += n
+		if err != nil {
+			return emitted, calls, err
+		}
+		if !found {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) == 0 {
+		return emitted, calls, nil
+	}
+	snapshots, k, err := p.changedAssignments(ctx, c, from)
+	calls += k
+	if err != nil {
+		return emitted, calls, err
+	}
+	for _, id := range unknown {
+		a, ok := snapshots[id]
+		if ok && a.CreatedAt != nil && !a.CreatedAt.Before(from) {
+			a.Events = byAssignment[id] // its whole history was read in this window
+		} else {
+			if a, err = p.api.GetAssignment(ctx, c, id); err != nil {
+				return emitted, calls + 1, err
+			}
+			calls++
+		}
+		n, err := p.emitNewAssignment(ctx, c, a, tc)
+		emitted += n
+		if err != nil {
+			return emitted, calls, err
+		}
+	}
+	return emitted, calls, nil
+}
+
+// changedAssignments lists the company's assignments changed since from, by id.
+func (p *Poller) changedAssignments(ctx context.Context, c string, from time.Time) (map[string]maventa.Assignment, int, error) {
+	out := map[string]maventa.Assignment{}
+	calls := 0
+	for page := 1; ; page++ {
+		pg, err := p.api.ListAssignments(ctx, c, maventa.AssignmentQuery{UpdatedAfter: from}, maventa.PageOptions{Page: page, PerPage: maventa.MaxPerPage})
+		calls++
+		if err != nil {
+			return nil, calls, err
+		}
+		for _, a := range pg.Items {
+			out[a.ID] = a
+		}
+		if pg.NextPage == 0 || len(pg.Items) < maventa.MaxPerPage {
+			return out, calls, nil
+		}
+	}
+}
+
+// emitNewAssignment emits an assignment seen for the first time (opened, then
+// its history) and stores its state.
+func (p *Poller) emitNewAssignment(ctx context.Context, c string, a maventa.Assignment, tc events.TraceContext) (int, error) {
+	out, st, err := replayAssignment(c, a, tc)
+	if err != nil {
+		return 0, err
+	}
+	n, err := p.emit.Emit(ctx, out[:1]) // assignment opened
+	if err != nil {
+		return n, err
+	}
+	if n == 1 {
+		// The assignment was never announced: its invoice's DELIVERED webhook
+		// (Kassavirta creates assignments on sending) did not arrive.
+		p.Stats.MissedWebhooks.Add(1)
+		missedWebhooks.Add(ctx, 1, companyAttr(c))
+		p.log.Info("assignment found only by polling (missed webhook)", "company_id", c, "assignment_id", a.ID)
+	}
+	k, err := p.emit.Emit(ctx, out[1:])
+	if err != nil {
+		return n + k, err
+	}
+	return n + k, p.store.saveAssignment(ctx, a.ID, st)
+}
+
+// invoiceStatusOf maps a sent invoice's status in GET /v1/invoices to the
+// delivery status its webhook would have announced. The values are ASSUMED
+// (not published): kept in this one table.
+var invoiceStatusOf = map[string]string{
+	"SENT": invoiceDelivered, "DELIVERED": invoiceDelivered,
+	"FAILED": invoiceFailed, "ERROR": invoiceFailed,
+}
+
+// pollInvoices is seed 004's fallback for lost DOCUMENTS webhooks: sent
+// invoices changed since the invoice cursor, each whose delivery status is new
+// becomes the event its webhook would have produced (the same key as the webhook
+// path, so both together give one event).
+func (p *Poller) pollInvoices(ctx context.Context, c string, since time.Time, advance bool) (emitted, calls int, err error) {
+	var cur Cursor
+	rev, err := p.store.get(ctx, cursorKey("invoices", c), &cur)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := p.cfg.Now()
+	if rev == 0 {
+		cur.After = start.Add(-p.cfg.LookBack)
+	}
+	from := cur.After.Add(-p.cfg.Overlap)
+	if !since.IsZero() {
+		from = since
+	}
+	newest := cur.After
+	for page := 1; ; page++ {
+		pg, err := p.api.ListInvoices(ctx, c, maventa.InvoiceQuery{Direction: "SENT", UpdatedAfter: from}, maventa.PageOptions{Page: page, PerPage: maventa.MaxPerPage})
+		calls++
+		if err != nil {
+			return emitted, calls, err
+		}
+		for _, inv := range pg.Items {
+			n, at, err := p.invoiceEvent(ctx, c, inv)
+			emitted += n
+			if err != nil {
+				return emitted, calls, err
+			}
+			if at.After(newest) {
+				newest = at
+			}
+		}
+		if pg.NextPage == 0 || len(pg.Items) < maventa.MaxPerPage {
+			break
+		}
+	}
+	if advance && newest.After(cur.After) {
+		if err := p.store.put(ctx, cursorKey("invoices", c), Cursor{After: newest, UpdatedAt: start}, rev); err != nil && !errors.Is(err, errConflict) {
+			return emitted, calls, err
+		}
+	}
+	return emitted, calls, nil
+}
+
+// invoiceEvent emits the delivery event of one listed invoice when its status
+// is new, built exactly as from the webhook Maventa would have sent.
+func (p *Poller) invoiceEvent(ctx context.Context, c string, inv maventa.Invoice) (int, time.Time, error) {
+	extra := func(k string) string {
+		var s string
+		_ = json.Unmarshal(inv.Extra[k], &s)
+		return s
+	}
+	at, _ := time.Parse(time.RFC3339, extra("updated_at"))
+	status, ok := invoiceStatusOf[strings.ToUpper(inv.Status)]
+	if !ok || at.IsZero() {
+		return 0, at, nil
+	}
+	data := map[string]string{"invoice_id": inv.ID, "invoice_number": inv.InvoiceNumber, "destination": extra("destination"),
+		"recipient_name": extra("recipient_name"), "recipient_bid": extra("recipient_bid")}
+	if status == invoiceFailed {
+		data["error_message"] = extra("error_message")
+	}
+	body, err := json.Marshal(map[string]any{"event": "DOCUMENTS.INVOICE." + status, "company_id": c,
+		"event_timestamp": at.UTC().Format(time.RFC3339), "event_data": data})
+	if err != nil {
+		return 0, at, err
+	}
+	ev, err := events.FromWebhook(body, events.TraceContext{})
+	if err != nil {
+		return 0, at, fmt.Errorf("invoice %s: %w", inv.ID, err)
+	}
+	n, err := p.store.recordInvoiceStatus(ctx, p.emit, inv.ID, status, ev)
+	if n > 0 {
+		p.Stats.MissedWebhooks.Add(int64(n))
+		missedWebhooks.Add(ctx, int64(n), companyAttr(c))
+		p.log.Info("invoice status found only by polling (missed webhook)", "company_id", c, "invoice_id", inv.ID, "status", status)
+	}
+	return n, at, err
+}
+
+// pollMessages emits message.received for new messages in the company's Amili
+// message threads: threads whose latest message changed since the last poll are
+// read in full, the markers skip what was already emitted. A company without
+// messaging (403/404) is not asked again for an hour.
+func (p *Poller) pollMessages(ctx context.Context, c string) (emitted, calls int, err error) {
+	p.mu.Lock()
+	until := p.noMsgs[c]
+	p.mu.Unlock()
+	if p.cfg.Now().Before(until) {
+		return 0, 0, nil
+	}
+	for page := 1; ; page++ {
+		pg, err := p.api.ListMessageThreads(ctx, c, maventa.PageOptions{Page: page, PerPage: maventa.MaxPerPage})
+		calls++
+		if maventa.IsNotFound(err) || maventa.IsAuth(err) {
+			p.mu.Lock()
+			p.noMsgs[c] = p.cfg.Now().Add(time.Hour)
+			p.mu.Unlock()
+			return emitted, calls, nil
+		}
+		if err != nil {
+			return emitted, calls, err
+		}
+		for _, th := range pg.Items {
+			n, k, err := p.threadMessages(ctx, c, th)
+			emitted += n
+			calls += k
+			if err != nil {
+				return emitted, calls, err
+			}
+		}
+		if pg.NextPage == 0 || len(pg.Items) < maventa.MaxPerPage {
+			return emitted, calls, nil
+		}
+	}
+}
+
+// threadMessages reads a thread's messages when its latest message is not the
+// one seen last time.
+func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.MessageThread) (emitted, calls int, err error) {
+	var latest struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(th.Extra["latest_message"], &latest)
+	key := "thread." + kvKey(th.ID)
+	var seen struct {
+		Latest string `json:"latest"`
+	}
+	rev, err := p.store.get(ctx, key, &seen)
+	if err != nil {
+		return 0, 0, err
+	}
+	if latest.ID == "" || seen.Latest == latest.ID {
+		return 0, 0, nil
+	}
+	msgs, err := p.api.ListThreadMessages(ctx, c, th.ID)
+	calls++
+	if err != nil {
+		return 0, calls, err
+	}
+	var out []events.Event
+	for _, m := range msgs {
+		if m.CreatedAt == nil {
+			continue
+		}
+		raw, _ := json.Marshal(m)
+		var sender string
+		_ = json.Unmarshal(m.Extra["sender"], &sender)
+		ev, err := events.NewMessageReceived(c, events.MessageReceived{ThreadID: th.ID, MessageID: m.ID, AssignmentID: th.AssignmentID,
+			Sender: sender, Text: m.Message, SentAt: events.TimestampOf(*m.CreatedAt), Raw: raw}, events.TraceContext{})
+		if err != nil {
+			return 0, calls, err
+		}
+		out = append(out, ev)
+	}
+	n, err := p.emit.Emit(ctx, out)
+	if err != nil {
+		return n, calls, err
+	}
+	if err := p.store.put(ctx, key, map[string]string{"latest": latest.ID}, rev); err != nil && !errors.Is(err, errConflict) {
+		return n, calls, err
+	}
+	return n, calls, nil
+}

@@ -1,0 +1,165 @@
+package consumers
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ReconcileBucket holds the reconciliation state shared by every replica:
+// per-company cursors and leases, per-assignment and per-invoice states.
+const ReconcileBucket = "MAVENTA_RECONCILE"
+
+// errConflict means another writer changed a key between our read and write.
+var errConflict = errors.New("reconcile state changed concurrently")
+
+// ReconcileStore reads and writes JSON values in the reconcile bucket with
+// compare-and-set, so replicas never overwrite each other's progress.
+type ReconcileStore struct {
+	kv jetstream.KeyValue
+}
+
+// EnsureReconcileStore creates or updates the bucket. Keys unused for ttl
+// vanish (cursors and leases are rewritten every poll; a long-silent
+// assignment's cached state is simply fetched again).
+func EnsureReconcileStore(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration) (*ReconcileStore, error) {
+	if replicas <= 0 {
+		replicas = 1
+	}
+	if ttl <= 0 {
+		ttl = 90 * 24 * time.Hour
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      ReconcileBucket,
+		Description: "Reconciliation cursors, leases and assignment/invoice states",
+		History:     1,
+		TTL:         ttl,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reconcile bucket: %w", err)
+	}
+	return &ReconcileStore{kv: kv}, nil
+}
+
+// get decodes key into v. rev is 0 when the key does not exist.
+func (s *ReconcileStore) get(ctx context.Context, key string, v any) (rev uint64, err error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return e.Revision(), nil
+}
+
+// put writes v at key if it is still at rev (0: only if it does not exist);
+// errConflict otherwise.
+func (s *ReconcileStore) put(ctx context.Context, key string, v any, rev uint64) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if rev == 0 {
+		_, err = s.kv.Create(ctx, key, b)
+	} else {
+		_, err = s.kv.Update(ctx, key, b, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err) {
+		return errConflict
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// kvKey makes any id usable in a KV key: letters, digits, "-" and "_" pass as
+// they are (UUIDs), anything else is base64url-encoded behind "x." (a dot never
+// appears in the plain form, so the two forms cannot collide).
+func kvKey(id string) string {
+	for i := 0; i < len(id); i++ {
+		if !plainKeyByte(id[i]) {
+			return "x." + base64.RawURLEncoding.EncodeToString([]byte(id))
+		}
+	}
+	if id == "" {
+		return "x."
+	}
+	return id
+}
+
+func plainKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// Cursor is how far a company's polling has read: events created up to After
+// are stored. It is what `maventa-events status` shows as poll lag.
+type Cursor struct {
+	After     time.Time `json:"after"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// cursorKey names a company's cursor of one kind ("" = assignment events, the
+// one `status` reports; "invoices", "messages").
+func cursorKey(kind, company string) string {
+	if kind == "" {
+		return "cursor." + kvKey(company)
+	}
+	return kind + "cursor." + kvKey(company)
+}
+
+// Lease says which replica polls a company, until when.
+type Lease struct {
+	Holder  string    `json:"holder"`
+	Expires time.Time `json:"expires"`
+}
+
+// acquireLease takes or renews the company's lease for holder for ttl. It
+// reports false when another live holder has it.
+func (s *ReconcileStore) acquireLease(ctx context.Context, company, holder string, now time.Time, ttl time.Duration) (bool, string, error) {
+	key := "lease." + kvKey(company)
+	var l Lease
+	rev, err := s.get(ctx, key, &l)
+	if err != nil {
+		return false, "", err
+	}
+	if rev != 0 && l.Holder != holder && now.Before(l.Expires) {
+		return false, l.Holder, nil
+	}
+	previous := l.Holder
+	err = s.put(ctx, key, Lease{Holder: holder, Expires: now.Add(ttl)}, rev)
+	if errors.Is(err, errConflict) {
+		return false, "", nil // someone else just took it
+	}
+	if err != nil {
+		return false, "", err
+	}
+	return true, previous, nil
+}
+
+// releaseLease gives the lease up (on shutdown), so another replica takes over at once.
+func (s *ReconcileStore) releaseLease(ctx context.Context, company, holder string) {
+	key := "lease." + kvKey(company)
+	var l Lease
+	rev, err := s.get(ctx, key, &l)
+	if err != nil || rev == 0 || l.Holder != holder {
+		return
+	}
+	_ = s.put(ctx, key, Lease{Holder: holder, Expires: time.Time{}}, rev)
+}

@@ -1,0 +1,110 @@
+package consumers
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/maventa-bridge/maventa-events/events"
+)
+
+// InstrumentationName is the OTel instrumentation scope of this package's
+// tracer and meter.
+const InstrumentationName = "github.com/maventa-bridge/maventa-events/consumers"
+
+var tracer = otel.Tracer(InstrumentationName)
+
+// Span attribute keys (OTel messaging semantic conventions, plus ours).
+const (
+	attrMessagingSystem     = attribute.Key("messaging.system")
+	attrDestinationName     = attribute.Key("messaging.destination.name")
+	attrOperationType       = attribute.Key("messaging.operation.type")
+	attrOperationName       = attribute.Key("messaging.operation.name")
+	attrMessageID           = attribute.Key("messaging.message.id")
+	attrConsumerGroup       = attribute.Key("messaging.consumer.group.name")
+	attrBodySize            = attribute.Key("messaging.message.body.size")
+	attrDeliveryCount       = attribute.Key("messaging.nats.message.delivery_count")
+	attrStreamSequence      = attribute.Key("messaging.nats.stream.sequence")
+	attrStream              = attribute.Key("messaging.nats.stream")
+	attrDuplicate           = attribute.Key("messaging.nats.duplicate")
+	attrEvent               = attribute.Key("maventa.event")
+	attrCompanyID           = attribute.Key("maventa.company_id")
+	attrCloudEventID        = attribute.Key("cloudevents.event_id")
+	attrCloudEventType      = attribute.Key("cloudevents.event_type")
+	attrProcessOutcome      = attribute.Key("maventa.outcome")
+	messagingSystemNATS     = "nats"
+	operationPublish        = "publish"
+	operationProcess        = "process"
+	headerTraceParent       = "traceparent"
+	headerTraceState        = "tracestate"
+	canonicalTraceParentKey = "Traceparent" // how stored webhooks carried it before
+)
+
+// headerCarrier adapts a nats.Header to the OTel propagators with the keys
+// exactly as the propagator names them: the W3C names are lower-case and
+// nats.Header, unlike http.Header, is case-sensitive, so Set must not
+// canonicalize them (non-Go subscribers look for "traceparent"). Get also finds
+// the canonical spelling, which messages stored by earlier versions carry.
+type headerCarrier nats.Header
+
+func (c headerCarrier) Get(key string) string {
+	if v := c[key]; len(v) > 0 {
+		return v[0]
+	}
+	if v := c[http.CanonicalHeaderKey(key)]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c headerCarrier) Set(key, value string) { c[key] = []string{value} }
+
+func (c headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// inject writes the trace context of ctx into h under lower-case keys,
+// replacing any trace context h already held.
+func inject(ctx context.Context, h nats.Header) {
+	delete(h, canonicalTraceParentKey)
+	delete(h, "Tracestate")
+	otel.GetTextMapPropagator().Inject(ctx, headerCarrier(h))
+}
+
+// extract returns ctx carrying the trace context stored in h.
+func extract(ctx context.Context, h nats.Header) context.Context {
+	return otel.GetTextMapPropagator().Extract(ctx, headerCarrier(h))
+}
+
+// TraceContextOf is the W3C trace context of the span in ctx, for the
+// CloudEvent traceparent/tracestate extensions of the events built while it
+// runs. Empty when ctx holds no valid span context.
+func TraceContextOf(ctx context.Context) events.TraceContext {
+	m := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, m)
+	return events.TraceContext{TraceParent: m[headerTraceParent], TraceState: m[headerTraceState]}
+}
+
+// startPublish starts a producer span for a publish to subject of stream.
+func startPublish(ctx context.Context, stream, subject, msgID string, size int, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return tracer.Start(ctx, "publish "+stream,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(append([]attribute.KeyValue{
+			attrMessagingSystem.String(messagingSystemNATS),
+			attrDestinationName.String(subject),
+			attrOperationType.String(operationPublish),
+			attrOperationName.String(operationPublish),
+			attrMessageID.String(msgID),
+			attrStream.String(stream),
+			attrBodySize.Int(size),
+		}, attrs...)...))
+}
