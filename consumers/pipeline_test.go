@@ -157,20 +157,14 @@ func (p *pipeline) consume(cfg ConsumerConfig, handle MessageHandler) {
 // waitIdle waits until the consumer has nothing pending and nothing unanswered.
 func (p *pipeline) waitIdle(durable string) {
 	p.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	natstest.WaitFor(p.t, 30*time.Second, "the consumer becomes idle", func() bool {
 		c, err := p.b.JS.Consumer(context.Background(), p.sc.withDefaults().WebhookStream, durable)
-		if err == nil {
-			info, err := c.Info(context.Background())
-			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0 && info.Delivered.Stream > 0 {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			p.t.Fatal("consumer did not become idle within 30s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0 && info.Delivered.Stream > 0
+	})
 }
 
 // probeSubject is inside the domain-event stream but is no event: readEvents skips it.
@@ -181,19 +175,16 @@ const probeSubject = events.SubjectRoot + ".probe"
 func (p *pipeline) waitDomainWindowPassed() {
 	p.t.Helper()
 	ctx := context.Background()
-	for i := 0; ; i++ {
+	if _, err := p.b.JS.Publish(ctx, probeSubject, nil, jetstream.WithMsgID("probe")); err != nil {
+		p.t.Fatal(err)
+	}
+	natstest.WaitFor(p.t, 30*time.Second, "the domain stream forgets the probe", func() bool {
 		ack, err := p.b.JS.Publish(ctx, probeSubject, nil, jetstream.WithMsgID("probe"))
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		if i > 0 && !ack.Duplicate {
-			return
-		}
-		if i > 1000 {
-			p.t.Fatal("the domain stream never forgot the probe")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return !ack.Duplicate
+	})
 }
 
 // domainEvents reads the domain-event stream: type counts and ids in stream order.
@@ -307,19 +298,13 @@ func TestTheSameWebhookAfterTheDuplicateWindowEmitsNothingNew(t *testing.T) {
 	p.consume(ConsumerConfig{}, nil)
 	p.waitDomainWindowPassed()
 	// Post the same body until JetStream stores it as a new message again.
-	for i := 0; ; i++ {
+	natstest.WaitFor(t, 30*time.Second, "the raw stream stores the same body again", func() bool {
 		dup, err := p.store.Store(context.Background(), company, "DOCUMENTS.INVOICE.DELIVERED", body, http.Header{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !dup {
-			break
-		}
-		if i > 1000 {
-			t.Fatal("the raw stream never forgot the first copy")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return !dup
+	})
 	p.consume(ConsumerConfig{}, nil)
 	st, _ := p.b.JS.Stream(context.Background(), "MAVENTA_WEBHOOKS")
 	if n := st.CachedInfo().State.Msgs; n != 2 {

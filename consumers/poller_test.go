@@ -264,13 +264,7 @@ func TestMaventa429WithRetryAfterSlowsOneCompanyOnly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for api.count(pollCompanyB).Load() < 10 {
-		if time.Now().After(deadline) {
-			t.Fatal("the healthy company was not polled 10 times")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	natstest.WaitFor(t, 30*time.Second, "the healthy company polled 10 times", func() bool { return api.count(pollCompanyB).Load() >= 10 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -358,41 +352,5 @@ func TestBackfillWhileRunningEmitsNothingTwice(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func TestAnUnknownAssignmentOlderThanTheWindowIsFetchedWithItsHistory(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
-	env := newPollEnv(t, clk.Now)
-	ctx := context.Background()
-	a := env.invoice(pollCompanyA, "6001") // created 06:00 with its delivery_status
-	clk.Add(3 * time.Hour)
-	// The cursor is past the assignment's creation (an earlier replica read that
-	// far, but its state of this assignment is gone).
-	if err := env.store.put(ctx, cursorKey("", pollCompanyA), Cursor{After: clk.Now(), UpdatedAt: clk.Now()}, 0); err != nil {
-		t.Fatal(err)
-	}
-	clk.Add(time.Minute)
-	env.agencyEvent(a.AssignmentID, "reminder_sent", nil)
-	clk.Add(time.Minute)
-	p := env.poller(PollerConfig{Now: clk.Now}, nil)
-	res, err := p.PollCompany(ctx, pollCompanyA, time.Time{}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := env.stored()
-	// Only the reminder was in the window; the opened snapshot and the earlier
-	// delivery_status come from fetching the assignment.
-	if countType(all, events.TypeAssignmentOpened) != 1 || countType(all, mustType("delivery_status")) != 1 || countType(all, mustType("reminder_sent")) != 1 {
-		t.Fatalf("events %v", typesOf(all))
-	}
-	if res.Calls != 3 { // events page, changed-assignments listing, the fetch
-		t.Fatalf("%d calls, want 3", res.Calls)
-	}
+	natstest.WaitFor(t, 30*time.Second, what, cond)
 }

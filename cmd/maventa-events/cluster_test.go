@@ -107,16 +107,11 @@ func watchLeases(t *testing.T, urls string, ttl time.Duration) func() []string {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	var kv jetstream.KeyValue
-	deadline := time.Now().Add(30 * time.Second)
-	for kv == nil { // the service creates the bucket once its streams are ready
-		if kv, err = b.JS.KeyValue(ctx, consumers.ReconcileBucket); err != nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("reconcile bucket: %v", err)
-			}
-			kv = nil
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	// The service creates the bucket once its streams are ready.
+	natstest.WaitFor(t, 30*time.Second, "the reconcile bucket exists", func() bool {
+		kv, err = b.JS.KeyValue(ctx, consumers.ReconcileBucket)
+		return err == nil
+	})
 	w, err := kv.Watch(ctx, "lease.>")
 	if err != nil {
 		t.Fatal(err)

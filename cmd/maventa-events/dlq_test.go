@@ -454,21 +454,15 @@ func TestDLQReplayIsProcessedOnceByTheService(t *testing.T) {
 func waitConsumed(t *testing.T, js jetstream.JetStream, seq uint64, s *service) {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	natstest.WaitFor(t, 60*time.Second, fmt.Sprintf("webhook %d processed", seq), func() bool {
 		c, err := js.Consumer(ctx, "MAVENTA_WEBHOOKS", "maventa-events-webhooks")
 		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			t.Fatal(err)
 		}
-		if err == nil {
-			info, err := c.Info(ctx)
-			if err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0 {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("webhook %d not processed within 60s\n%s", seq, s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		info, err := c.Info(ctx)
+		return err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0
+	})
 }

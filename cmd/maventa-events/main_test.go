@@ -101,7 +101,12 @@ func startService(t *testing.T, env map[string]string, args ...string) *service 
 	case <-time.After(30 * time.Second):
 		t.Fatalf("service not ready after 30s\n%s", s.stderr)
 	}
-	t.Cleanup(func() { s.stop(t) })
+	t.Cleanup(func() {
+		s.stop(t)
+		if t.Failed() { // whatever failed, the service's own account of it
+			t.Logf("service log:\n%s", tailLines(s.stderr.String(), 40))
+		}
+	})
 	return s
 }
 
@@ -243,13 +248,7 @@ func TestServeAnswers503WhileNATSIsDownAnd200WhenItIsBack(t *testing.T) {
 // follows NATS reconnecting in the background.
 func waitReady(t *testing.T, s *service) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for s.status(t, "/readyz") != 200 {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready again after 30s\n%s", s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	natstest.WaitFor(t, 30*time.Second, "the service is ready again", func() bool { return s.status(t, "/readyz") == 200 })
 }
 
 func TestGracefulShutdownAnswersEveryInFlightRequestTruthfully(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
@@ -137,21 +138,15 @@ func waitForEvents(t *testing.T, s *service, n int) (map[string]int, []events.Ev
 	}
 	defer b.Close()
 	ctx := context.Background()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	natstest.WaitFor(t, 60*time.Second, "the domain events arrive and the consumer is idle", func() bool {
 		st, err := b.JS.Stream(ctx, events.StreamName)
 		c, cerr := b.JS.Consumer(ctx, "MAVENTA_WEBHOOKS", "maventa-events-webhooks")
-		if err == nil && cerr == nil {
-			info, ierr := c.Info(ctx)
-			if ierr == nil && info.NumPending == 0 && info.NumAckPending == 0 && st.CachedInfo().State.Msgs >= uint64(n) {
-				break
-			}
+		if err != nil || cerr != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("domain events did not arrive within 60s\n%s", s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && st.CachedInfo().State.Msgs >= uint64(n)
+	})
 	st, _ := b.JS.Stream(ctx, events.StreamName)
 	state := st.CachedInfo().State
 	counts := map[string]int{}

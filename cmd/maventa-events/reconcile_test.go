@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
@@ -181,47 +183,41 @@ func waitForIDs(t *testing.T, s *service, want map[string]string) map[string]int
 	}
 	defer b.Close()
 	ctx := context.Background()
-	deadline := time.Now().Add(90 * time.Second)
-	var lastErr error
-	for {
-		got := map[string]int{}
-		st, err := b.JS.Stream(ctx, events.StreamName)
-		lastErr = err
-		if err == nil {
-			state := st.CachedInfo().State
-			for seq := state.FirstSeq; seq <= state.LastSeq && state.Msgs > 0; seq++ {
-				m, err := st.GetMsg(ctx, seq)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got[m.Header.Get("Nats-Msg-Id")]++
-			}
-		}
-		complete := true
+	var got map[string]int
+	stored := func() int {
+		n := 0
 		for id := range want {
-			if got[id] == 0 {
-				complete = false
-				break
+			if got[id] > 0 {
+				n++
 			}
 		}
-		if complete {
-			if c, err := b.JS.Consumer(ctx, "MAVENTA_WEBHOOKS", "maventa-events-webhooks"); err == nil {
-				if info, err := c.Info(ctx); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-					return got
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			n := 0
-			for id := range want {
-				if got[id] > 0 {
-					n++
-				}
-			}
-			t.Fatalf("after 90s %d of %d expected events stored (last stream error: %v)\n%s", n, len(want), lastErr, tailLines(s.stderr.String(), 20))
-		}
-		time.Sleep(50 * time.Millisecond)
+		return n
 	}
+	natstest.WaitFor(t, 90*time.Second, fmt.Sprintf("all %d expected events stored and the consumer idle", len(want)), func() bool {
+		got = map[string]int{}
+		st, err := b.JS.Stream(ctx, events.StreamName)
+		if err != nil {
+			return false
+		}
+		state := st.CachedInfo().State
+		for seq := state.FirstSeq; seq <= state.LastSeq && state.Msgs > 0; seq++ {
+			m, err := st.GetMsg(ctx, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[m.Header.Get("Nats-Msg-Id")]++
+		}
+		if stored() < len(want) {
+			return false
+		}
+		c, err := b.JS.Consumer(ctx, "MAVENTA_WEBHOOKS", "maventa-events-webhooks")
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+	return got
 }
 
 func tailLines(s string, n int) string {

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
@@ -111,15 +112,11 @@ func TestOneWebhookIsOneTraceAndMovesTheMetrics(t *testing.T) {
 		}
 		return out
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	spans := inTrace()
-	for len(byName(spans, "process MAVENTA_WEBHOOKS")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no process span in the webhook's trace")
-		}
-		time.Sleep(5 * time.Millisecond)
+	var spans []sdktrace.ReadOnlySpan
+	natstest.WaitFor(t, 10*time.Second, "a process span in the webhook's trace", func() bool {
 		spans = inTrace()
-	}
+		return len(byName(spans, "process MAVENTA_WEBHOOKS")) > 0
+	})
 
 	if got := spanAttr(server, "http.route"); got != "/webhooks/maventa" {
 		t.Errorf("server span http.route %q", got)
