@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,15 +123,12 @@ func dlq(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
-	cfg, err := parseConfig("maventa-events", nil, getenv, stderr)
+	sub, rest := args[0], args[1:]
+	cli, err := newCLIFlags("dlq "+sub, getenv, stderr, "print one JSON document", true)
 	if err != nil {
 		return err
 	}
-	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("maventa-events dlq "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", cfg.NATS.URL, "NATS to use (default: the embedded server on NATS_EMBEDDED_PORT)")
-	asJSON := fs.Bool("json", false, "print one JSON document")
+	cfg, fs, natsURL, asJSON := cli.cfg, cli.fs, cli.natsURL, cli.asJSON
 	var (
 		reason, company    *string
 		last               *int
@@ -447,20 +442,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// openCLIBroker connects a command to the service's NATS: natsURL, or the
-// embedded server's port on this machine.
-func openCLIBroker(ctx context.Context, cfg *config, natsURL, name string) (*consumers.Broker, error) {
-	nc := cfg.NATS
-	nc.URL = natsURL
-	if nc.URL == "" {
-		nc.URL = "nats://127.0.0.1:" + strconv.Itoa(cfg.NATS.Port)
-	}
-	nc.Name = name
-	b, err := consumers.OpenBroker(ctx, nc, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return nil, fmt.Errorf("%w (is the service running?)", err)
-	}
-	return b, nil
 }

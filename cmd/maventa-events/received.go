@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -15,16 +14,13 @@ import (
 // received lists the most recently stored webhooks (or quarantined requests),
 // reading the stream over NATS: it proves what the service has kept.
 func received(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig("maventa-events", nil, getenv, stderr)
+	cli, err := newCLIFlags("received", getenv, stderr, "one JSON object per line", true)
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("maventa-events received", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", cfg.NATS.URL, "NATS to read from (default: the embedded server on NATS_EMBEDDED_PORT)")
+	cfg, fs, natsURL, asJSON := cli.cfg, cli.fs, cli.natsURL, cli.asJSON
 	last := fs.Int("last", 10, "how many of the newest messages to show")
 	quarantine := fs.Bool("quarantine", false, "show the quarantine stream instead of stored webhooks")
-	asJSON := fs.Bool("json", false, "one JSON object per line")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

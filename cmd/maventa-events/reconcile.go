@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,18 +17,15 @@ import (
 // so it can run while the service runs and emits nothing twice. It never moves
 // the service's cursors.
 func reconcile(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig("maventa-events", nil, getenv, stderr)
+	cli, err := newCLIFlags("reconcile", getenv, stderr, "one JSON object per company", true)
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("maventa-events reconcile", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", cfg.NATS.URL, "NATS to use (default: the embedded server on NATS_EMBEDDED_PORT)")
+	cfg, fs, natsURL, asJSON := cli.cfg, cli.fs, cli.natsURL, cli.asJSON
 	company := fs.String("company", "", "backfill this company")
 	all := fs.Bool("all", false, "backfill every company with credentials")
 	sinceFlag := fs.String("since", "", "start of the window: RFC 3339 time or a duration ago (e.g. 48h, 3d)")
 	force := fs.Bool("force", false, "allow a window older than PROCESSED_TTL (events older than the markers may be emitted again)")
-	asJSON := fs.Bool("json", false, "one JSON object per company")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

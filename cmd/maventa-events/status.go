@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -75,14 +74,11 @@ type reconcileCompany struct {
 // status prints the state of every stream, consumer and KV bucket, and the
 // reconciliation cursors and leases when that bucket exists. It only reads.
 func status(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig("maventa-events", nil, getenv, stderr)
+	cli, err := newCLIFlags("status", getenv, stderr, "print one JSON document", true)
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("maventa-events status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", cfg.NATS.URL, "NATS to read from (default: the embedded server on NATS_EMBEDDED_PORT)")
-	asJSON := fs.Bool("json", false, "print one JSON document")
+	cfg, fs, natsURL, asJSON := cli.cfg, cli.fs, cli.natsURL, cli.asJSON
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

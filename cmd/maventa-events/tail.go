@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -19,19 +18,16 @@ import (
 // the stream's history first), filtered by company and type, using an ordered
 // consumer: it changes nothing on the server and leaves nothing behind.
 func tail(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig("maventa-events", nil, getenv, stderr)
+	cli, err := newCLIFlags("tail", getenv, stderr, "print each CloudEvent as one JSON line", true)
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("maventa-events tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", cfg.NATS.URL, "NATS to read from (default: the embedded server on NATS_EMBEDDED_PORT)")
+	cfg, fs, natsURL, asJSON := cli.cfg, cli.fs, cli.natsURL, cli.asJSON
 	company := fs.String("company", "", "only this company id")
 	typ := fs.String("type", "", "only this aggregate or aggregate.name, e.g. assignment or assignment.paid")
 	all := fs.Bool("all", false, "start from the oldest stored event instead of new ones only")
 	since := fs.Duration("since", 0, "start from events stored this long ago (e.g. 1h)")
 	limit := fs.Int("n", 0, "stop after this many events (0: until interrupted)")
-	asJSON := fs.Bool("json", false, "print each CloudEvent as one JSON line")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,15 +24,13 @@ func webhooks(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
-	cfg, err := parseConfig("maventa-events", nil, getenv, stderr)
+	sub, rest := args[0], args[1:]
+	cli, err := newCLIFlags("webhooks "+sub, getenv, stderr, "print one JSON document", false)
 	if err != nil {
 		return err
 	}
-	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("maventa-events webhooks "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cfg, fs, asJSON := cli.cfg, cli.fs, cli.asJSON
 	company := fs.String("company", "", "the company whose credentials authenticate (default: the only company in MAVENTA_CREDENTIALS_FILE / MAVENTA_COMPANY_CREDENTIALS)")
-	asJSON := fs.Bool("json", false, "print one JSON document")
 	var (
 		dest, typ, evList, vendorKey, id *string
 	)
