@@ -19,6 +19,10 @@ type options struct {
 	bin         string
 	sync        string
 	pad         int
+	retries     int
+	retryDelay  time.Duration
+	e2e         bool
+	startups    int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -35,6 +39,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.bin, "bin", "", "service binary (default: build ./cmd/maventa-events)")
 	fs.StringVar(&o.sync, "nats-sync", "default", "embedded JetStream fsync policy for the service: default, always or an interval")
 	fs.IntVar(&o.pad, "pad", 0, "extra bytes of event_data per webhook (the seed examples are ~300 bytes)")
+	fs.IntVar(&o.retries, "retries", 3, "like Maventa: resend the same body after a non-2xx answer or transport error, at most this many times")
+	fs.DurationVar(&o.retryDelay, "retry-delay", 100*time.Millisecond, "wait before a resend (Maventa waits an hour; a 503's Retry-After is capped to this)")
+	fs.BoolVar(&o.e2e, "e2e", false, "end to end: in-process sandbox answers enrichment; latency from webhook POST to its domain events on NATS (needs -rate; async mode only)")
+	fs.IntVar(&o.startups, "startup", 0, "only measure start-up: start the service this many times, process start to /readyz 200")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -51,6 +59,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-concurrency must be in [1, 4096]")
 	case o.rate < 0 || o.maxRequests <= 0:
 		return o, errors.New("-rate must be >= 0 and -max-requests > 0")
+	case o.retries < 0 || o.retries > 100 || o.retryDelay < 0 || o.retryDelay > time.Minute:
+		return o, errors.New("-retries must be in [0, 100] and -retry-delay in [0, 1m]")
+	case o.e2e && (o.rate <= 0 || int64(o.rate)*int64((o.duration+o.warmup)/time.Second+1) > maxE2EInvoices):
+		return o, fmt.Errorf("-e2e needs -rate > 0 and at most %d webhooks in warm-up plus duration", maxE2EInvoices)
+	case o.startups < 0 || o.startups > 100:
+		return o, errors.New("-startup must be in [0, 100]")
+	}
+	if o.e2e {
+		o.modes = []string{"async"}
 	}
 	return o, nil
 }

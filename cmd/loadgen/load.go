@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,9 @@ type result struct {
 	peakRSS     int64
 	targetRate  int
 	concurrency int
+	retries     int64 // resends of a body after a non-2xx answer or transport error
+	gaveUp      int64 // bodies never answered 2xx within -retries resends
+	e2e         *e2eResult
 }
 
 func (r result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
@@ -52,16 +56,30 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(w, "\n== publish mode %s (%s) ==\n", r.mode, load)
 	fmt.Fprintf(w, "requests %d in %.1fs, 2xx %d, statuses [%s], transport errors %d\n",
 		r.requests, r.elapsed.Seconds(), r.ok, strings.Join(codes, " "), r.errors)
+	fmt.Fprintf(w, "resends (Maventa-like retries of the same body) %d, bodies given up after all resends %d\n", r.retries, r.gaveUp)
 	fmt.Fprintf(w, "throughput %.0f webhooks/s (2xx)\n", r.rate())
 	fmt.Fprintf(w, "latency p50 %s  p99 %s  p999 %s  max %s\n", q(50), q(99), q(99.9), q(100))
 	fmt.Fprintf(w, "stored in JetStream %d, 2xx answers %d (warm-up included in both): %s\n",
 		r.stored, r.totalOK, map[bool]string{true: "match", false: "MISMATCH"}[r.stored == r.totalOK])
 	fmt.Fprintf(w, "service CPU %.1fs (%.0f%% of one core), peak RSS %.1f MB\n",
 		r.cpu.Seconds(), 100*r.cpu.Seconds()/r.elapsed.Seconds(), float64(r.peakRSS)/(1<<20))
+	if r.e2e != nil {
+		r.e2e.print(w)
+	}
 }
 
 func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer) (result, error) {
-	svc, err := startService(ctx, bin, mode, o.sync, stderr)
+	var e2e *e2eRun
+	var env []string
+	if o.e2e {
+		var err error
+		if e2e, err = newE2E(o); err != nil {
+			return result{}, err
+		}
+		defer e2e.close()
+		env = e2e.serviceEnv()
+	}
+	svc, err := startService(ctx, bin, mode, o.sync, env, stderr)
 	if err != nil {
 		return result{}, err
 	}
@@ -77,18 +95,31 @@ func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer)
 
 	var seq atomic.Int64
 	pad := strings.Repeat("x", o.pad)
-	body := func() string {
+	body := func() (int64, string) {
 		n := seq.Add(1)
-		return fmt.Sprintf(`{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"53a4e05d-42f0-4e76-acd6-968ab4558c6f","event_timestamp":"2019-11-23T12:03:48+02:00","event_data":{"invoice_id":"loadgen-%d","invoice_number":"%d","destination":"PEPPOL","recipient_name":"Recipient","recipient_bid":"933646920","pad":"%s"}}`, n, n, pad)
+		return n, fmt.Sprintf(`{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"53a4e05d-42f0-4e76-acd6-968ab4558c6f","event_timestamp":"2019-11-23T12:03:48+02:00","event_data":{"invoice_id":"loadgen-%d","invoice_number":"%d","destination":"PEPPOL","recipient_name":"Recipient","recipient_bid":"933646920","pad":"%s"}}`, n, n, pad)
+	}
+	var onSend func(int64)
+	if e2e != nil {
+		if err := e2e.subscribe(ctx, svc.natsURL); err != nil {
+			return result{}, err
+		}
+		body, onSend = e2e.body, e2e.sent
 	}
 
-	warm := drive(ctx, client, url, body, o, o.warmup, false)
+	warm := drive(ctx, client, url, body, onSend, o, o.warmup, false)
 	cpu0, _ := svc.usage()
-	r := drive(ctx, client, url, body, o, o.duration, true)
+	r := drive(ctx, client, url, body, onSend, o, o.duration, true)
 	cpu1, rss := svc.usage()
 	r.mode, r.cpu, r.peakRSS = mode, cpu1-cpu0, rss
 	r.totalOK = warm.ok + r.ok
 	r.targetRate, r.concurrency = o.rate, o.concurrency
+	r.retries += warm.retries
+	r.gaveUp += warm.gaveUp
+	if e2e != nil {
+		r.e2e = e2e.finish(ctx, 60*time.Second)
+		_, r.peakRSS = svc.usage()
+	}
 
 	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: svc.natsURL, Name: "loadgen"}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -107,7 +138,11 @@ func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer)
 // of o.concurrency workers sends its next request when the last one is answered;
 // at a fixed rate a pacer schedules sends and latency counts from the scheduled
 // time, so a slow server cannot hide its queueing (coordinated omission).
-func drive(ctx context.Context, client *http.Client, url string, body func() string, o options, d time.Duration, measure bool) result {
+//
+// A non-2xx answer or a transport error is answered like Maventa answers it: the
+// same body is sent again after -retry-delay (a shorter Retry-After wins), at
+// most -retries times; latency counts until the final answer.
+func drive(ctx context.Context, client *http.Client, url string, body func() (int64, string), onSend func(int64), o options, d time.Duration, measure bool) result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var sent atomic.Int64
@@ -137,17 +172,35 @@ func drive(ctx context.Context, client *http.Client, url string, body func() str
 				if ctx.Err() != nil || sent.Add(1) > o.maxRequests {
 					break
 				}
-				resp, err := client.Post(url, "application/json", strings.NewReader(body()))
-				local.requests++
-				if err != nil {
-					local.errors++
-					continue
+				idx, b := body()
+				if onSend != nil {
+					onSend(idx)
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				local.statuses[resp.StatusCode]++
-				if resp.StatusCode/100 == 2 {
-					local.ok++
+				for attempt := 0; ; attempt++ {
+					resp, err := client.Post(url, "application/json", strings.NewReader(b))
+					local.requests++
+					delay := o.retryDelay
+					if err != nil {
+						local.errors++
+					} else {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						local.statuses[resp.StatusCode]++
+						if resp.StatusCode/100 == 2 {
+							local.ok++
+							break
+						}
+						if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && time.Duration(ra)*time.Second < delay {
+							delay = time.Duration(ra) * time.Second
+						}
+					}
+					if attempt >= o.retries || ctx.Err() != nil && attempt > 0 {
+						local.gaveUp++
+						break
+					}
+					local.retries++
+					t := time.NewTimer(delay)
+					<-t.C
 				}
 				_ = local.hist.RecordValue(time.Since(scheduled).Microseconds())
 			}
@@ -155,6 +208,8 @@ func drive(ctx context.Context, client *http.Client, url string, body func() str
 			total.requests += local.requests
 			total.ok += local.ok
 			total.errors += local.errors
+			total.retries += local.retries
+			total.gaveUp += local.gaveUp
 			for k, v := range local.statuses {
 				total.statuses[k] += v
 			}

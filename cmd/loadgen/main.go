@@ -9,6 +9,11 @@
 //
 //	go run ./cmd/loadgen -duration 10s -concurrency 64
 //	go run ./cmd/loadgen -rate 10000 -duration 10s -modes async
+//	go run ./cmd/loadgen -e2e -rate 1000 -duration 10s   # webhook POST -> domain event, sandbox answering enrichment
+//	go run ./cmd/loadgen -startup 10                      # process start -> /readyz 200
+//
+// A non-2xx answer is handled as Maventa handles it: the same body is resent
+// later (-retries, -retry-delay), and the resends are counted.
 package main
 
 import (
@@ -45,6 +50,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
+	if opts.startups > 0 {
+		return measureStartup(ctx, bin, opts.startups, stdout, stderr)
+	}
 	var results []result
 	for _, mode := range opts.modes {
 		r, err := runMode(ctx, bin, mode, opts, stderr)
@@ -60,6 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, r := range results {
 		if r.stored != r.totalOK {
 			return fmt.Errorf("%s: %d webhooks answered 2xx but %d stored", r.mode, r.totalOK, r.stored)
+		}
+		if r.e2e != nil && !r.e2e.ok() {
+			return fmt.Errorf("%s: end to end: %d expected domain events missing, %d duplicated", r.mode, r.e2e.missing, r.e2e.duplicated)
 		}
 	}
 	return nil

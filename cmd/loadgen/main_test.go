@@ -26,6 +26,25 @@ func TestLoadgenRunsBothModesAndVerifiesCounts(t *testing.T) {
 	}
 }
 
+// TestLoadgenEndToEndMatchesEveryDomainEvent runs -e2e briefly: invoices in the
+// in-process sandbox, their webhooks posted by loadgen, the domain events read
+// back. It asserts the counts match, never the latency.
+func TestLoadgenEndToEndMatchesEveryDomainEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the service binary")
+	}
+	var out strings.Builder
+	args := []string{"loadgen", "-e2e", "-rate", "200", "-duration", "300ms", "-warmup", "50ms", "-concurrency", "4"}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"end to end", "assignment.opened", "missing 0, duplicated 0", ": match"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestLoadgenFlagsAreBounded(t *testing.T) {
 	for _, args := range [][]string{
 		{"-duration", "1h"},
@@ -33,6 +52,10 @@ func TestLoadgenFlagsAreBounded(t *testing.T) {
 		{"-concurrency", "0"},
 		{"-modes", "turbo"},
 		{"-rate", "-5"},
+		{"-retries", "1000"},
+		{"-e2e"}, // needs a rate
+		{"-e2e", "-rate", "100000", "-duration", "60s"}, // too many invoices
+		{"-startup", "1000"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)

@@ -55,7 +55,7 @@ type service struct {
 	exited  chan error
 }
 
-func startService(ctx context.Context, bin, mode, syncPolicy string, stderr io.Writer) (*service, error) {
+func startService(ctx context.Context, bin, mode, syncPolicy string, extraEnv []string, stderr io.Writer) (*service, error) {
 	dataDir, err := os.MkdirTemp("", "loadgen-data-")
 	if err != nil {
 		return nil, err
@@ -64,6 +64,7 @@ func startService(ctx context.Context, bin, mode, syncPolicy string, stderr io.W
 	cmd.Env = append(os.Environ(),
 		"LISTEN_ADDR=127.0.0.1:0", "NATS_EMBEDDED_PORT=-1", "DATA_DIR="+dataDir,
 		"WEBHOOK_SECRETS="+secret, "PUBLISH_MODE="+mode, "NATS_SYNC="+syncPolicy, "LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

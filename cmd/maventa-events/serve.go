@@ -85,7 +85,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		select {
 		case ps := <-provisioned:
 			close(banner)
-			if !cfg.ConsumersOn {
+			if !cfg.ConsumersOn { // intake only: nothing to run until shutdown
+				<-consumerCtx.Done()
 				consumersDone <- nil
 				return
 			}

@@ -34,6 +34,9 @@ type Fault struct {
 	// WebhookDropRate is the fraction (0..1] of webhook deliveries silently dropped
 	// (never sent) while the fault is set. Request fields do not apply to it.
 	WebhookDropRate float64 `json:"webhook_drop_rate,omitempty"`
+	// Used is how many calls the fault has matched so far (reported by Faults;
+	// ignored by SetFault). A Count fault is removed once used up.
+	Used int `json:"used,omitempty"`
 }
 
 type faultState struct {
@@ -48,6 +51,7 @@ func (s *Sandbox) SetFault(f Fault) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f.ID = s.newIDLocked()
+	f.Used = 0
 	fs := &faultState{Fault: f, seq: s.st.nextSeq()}
 	if f.Path != "" {
 		parts := strings.Split(f.Path, "*")
@@ -86,6 +90,7 @@ func (s *Sandbox) Faults() []Fault {
 	out := make([]Fault, len(s.st.faults))
 	for i, f := range s.st.faults {
 		out[i] = f.Fault
+		out[i].Used = f.used
 	}
 	return out
 }
