@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -240,27 +239,11 @@ func startProc(t *testing.T, env map[string]string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			line := sc.Text()
-			if u, ok := strings.CutPrefix(line, "maventa-events listening on "); ok {
-				p.url = u
-			}
-			if rest, ok := strings.CutPrefix(line, "  NATS:        "); ok {
-				p.natsURL, _, _ = strings.Cut(rest, " ")
-			}
-			if strings.HasPrefix(line, "  webhook URL:") {
-				close(ready)
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
+	ready := scanBanner(out)
 	go func() { p.exited <- cmd.Wait() }()
 	select {
-	case <-ready:
+	case b := <-ready:
+		p.url, p.natsURL = b.url, b.natsURL
 	case err := <-p.exited:
 		t.Fatalf("service exited before it was ready: %v\n%s", err, p.stderr)
 	case <-time.After(60 * time.Second):

@@ -71,31 +71,9 @@ func startService(t *testing.T, env map[string]string, args ...string) *service 
 		pw.Close()
 		s.done <- err
 	}()
-	banner := make(chan [3]string, 1)
-	go func() {
-		var url, natsURL, adminURL string
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			if u, ok := strings.CutPrefix(line, "maventa-events listening on "); ok {
-				url = u
-			}
-			if rest, ok := strings.CutPrefix(line, "  NATS:        "); ok {
-				natsURL, _, _ = strings.Cut(rest, " ")
-			}
-			if rest, ok := strings.CutPrefix(line, "  admin:       "); ok {
-				adminURL, _, _ = strings.Cut(rest, " ")
-			}
-			if strings.HasPrefix(line, "  webhook URL:") { // the banner's last fixed line
-				banner <- [3]string{url, natsURL, adminURL}
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
 	select {
-	case b := <-banner:
-		s.url, s.natsURL, s.adminURL = b[0], b[1], b[2]
+	case b := <-scanBanner(pr):
+		s.url, s.natsURL, s.adminURL = b.url, b.natsURL, b.adminURL
 	case err := <-s.done:
 		t.Fatalf("service exited before it was ready: %v\n%s", err, s.stderr)
 	case <-time.After(30 * time.Second):
@@ -108,6 +86,38 @@ func startService(t *testing.T, env map[string]string, args ...string) *service 
 		}
 	})
 	return s
+}
+
+// banner is what the service's start-up banner says, once its streams are ready.
+type banner struct{ url, natsURL, adminURL string }
+
+// scanBanner reads the service's stdout until the banner's last fixed line, sends
+// what it said, and then keeps draining the output so the service never blocks
+// writing it.
+func scanBanner(r io.Reader) <-chan banner {
+	out := make(chan banner, 1)
+	go func() {
+		var b banner
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			line := sc.Text()
+			if u, ok := strings.CutPrefix(line, "maventa-events listening on "); ok {
+				b.url = u
+			}
+			if rest, ok := strings.CutPrefix(line, "  NATS:        "); ok {
+				b.natsURL, _, _ = strings.Cut(rest, " ")
+			}
+			if rest, ok := strings.CutPrefix(line, "  admin:       "); ok {
+				b.adminURL, _, _ = strings.Cut(rest, " ")
+			}
+			if strings.HasPrefix(line, "  webhook URL:") { // the banner's last fixed line
+				out <- b
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	return out
 }
 
 func (s *service) stop(t *testing.T) error {
