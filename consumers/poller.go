@@ -548,6 +548,7 @@ func (p *Poller) invoiceEvent(ctx context.Context, c string, inv maventa.Invoice
 	if err != nil {
 		return 0, at, fmt.Errorf("invoice %s: %w", inv.ID, err)
 	}
+	ev.WebhookID = "" // built from the invoice list, not from a webhook Maventa sent
 	n, err := p.store.recordInvoiceStatus(ctx, p.emit, inv.ID, status, ev)
 	if n > 0 {
 		p.Stats.MissedWebhooks.Add(int64(n))

@@ -152,6 +152,11 @@ func TestPollingEmitsEverythingOnceAndTheCursorSurvivesARestart(t *testing.T) {
 	if res.Emitted != len(all) {
 		t.Errorf("poll reports %d emitted, stream holds %d", res.Emitted, len(all))
 	}
+	for _, e := range all {
+		if e.WebhookID != "" {
+			t.Errorf("%s found by polling names webhook %s, which Maventa never sent", e.Type, e.WebhookID)
+		}
+	}
 
 	// A restarted replica continues from the stored cursor: nothing again.
 	p2 := env.poller(cfg, nil)
