@@ -110,37 +110,45 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 		return p.publish(ctx, full)
 	}
 	name, _ := w.Name()
-	if err := p.publishWebhookEvent(ctx, w, name, ev); err != nil {
+	if name.Area != maventa.AreaDocuments || name.Resource != "INVOICE" {
+		if err := p.publish(ctx, ev); err != nil {
+			return err
+		}
+		p.Stats.Processed.Add(1)
+		return nil
+	}
+	// An invoice webhook: its invoice id serves both the shared delivery status
+	// and the enrichment, so event_data is decoded once.
+	invoiceID := ""
+	if doc, err := w.DocumentEvent(); err == nil {
+		invoiceID = doc.InvoiceID
+	}
+	if err := p.publishInvoiceEvent(ctx, invoiceID, name.Action, ev); err != nil {
 		return err
 	}
-	if name.Area == maventa.AreaDocuments && name.Resource == "INVOICE" {
-		switch name.Action {
-		case "DELIVERED", "DELIVERY_CONFIRMED", "FAILED":
-			return p.enrichInvoice(ctx, w, name.Action, tc, log)
-		}
+	switch name.Action {
+	case "DELIVERED", "DELIVERY_CONFIRMED", "FAILED":
+		return p.enrichInvoice(ctx, w, invoiceID, name.Action, tc, log)
 	}
 	p.Stats.Processed.Add(1)
 	return nil
 }
 
-// publishWebhookEvent emits the webhook's own event. An invoice delivered or
-// failed goes through the invoice status shared with polling, so that the same
+// publishInvoiceEvent emits an invoice webhook's own event. Delivered and
+// failed go through the invoice status shared with polling, so that the same
 // delivery seen both ways is one event.
-func (p *Processor) publishWebhookEvent(ctx context.Context, w maventa.Webhook, name maventa.EventName, ev events.Event) error {
+func (p *Processor) publishInvoiceEvent(ctx context.Context, invoiceID, action string, ev events.Event) error {
 	status := ""
-	if name.Area == maventa.AreaDocuments && name.Resource == "INVOICE" {
-		switch name.Action {
-		case "DELIVERED":
-			status = invoiceDelivered
-		case "FAILED":
-			status = invoiceFailed
-		}
+	switch action {
+	case "DELIVERED":
+		status = invoiceDelivered
+	case "FAILED":
+		status = invoiceFailed
 	}
-	doc, err := w.DocumentEvent()
-	if p.state == nil || status == "" || err != nil || doc.InvoiceID == "" {
+	if p.state == nil || status == "" || invoiceID == "" {
 		return p.publish(ctx, ev)
 	}
-	n, err := p.state.recordInvoiceStatus(ctx, p.emit, doc.InvoiceID, status, ev)
+	n, err := p.state.recordInvoiceStatus(ctx, p.emit, invoiceID, status, ev)
 	p.Stats.Emitted.Add(int64(n))
 	if err != nil {
 		return &ProcessError{Reason: "store_unavailable", Retry: true, Err: err}
@@ -199,14 +207,13 @@ func (p *Processor) serviceEvent(ctx context.Context, w maventa.Webhook, ev even
 // Amili Kassavirta service must have an assignment (Kassavirta creates it when the
 // invoice is sent): until it appears the message is retried, and when it never
 // does, the message is dead-lettered.
-func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, action string, tc events.TraceContext, log *slog.Logger) error {
-	doc, err := w.DocumentEvent()
-	if err != nil || doc.InvoiceID == "" {
+func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, invoiceID, action string, tc events.TraceContext, log *slog.Logger) error {
+	if invoiceID == "" {
 		log.Warn("invoice webhook without invoice_id: nothing to enrich")
 		p.Stats.Processed.Add(1)
 		return nil
 	}
-	as, err := p.api.AssignmentsForInvoice(ctx, w.CompanyID, doc.InvoiceID)
+	as, err := p.api.AssignmentsForInvoice(ctx, w.CompanyID, invoiceID)
 	if errors.Is(err, maventa.ErrNoCredentials) {
 		p.skipEnrichment(ctx, w)
 		return nil
@@ -222,7 +229,7 @@ func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, action
 			}
 			if expected {
 				return &ProcessError{Reason: "assignment_not_found", Retry: true,
-					Err: fmt.Errorf("no assignment yet for invoice %s although Amili Kassavirta is active", doc.InvoiceID)}
+					Err: fmt.Errorf("no assignment yet for invoice %s although Amili Kassavirta is active", invoiceID)}
 			}
 		}
 		p.Stats.Processed.Add(1)
