@@ -83,7 +83,9 @@ func (e *Emitter) publish(ctx context.Context, ev events.Event) (dup bool, err e
 	if err != nil {
 		return false, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
-	span.SetAttributes(attrBodySize.Int(len(body)))
+	if span.IsRecording() {
+		span.SetAttributes(attrBodySize.Int(len(body)))
+	}
 	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
 	msg.Header.Set("Content-Type", "application/cloudevents+json")
 	// Lower-case keys set directly: nats.Header is case-sensitive and non-Go
@@ -99,7 +101,9 @@ func (e *Emitter) publish(ctx context.Context, ev events.Event) (dup bool, err e
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
 	}
-	span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)), attrDuplicate.Bool(ack.Duplicate))
+	if span.IsRecording() {
+		span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)), attrDuplicate.Bool(ack.Duplicate))
+	}
 	if _, err := e.kv.Put(ctx, markerKey(ev.ID), []byte(strconv.FormatUint(ack.Sequence, 10))); err != nil {
 		return false, fmt.Errorf("mark event %s processed: %w", ev.ID, err)
 	}

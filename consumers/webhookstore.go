@@ -106,7 +106,7 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 			storeFailures.Add(ctx, 1, metric.WithAttributes(attrStream.String(stream), attrErrorType.String(kind)))
 			span.RecordError(err)
 			span.SetStatus(codes.Error, "not acknowledged")
-		} else {
+		} else if span.IsRecording() {
 			span.SetAttributes(attrDuplicate.Bool(dup))
 		}
 		span.End()
@@ -119,7 +119,9 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 		if err != nil {
 			return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
-		span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)))
+		if span.IsRecording() {
+			span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)))
+		}
 		return ack.Duplicate, nil
 	}
 	f, err := s.js.PublishMsgAsync(msg, opts...)
@@ -128,7 +130,9 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 	}
 	select {
 	case ack := <-f.Ok():
-		span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)))
+		if span.IsRecording() {
+			span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)))
+		}
 		return ack.Duplicate, nil
 	case err := <-f.Err():
 		return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)

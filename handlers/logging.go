@@ -13,17 +13,24 @@ import (
 
 // requestInfo collects fields that handlers learn (event name, company) so the
 // single access-log line can carry them.
+// Attributes are slog.Attr, not key-value pairs of any: a string or bool in an
+// Attr is not boxed, so recording them costs no allocation on the common path
+// where the line is never written (successful requests log at debug).
 type requestInfo struct {
 	mu    sync.Mutex
-	attrs []any
+	attrs []slog.Attr
+	buf   [4]slog.Attr // room for what the webhook handler adds
 }
 
-func (i *requestInfo) set(k string, v any) {
+func (i *requestInfo) add(a slog.Attr) {
 	if i == nil {
 		return
 	}
 	i.mu.Lock()
-	i.attrs = append(i.attrs, k, v)
+	if i.attrs == nil {
+		i.attrs = i.buf[:0]
+	}
+	i.attrs = append(i.attrs, a)
 	i.mu.Unlock()
 }
 
@@ -59,18 +66,18 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 			if !log.Enabled(r.Context(), level) {
 				return
 			}
-			attrs := append([]any{
-				"method", r.Method,
-				"path", r.URL.Path,
-				"status", status,
-				"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
-				"remote", r.RemoteAddr,
-				"bytes_in", r.ContentLength,
+			attrs := append([]slog.Attr{
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", status),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.String("remote", r.RemoteAddr),
+				slog.Int64("bytes_in", r.ContentLength),
 			}, info.attrs...)
 			if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-				attrs = append(attrs, "trace_id", sc.TraceID().String())
+				attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
 			}
-			log.Log(r.Context(), level, "http request", attrs...)
+			log.LogAttrs(r.Context(), level, "http request", attrs...)
 		})
 	}
 }

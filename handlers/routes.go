@@ -9,9 +9,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // WebhookPath is where Maventa posts webhooks.
@@ -26,42 +23,16 @@ type ReadyFunc func(ctx context.Context) error
 //	GET  /healthz           the process is alive
 //	GET  /readyz            NATS connected and streams ready (503 otherwise)
 //
-// Every request except the health checks is traced with an OTel HTTP server
-// span (through the global tracer provider; without one it costs next to
-// nothing) named after its route, e.g. "POST /webhooks/maventa". The span holds
-// the path only (url.path), never the query string that may carry the secret.
+// Every request except the health checks is traced and measured by
+// serverTelemetry (see tracing.go).
 func NewRouter(cfg WebhookConfig, store Store, ready ReadyFunc, log *slog.Logger) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(accessLog(log))
-	r.Use(routeSpan)
 	r.Method(http.MethodPost, WebhookPath, handleWebhook(cfg, store, log))
 	r.Get("/healthz", handleHealthz())
 	r.Get("/readyz", handleReadyz(ready))
-	return otelhttp.NewHandler(r, "maventa-events",
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
-		// Probes every few seconds would drown the traces that matter.
-		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }))
-}
-
-// routeSpan names the server span after the matched route template and adds
-// http.route to the span and to otelhttp's request metrics, once chi has routed
-// the request (chi does not set http.Request.Pattern, which otelhttp reads).
-func routeSpan(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r)
-		rc := chi.RouteContext(r.Context())
-		if rc == nil || rc.RoutePattern() == "" {
-			return
-		}
-		route := attribute.String("http.route", rc.RoutePattern())
-		span := trace.SpanFromContext(r.Context())
-		span.SetName(r.Method + " " + rc.RoutePattern())
-		span.SetAttributes(route)
-		if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
-			l.Add(route)
-		}
-	})
+	return serverTelemetry(r)
 }
 
 func handleHealthz() http.HandlerFunc {

@@ -2,13 +2,17 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -21,10 +25,13 @@ import (
 // every test of this package shares one recorder and one reader (tests compare
 // before and after, or filter by trace id).
 var (
-	telOnce  sync.Once
-	spans    *tracetest.SpanRecorder
-	mreader  *sdkmetric.ManualReader
-	telSetup = func() {
+	telOnce sync.Once
+	spans   *tracetest.SpanRecorder
+	mreader *sdkmetric.ManualReader
+	// telInstalled is set once the recording providers above are global.
+	telInstalled bool
+	telSetup     = func() {
+		telInstalled = true
 		spans = tracetest.NewSpanRecorder()
 		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
 		mreader = sdkmetric.NewManualReader()
@@ -184,5 +191,68 @@ func TestEventFamilyIsBounded(t *testing.T) {
 		if got := eventFamily(in); got != want {
 			t.Errorf("eventFamily(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestServerTelemetrySpansAndDurationMetric(t *testing.T) {
+	telemetry(t)
+	tests := []struct {
+		name       string
+		store      Store
+		method     string
+		target     string
+		wantStatus int
+		wantSpan   string // "" = no span expected
+		wantError  bool
+		wantAttrs  []attribute.KeyValue // of the http.server.request.duration point
+	}{
+		{"stored webhook", &fakeStore{}, http.MethodPost, WebhookPath + "?secret=new-secret", 200,
+			"POST /webhooks/maventa", false,
+			[]attribute.KeyValue{attrHTTPMethod.String("POST"), attrHTTPRoute.String(WebhookPath), attrHTTPStatus.Int(200)}},
+		{"our failure is an error", &fakeStore{storeErr: errors.New("nats down")}, http.MethodPost, WebhookPath + "?secret=new-secret", 503,
+			"POST /webhooks/maventa", true,
+			[]attribute.KeyValue{attrHTTPRoute.String(WebhookPath), attrHTTPStatus.Int(503), attrErrorType.String("503")}},
+		{"the caller's mistake is not", &fakeStore{}, http.MethodPost, WebhookPath + "?secret=wrong", 401,
+			"POST /webhooks/maventa", false,
+			[]attribute.KeyValue{attrHTTPRoute.String(WebhookPath), attrHTTPStatus.Int(401)}},
+		{"unmatched route, odd method", &fakeStore{}, "BREW", "/teapot", 405,
+			"BREW", false,
+			[]attribute.KeyValue{attrHTTPMethod.String("_OTHER"), attrHTTPStatus.Int(405)}},
+		{"health checks are neither traced nor measured", &fakeStore{}, http.MethodGet, "/healthz", 200, "", false, nil},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestRouter(t, tt.store, WebhookConfig{}, nil)
+			traceID := fmt.Sprintf("4bf92f3577b34da6a3ce929d0e0e47%02x", i)
+			before := metricValue(t, "http.server.request.duration", tt.wantAttrs...)
+			req := httptest.NewRequest(tt.method, tt.target, strings.NewReader(validBody))
+			req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d", rec.Code, tt.wantStatus)
+			}
+			var got sdktrace.ReadOnlySpan
+			for _, s := range spans.Ended() {
+				if s.SpanContext().TraceID().String() == traceID {
+					got = s
+				}
+			}
+			if tt.wantSpan == "" {
+				if got != nil {
+					t.Fatalf("span %q recorded for a health check", got.Name())
+				}
+				return
+			}
+			if got == nil || got.Name() != tt.wantSpan {
+				t.Fatalf("span = %v, want %q", got, tt.wantSpan)
+			}
+			if isErr := got.Status().Code == codes.Error; isErr != tt.wantError {
+				t.Errorf("span status %v, want error %v", got.Status(), tt.wantError)
+			}
+			if d := metricValue(t, "http.server.request.duration", tt.wantAttrs...) - before; d != 1 {
+				t.Errorf("http.server.request.duration %v moved by %v, want 1", tt.wantAttrs, d)
+			}
+		})
 	}
 }

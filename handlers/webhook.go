@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -100,7 +101,7 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 			if errors.As(err, &we) {
 				problems = we.Problems
 			}
-			info.set("quarantined", true)
+			info.add(slog.Bool("quarantined", true))
 			if _, err := store.Quarantine(ctx, "invalid_envelope", body, withProblems(meta, problems)); err != nil {
 				// We could not keep it: say it is our failure so the sender retries.
 				log.ErrorContext(ctx, "quarantine failed", "err", err)
@@ -112,8 +113,8 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 			writeError(w, codeInvalid, "the webhook envelope is invalid; a copy was kept for inspection", problems, 0)
 			return
 		}
-		info.set("event", env.Event)
-		info.set("company_id", env.CompanyID)
+		info.add(slog.String("event", env.Event))
+		info.add(slog.String("company_id", env.CompanyID))
 		span.SetAttributes(attrEvent.String(env.Event), attrCompanyID.String(env.CompanyID))
 		family := eventFamily(env.Event)
 		dup, err := store.Store(ctx, env.CompanyID, env.Event, body, meta)
@@ -123,15 +124,37 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 			writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
 			return
 		}
-		info.set("duplicate", dup)
+		info.add(slog.Bool("duplicate", dup))
 		span.SetAttributes(attribute.Bool("maventa.duplicate", dup))
 		if dup {
 			recordWebhook(ctx, family, outcomeDuplicate, start)
 		} else {
 			recordWebhook(ctx, family, outcomeStored, start)
 		}
-		writeJSON(w, statusOf[codeStored], storedBody{Status: codeStored, Duplicate: dup})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(statusOf[codeStored])
+		_, _ = w.Write(storedAnswer(dup))
 	})
+}
+
+// storedAnswers are the bodies of the two 200 answers, encoded once (exactly
+// as writeJSON would) since every accepted webhook gets one of them.
+var storedAnswers = func() (a [2][]byte) {
+	for i, dup := range []bool{false, true} {
+		b, err := json.Marshal(storedBody{Status: codeStored, Duplicate: dup})
+		if err != nil {
+			panic(err)
+		}
+		a[i] = append(b, '\n')
+	}
+	return a
+}()
+
+func storedAnswer(duplicate bool) []byte {
+	if duplicate {
+		return storedAnswers[1]
+	}
+	return storedAnswers[0]
 }
 
 // requestMeta is the request metadata stored beside the body. Credentials

@@ -198,6 +198,8 @@ func TestOneWebhookIsOneTraceAndMovesTheMetrics(t *testing.T) {
 		`maventa_webhooks_ack_duration_seconds_count\{[^}]*outcome="stored"[^}]*\} ([0-9.e+]+)`,
 		`maventa_events_emitted_total\{[^}]*cloudevents_event_type="` + regexp.QuoteMeta(events.TypeInvoiceDelivered.Type()) + `"[^}]*\} ([0-9.e+]+)`,
 		`maventa_api_calls_total\{[^}]*http_route="/v1/assignments/\{id\}"[^}]*\} ([0-9.e+]+)`,
+		`http_server_request_duration_seconds_count\{[^}]*http_response_status_code="200"[^}]*http_route="/webhooks/maventa"[^}]*\} ([0-9.e+]+)`,
+		`http_client_request_duration_seconds_count\{[^}]*\} ([0-9.e+]+)`,
 	} {
 		m := regexp.MustCompile(re).FindStringSubmatch(text)
 		if m == nil {
