@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ax builds an AX API request with the given scope.
@@ -52,19 +54,23 @@ type notificationFields Notification
 
 // UnmarshalJSON decodes a notification, keeping unknown fields.
 func (n *Notification) UnmarshalJSON(b []byte) error {
-	var f notificationFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*n = Notification(f)
-	return nil
+	return unmarshalJSON(b, (*notificationFields)(n), &n.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (n *Notification) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*notificationFields)(n), &n.Extra)
 }
 
 // MarshalJSON encodes the notification with its unknown fields.
 func (n Notification) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(notificationFields(n), n.Extra, nil)
+	return marshalJSON(notificationFields(n), n.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (n Notification) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, notificationFields(n), n.Extra)
 }
 
 // notificationsPath is the company notifications endpoint; operators have
@@ -139,19 +145,23 @@ type serviceStatusFields ServiceStatus
 
 // UnmarshalJSON decodes a service status, keeping unknown fields.
 func (s *ServiceStatus) UnmarshalJSON(b []byte) error {
-	var f serviceStatusFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*s = ServiceStatus(f)
-	return nil
+	return unmarshalJSON(b, (*serviceStatusFields)(s), &s.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (s *ServiceStatus) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*serviceStatusFields)(s), &s.Extra)
 }
 
 // MarshalJSON encodes the status with its unknown fields.
 func (s ServiceStatus) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(serviceStatusFields(s), s.Extra, nil)
+	return marshalJSON(serviceStatusFields(s), s.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (s ServiceStatus) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, serviceStatusFields(s), s.Extra)
 }
 
 // VFSFI is Visma Amili's (Visma Financial Solutions) bank account and the notes to
@@ -173,19 +183,23 @@ type vfsfiFields VFSFI
 
 // UnmarshalJSON decodes VFSFI details, keeping unknown fields.
 func (v *VFSFI) UnmarshalJSON(b []byte) error {
-	var f vfsfiFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*v = VFSFI(f)
-	return nil
+	return unmarshalJSON(b, (*vfsfiFields)(v), &v.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (v *VFSFI) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*vfsfiFields)(v), &v.Extra)
 }
 
 // MarshalJSON encodes VFSFI details with their unknown fields.
 func (v VFSFI) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(vfsfiFields(v), v.Extra, nil)
+	return marshalJSON(vfsfiFields(v), v.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (v VFSFI) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, vfsfiFields(v), v.Extra)
 }
 
 // VFSFINote is an invoice note text in one language.
@@ -202,19 +216,23 @@ type vfsfiNoteFields VFSFINote
 
 // UnmarshalJSON decodes a note, keeping unknown fields.
 func (n *VFSFINote) UnmarshalJSON(b []byte) error {
-	var f vfsfiNoteFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*n = VFSFINote(f)
-	return nil
+	return unmarshalJSON(b, (*vfsfiNoteFields)(n), &n.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (n *VFSFINote) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*vfsfiNoteFields)(n), &n.Extra)
 }
 
 // MarshalJSON encodes the note with its unknown fields.
 func (n VFSFINote) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(vfsfiNoteFields(n), n.Extra, nil)
+	return marshalJSON(vfsfiNoteFields(n), n.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (n VFSFINote) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, vfsfiNoteFields(n), n.Extra)
 }
 
 // ServiceActivation is the body of PUT /v1|v2/services/.../receivables (fields
@@ -256,7 +274,12 @@ type serviceActivationFields ServiceActivation
 
 // MarshalJSON encodes the activation with its extra fields.
 func (s ServiceActivation) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(serviceActivationFields(s), s.Extra, nil)
+	return marshalJSON(serviceActivationFields(s), s.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (s ServiceActivation) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, serviceActivationFields(s), s.Extra)
 }
 
 // Address is a postal address in service activation.
@@ -347,19 +370,23 @@ type invoiceFields Invoice
 
 // UnmarshalJSON decodes an invoice, keeping unknown fields.
 func (i *Invoice) UnmarshalJSON(b []byte) error {
-	var f invoiceFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*i = Invoice(f)
-	return nil
+	return unmarshalJSON(b, (*invoiceFields)(i), &i.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (i *Invoice) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*invoiceFields)(i), &i.Extra)
 }
 
 // MarshalJSON encodes the invoice with its unknown fields.
 func (i Invoice) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(invoiceFields(i), i.Extra, nil)
+	return marshalJSON(invoiceFields(i), i.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (i Invoice) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, invoiceFields(i), i.Extra)
 }
 
 func (c *Client) invoiceValues(q InvoiceQuery) url.Values {
@@ -410,19 +437,23 @@ type invoiceAssignmentFields InvoiceAssignment
 
 // UnmarshalJSON decodes a transfer state, keeping unknown fields.
 func (i *InvoiceAssignment) UnmarshalJSON(b []byte) error {
-	var f invoiceAssignmentFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*i = InvoiceAssignment(f)
-	return nil
+	return unmarshalJSON(b, (*invoiceAssignmentFields)(i), &i.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (i *InvoiceAssignment) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*invoiceAssignmentFields)(i), &i.Extra)
 }
 
 // MarshalJSON encodes the transfer state with its unknown fields.
 func (i InvoiceAssignment) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(invoiceAssignmentFields(i), i.Extra, nil)
+	return marshalJSON(invoiceAssignmentFields(i), i.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (i InvoiceAssignment) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, invoiceAssignmentFields(i), i.Extra)
 }
 
 // GetInvoiceAssignment fetches the transfer state of an invoice to collection.

@@ -306,7 +306,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, r request, payload []b
 			return nil, &TransportError{Method: r.method, Path: r.path, Err: err}
 		}
 		if len(bytes.TrimSpace(data)) > 0 {
-			if err := json.Unmarshal(data, r.out); err != nil {
+			if err := unmarshal(data, r.out); err != nil {
 				return nil, fmt.Errorf("maventa: %s %s: decode response: %w", r.method, r.path, err)
 			}
 		}

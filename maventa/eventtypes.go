@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -137,19 +139,23 @@ type paidFields PaidData
 
 // UnmarshalJSON decodes paid data, keeping unknown fields.
 func (d *PaidData) UnmarshalJSON(b []byte) error {
-	var f paidFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*d = PaidData(f)
-	return nil
+	return unmarshalJSON(b, (*paidFields)(d), &d.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (d *PaidData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*paidFields)(d), &d.Extra)
 }
 
 // MarshalJSON encodes sum_paid as a JSON number, as Maventa expects.
 func (d PaidData) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(paidFields(d), d.Extra, map[string]*events.Decimal{"sum_paid": &d.SumPaid})
+	return marshalJSON(paidFields(d), d.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (d PaidData) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, paidFields(d), d.Extra)
 }
 
 // CreditNoteData is the data of a credit_note event. The field names
@@ -168,19 +174,23 @@ type creditNoteFields CreditNoteData
 
 // UnmarshalJSON decodes credit note data, keeping unknown fields.
 func (d *CreditNoteData) UnmarshalJSON(b []byte) error {
-	var f creditNoteFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*d = CreditNoteData(f)
-	return nil
+	return unmarshalJSON(b, (*creditNoteFields)(d), &d.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (d *CreditNoteData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*creditNoteFields)(d), &d.Extra)
 }
 
 // MarshalJSON encodes sum as a JSON number.
 func (d CreditNoteData) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(creditNoteFields(d), d.Extra, map[string]*events.Decimal{"sum": &d.Sum})
+	return marshalJSON(creditNoteFields(d), d.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (d CreditNoteData) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, creditNoteFields(d), d.Extra)
 }
 
 // FreezeData is the data of freeze, freeze_confirmed and unfreezed events.
@@ -199,19 +209,23 @@ type freezeFields FreezeData
 
 // UnmarshalJSON decodes freeze data, keeping unknown fields.
 func (d *FreezeData) UnmarshalJSON(b []byte) error {
-	var f freezeFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*d = FreezeData(f)
-	return nil
+	return unmarshalJSON(b, (*freezeFields)(d), &d.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (d *FreezeData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*freezeFields)(d), &d.Extra)
 }
 
 // MarshalJSON encodes freeze data with its unknown fields.
 func (d FreezeData) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(freezeFields(d), d.Extra, nil)
+	return marshalJSON(freezeFields(d), d.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (d FreezeData) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, freezeFields(d), d.Extra)
 }
 
 // DueDateData is the data of due_date_change_request and due_date_changed events.
@@ -227,19 +241,23 @@ type dueDateFields DueDateData
 
 // UnmarshalJSON decodes due date data, keeping unknown fields.
 func (d *DueDateData) UnmarshalJSON(b []byte) error {
-	var f dueDateFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*d = DueDateData(f)
-	return nil
+	return unmarshalJSON(b, (*dueDateFields)(d), &d.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (d *DueDateData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*dueDateFields)(d), &d.Extra)
 }
 
 // MarshalJSON encodes due date data with its unknown fields.
 func (d DueDateData) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(dueDateFields(d), d.Extra, nil)
+	return marshalJSON(dueDateFields(d), d.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (d DueDateData) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, dueDateFields(d), d.Extra)
 }
 
 // DeliveryStatusData is the data of a delivery_status event ("DELIVERED", "FAILED"...).
@@ -254,19 +272,23 @@ type deliveryStatusFields DeliveryStatusData
 
 // UnmarshalJSON decodes delivery status data, keeping unknown fields.
 func (d *DeliveryStatusData) UnmarshalJSON(b []byte) error {
-	var f deliveryStatusFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*d = DeliveryStatusData(f)
-	return nil
+	return unmarshalJSON(b, (*deliveryStatusFields)(d), &d.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (d *DeliveryStatusData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*deliveryStatusFields)(d), &d.Extra)
 }
 
 // MarshalJSON encodes delivery status data with its unknown fields.
 func (d DeliveryStatusData) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(deliveryStatusFields(d), d.Extra, nil)
+	return marshalJSON(deliveryStatusFields(d), d.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (d DeliveryStatusData) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, deliveryStatusFields(d), d.Extra)
 }
 
 // CommentData is the data of a comment event. Which of "comment" or "message"
@@ -292,19 +314,23 @@ type commentFields CommentData
 
 // UnmarshalJSON decodes comment data, keeping unknown fields.
 func (d *CommentData) UnmarshalJSON(b []byte) error {
-	var f commentFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*d = CommentData(f)
-	return nil
+	return unmarshalJSON(b, (*commentFields)(d), &d.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (d *CommentData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*commentFields)(d), &d.Extra)
 }
 
 // MarshalJSON encodes comment data with its unknown fields.
 func (d CommentData) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(commentFields(d), d.Extra, nil)
+	return marshalJSON(commentFields(d), d.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (d CommentData) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, commentFields(d), d.Extra)
 }
 
 // AmountData is the data of interest_paid and cash_discount events. The field name
@@ -320,19 +346,23 @@ type amountFields AmountData
 
 // UnmarshalJSON decodes amount data, keeping unknown fields.
 func (d *AmountData) UnmarshalJSON(b []byte) error {
-	var f amountFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*d = AmountData(f)
-	return nil
+	return unmarshalJSON(b, (*amountFields)(d), &d.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (d *AmountData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*amountFields)(d), &d.Extra)
 }
 
 // MarshalJSON encodes sum as a JSON number.
 func (d AmountData) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(amountFields(d), d.Extra, map[string]*events.Decimal{"sum": &d.Sum})
+	return marshalJSON(amountFields(d), d.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (d AmountData) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, amountFields(d), d.Extra)
 }
 
 // checkType returns an error when e is not one of types.

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // AssignmentQuery filters GET /v1/assignments. Zero fields are not sent. The query
@@ -167,19 +169,23 @@ type serviceLevelFields ServiceLevel
 
 // UnmarshalJSON decodes a service level, keeping unknown fields.
 func (s *ServiceLevel) UnmarshalJSON(b []byte) error {
-	var f serviceLevelFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*s = ServiceLevel(f)
-	return nil
+	return unmarshalJSON(b, (*serviceLevelFields)(s), &s.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (s *ServiceLevel) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*serviceLevelFields)(s), &s.Extra)
 }
 
 // MarshalJSON encodes the service level with its unknown fields.
 func (s ServiceLevel) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(serviceLevelFields(s), s.Extra, nil)
+	return marshalJSON(serviceLevelFields(s), s.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (s ServiceLevel) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, serviceLevelFields(s), s.Extra)
 }
 
 // ListServiceLevels lists every customer with a non-default service level,
@@ -221,19 +227,23 @@ type messageThreadFields MessageThread
 
 // UnmarshalJSON decodes a thread, keeping unknown fields.
 func (t *MessageThread) UnmarshalJSON(b []byte) error {
-	var f messageThreadFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*t = MessageThread(f)
-	return nil
+	return unmarshalJSON(b, (*messageThreadFields)(t), &t.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (t *MessageThread) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*messageThreadFields)(t), &t.Extra)
 }
 
 // MarshalJSON encodes the thread with its unknown fields.
 func (t MessageThread) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(messageThreadFields(t), t.Extra, nil)
+	return marshalJSON(messageThreadFields(t), t.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (t MessageThread) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, messageThreadFields(t), t.Extra)
 }
 
 // Message is one message in a thread. Field names beyond id are ASSUMED.
@@ -252,19 +262,23 @@ type messageFields Message
 
 // UnmarshalJSON decodes a message, keeping unknown fields.
 func (m *Message) UnmarshalJSON(b []byte) error {
-	var f messageFields
-	extra, err := unmarshalKeepingExtra(b, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*m = Message(f)
-	return nil
+	return unmarshalJSON(b, (*messageFields)(m), &m.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (m *Message) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*messageFields)(m), &m.Extra)
 }
 
 // MarshalJSON encodes the message with its unknown fields.
 func (m Message) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(messageFields(m), m.Extra, nil)
+	return marshalJSON(messageFields(m), m.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (m Message) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, messageFields(m), m.Extra)
 }
 
 // NewMessage is a message to post; the field name "message" is ASSUMED.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -53,21 +55,24 @@ type assignmentFields Assignment
 
 // UnmarshalJSON decodes an assignment, keeping unknown fields in Extra.
 func (a *Assignment) UnmarshalJSON(data []byte) error {
-	var f assignmentFields
-	extra, err := unmarshalKeepingExtra(data, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*a = Assignment(f)
-	return nil
+	return unmarshalJSON(data, (*assignmentFields)(a), &a.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (a *Assignment) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*assignmentFields)(a), &a.Extra)
 }
 
 // MarshalJSON encodes the assignment as Maventa does: amounts as JSON numbers,
 // unknown fields included.
 func (a Assignment) MarshalJSON() ([]byte, error) {
-	f := assignmentFields(a)
-	return marshalWithExtra(f, a.Extra, map[string]*events.Decimal{"sum": &a.Sum, "paid": &a.Paid})
+	return marshalJSON(assignmentFields(a), a.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (a Assignment) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, assignmentFields(a), a.Extra)
 }
 
 // Reference id types in Assignment.ReferenceIDs.
@@ -113,19 +118,23 @@ type debtorFields Debtor
 
 // UnmarshalJSON decodes a debtor, keeping unknown fields.
 func (d *Debtor) UnmarshalJSON(data []byte) error {
-	var f debtorFields
-	extra, err := unmarshalKeepingExtra(data, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*d = Debtor(f)
-	return nil
+	return unmarshalJSON(data, (*debtorFields)(d), &d.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (d *Debtor) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*debtorFields)(d), &d.Extra)
 }
 
 // MarshalJSON encodes the debtor with its unknown fields.
 func (d Debtor) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(debtorFields(d), d.Extra, nil)
+	return marshalJSON(debtorFields(d), d.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (d Debtor) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, debtorFields(d), d.Extra)
 }
 
 // ReferenceID is one typed identifier of an assignment.
@@ -142,19 +151,23 @@ type referenceIDFields ReferenceID
 
 // UnmarshalJSON decodes a reference id, keeping unknown fields.
 func (r *ReferenceID) UnmarshalJSON(data []byte) error {
-	var f referenceIDFields
-	extra, err := unmarshalKeepingExtra(data, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*r = ReferenceID(f)
-	return nil
+	return unmarshalJSON(data, (*referenceIDFields)(r), &r.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (r *ReferenceID) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*referenceIDFields)(r), &r.Extra)
 }
 
 // MarshalJSON encodes the reference id with its unknown fields.
 func (r ReferenceID) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(referenceIDFields(r), r.Extra, nil)
+	return marshalJSON(referenceIDFields(r), r.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (r ReferenceID) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, referenceIDFields(r), r.Extra)
 }
 
 // Event is one assignment event (seed 003). Data's shape depends on Type; use the
@@ -185,19 +198,23 @@ type eventFields Event
 
 // UnmarshalJSON decodes an event, keeping unknown fields.
 func (e *Event) UnmarshalJSON(data []byte) error {
-	var f eventFields
-	extra, err := unmarshalKeepingExtra(data, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*e = Event(f)
-	return nil
+	return unmarshalJSON(data, (*eventFields)(e), &e.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (e *Event) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*eventFields)(e), &e.Extra)
 }
 
 // MarshalJSON encodes the event with its unknown fields.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(eventFields(e), e.Extra, nil)
+	return marshalJSON(eventFields(e), e.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (e Event) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, eventFields(e), e.Extra)
 }
 
 // Seen is one "seen" mark on an event.
@@ -214,25 +231,29 @@ type seenFields Seen
 
 // UnmarshalJSON decodes a seen mark, keeping unknown fields.
 func (s *Seen) UnmarshalJSON(data []byte) error {
-	var f seenFields
-	extra, err := unmarshalKeepingExtra(data, &f)
-	if err != nil {
-		return err
-	}
-	f.Extra = extra
-	*s = Seen(f)
-	return nil
+	return unmarshalJSON(data, (*seenFields)(s), &s.Extra)
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
+// the value it is nested in.
+func (s *Seen) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return unmarshalFrom(dec, (*seenFields)(s), &s.Extra)
 }
 
 // MarshalJSON encodes the seen mark with its unknown fields.
 func (s Seen) MarshalJSON() ([]byte, error) {
-	return marshalWithExtra(seenFields(s), s.Extra, nil)
+	return marshalJSON(seenFields(s), s.Extra)
+}
+
+// MarshalJSONTo is MarshalJSON for encoding/json/v2.
+func (s Seen) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return marshalTo(enc, seenFields(s), s.Extra)
 }
 
 // DecodeAssignment decodes one assignment JSON object.
 func DecodeAssignment(data []byte) (Assignment, error) {
 	var a Assignment
-	if err := json.Unmarshal(data, &a); err != nil {
+	if err := unmarshal(data, &a); err != nil {
 		return Assignment{}, err
 	}
 	return a, nil

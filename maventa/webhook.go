@@ -234,43 +234,39 @@ type AuthorizationEvent struct {
 
 // DocumentEvent decodes event_data as a DOCUMENTS.* payload.
 func (w Webhook) DocumentEvent() (DocumentEvent, error) {
-	type fields DocumentEvent
-	var f fields
-	extra, err := w.decodeData(AreaDocuments, &f)
-	f.Extra = extra
-	return DocumentEvent(f), err
+	var d DocumentEvent
+	err := decodeEventData(w, AreaDocuments, &d, &d.Extra)
+	return d, err
 }
 
 // NetworkEvent decodes event_data as a NETWORKS.* payload.
 func (w Webhook) NetworkEvent() (NetworkEvent, error) {
-	type fields NetworkEvent
-	var f fields
-	extra, err := w.decodeData(AreaNetworks, &f)
-	f.Extra = extra
-	return NetworkEvent(f), err
+	var d NetworkEvent
+	err := decodeEventData(w, AreaNetworks, &d, &d.Extra)
+	return d, err
 }
 
 // AuthorizationEvent decodes event_data as a COMPANIES.AUTHORIZATION.* payload.
 func (w Webhook) AuthorizationEvent() (AuthorizationEvent, error) {
-	type fields AuthorizationEvent
-	var f fields
-	extra, err := w.decodeData(AreaCompanies, &f)
-	f.Extra = extra
-	return AuthorizationEvent(f), err
+	var d AuthorizationEvent
+	err := decodeEventData(w, AreaCompanies, &d, &d.Extra)
+	return d, err
 }
 
-// decodeData checks the area and decodes event_data into v, returning unknown fields.
-func (w Webhook) decodeData(area string, v any) (map[string]json.RawMessage, error) {
+// decodeEventData checks the area and decodes event_data into v, keeping unknown
+// fields in *extra. On a decoding error v holds what encoding/json decoded, with
+// no extra fields, as it always has.
+func decodeEventData[T any](w Webhook, area string, v *T, extra *map[string]json.RawMessage) error {
 	if n, ok := w.Name(); !ok || n.Area != area {
-		return nil, fmt.Errorf("maventa: webhook %q is not a %s event", w.Event, area)
+		return fmt.Errorf("maventa: webhook %q is not a %s event", w.Event, area)
 	}
 	data := w.EventData
 	if isNull(data) {
 		data = json.RawMessage("{}")
 	}
-	extra, err := unmarshalKeepingExtra(data, v)
-	if err != nil {
-		return nil, fmt.Errorf("maventa: webhook %s event_data: %w", w.Event, err)
+	if err := unmarshalJSON(data, v, extra); err != nil {
+		_ = json.Unmarshal(data, v)
+		return fmt.Errorf("maventa: webhook %s event_data: %w", w.Event, err)
 	}
-	return extra, nil
+	return nil
 }
