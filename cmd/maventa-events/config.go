@@ -145,7 +145,7 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Streams.DuplicateWindow, err = positiveDuration(v); return }},
 	{flag: "consumers", env: "CONSUMERS_ENABLED", def: "true", isBool: true, usage: "process stored webhooks into domain events in this process (false: intake only)",
 		set: func(c *config, v string) (err error) { c.ConsumersOn, err = strconv.ParseBool(v); return }},
-	{flag: "consumer-concurrency", env: "CONSUMER_CONCURRENCY", def: "4", usage: "stored webhooks processed at once by this process",
+	{flag: "consumer-concurrency", env: "CONSUMER_CONCURRENCY", def: "16", usage: "stored webhooks processed at once by this process",
 		set: func(c *config, v string) (err error) {
 			n, err := positiveInt(v)
 			c.Consumer.Concurrency = int(n)
