@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 )
 
 // TestLoadgenRunsBothModesAndVerifiesCounts runs the real tool against the real
@@ -60,5 +62,24 @@ func TestLoadgenFlagsAreBounded(t *testing.T) {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}
+	}
+}
+
+// TestLoadgenCountsOnAnExternalNATS runs the service against a NATS server of
+// its own (NATS_URL, inherited from loadgen): the banner then names no embedded
+// server, and the stored messages must be counted on the external one.
+func TestLoadgenCountsOnAnExternalNATS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the service binary")
+	}
+	srv := natstest.Start(t, t.TempDir())
+	t.Setenv("NATS_URL", srv.ClientURL())
+	var out strings.Builder
+	args := []string{"loadgen", "-modes", "async", "-duration", "300ms", "-warmup", "50ms", "-concurrency", "4", "-max-requests", "200"}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), ": match") {
+		t.Errorf("output lacks the stored == 2xx check:\n%s", out.String())
 	}
 }

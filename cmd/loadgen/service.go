@@ -109,6 +109,12 @@ func startService(ctx context.Context, bin, mode, syncPolicy string, extraEnv []
 		return nil, fmt.Errorf("service printed its banner but /readyz fails: %v", err)
 	}
 	resp.Body.Close()
+	if s.natsURL == "" {
+		// No embedded server: the service uses the NATS_URL it inherited from
+		// us (the production topology, where JetStream's memory is not the
+		// service's), so the stored messages are counted there.
+		s.natsURL = os.Getenv("NATS_URL")
+	}
 	return s, nil
 }
 
