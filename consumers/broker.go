@@ -111,6 +111,17 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 			log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted())
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { b.connected.Store(false) }),
+		// Asynchronous errors (a slow consumer dropping messages, a permission
+		// denied) go to our structured log; without a handler nats.go prints
+		// them to stderr, outside the JSON logs an operator collects. Dropped
+		// messages of a pull consumer are redelivered after their ack wait.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("nats asynchronous error", "subject", subject, "err", err)
+		}),
 	}
 	target := cfg.URL
 	if target == "" {

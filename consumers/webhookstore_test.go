@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,3 +211,46 @@ func TestEnsureStreamLeavesAnUnchangedStreamAlone(t *testing.T) {
 		t.Fatalf("an unchanged stream was updated: %s", logs.String())
 	}
 }
+
+// TestBrokerLogsAsynchronousErrors makes a subscription a slow consumer: the
+// error must reach the service's log, not nats.go's default stderr print.
+func TestBrokerLogsAsynchronousErrors(t *testing.T) {
+	var mu sync.Mutex
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	b, err := OpenBroker(context.Background(), BrokerConfig{URL: natstest.Start(t, "").ClientURL()}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	sub, err := b.NC.SubscribeSync("slow.subject")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Gone before the broker closes: closing drains, and this one never is.
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := sub.SetPendingLimits(1, -1); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := b.NC.Publish("slow.subject", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	natstest.WaitFor(t, 10*time.Second, "the slow-consumer error in the log", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logs.String(), `msg="nats asynchronous error" subject=slow.subject err="nats: slow consumer`)
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
