@@ -378,31 +378,26 @@ func TestWebhookEventDataMatchesPreviousImplementation(t *testing.T) {
 		}
 		t.Run(in, func(t *testing.T) {
 			w := Webhook{EventData: json.RawMessage(in)}
-			w.Event = "DOCUMENTS.INVOICE.RECEIVED"
-			var wantD DocumentEvent
-			extra, wantErr := prev(w, &wantD)
-			wantD.Extra = extra
-			gotD, gotErr := w.DocumentEvent()
-			if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(gotD, wantD) {
-				t.Errorf("DocumentEvent: %#v %s, want %#v %s", gotD, errString(gotErr), wantD, errString(wantErr))
-			}
-			w.Event = "NETWORKS.PEPPOL.CREATED"
-			var wantN NetworkEvent
-			extra, wantErr = prev(w, &wantN)
-			wantN.Extra = extra
-			gotN, gotErr := w.NetworkEvent()
-			if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(gotN, wantN) {
-				t.Errorf("NetworkEvent: %#v %s, want %#v %s", gotN, errString(gotErr), wantN, errString(wantErr))
-			}
-			w.Event = "COMPANIES.AUTHORIZATION.VERIFIED"
-			var wantA AuthorizationEvent
-			extra, wantErr = prev(w, &wantA)
-			wantA.Extra = extra
-			gotA, gotErr := w.AuthorizationEvent()
-			if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(gotA, wantA) {
-				t.Errorf("AuthorizationEvent: %#v %s, want %#v %s", gotA, errString(gotErr), wantA, errString(wantErr))
-			}
+			compareAccessor(t, w, "DOCUMENTS.INVOICE.RECEIVED", prev, Webhook.DocumentEvent, func(d *DocumentEvent) *map[string]json.RawMessage { return &d.Extra })
+			compareAccessor(t, w, "NETWORKS.PEPPOL.CREATED", prev, Webhook.NetworkEvent, func(d *NetworkEvent) *map[string]json.RawMessage { return &d.Extra })
+			compareAccessor(t, w, "COMPANIES.AUTHORIZATION.VERIFIED", prev, Webhook.AuthorizationEvent, func(d *AuthorizationEvent) *map[string]json.RawMessage { return &d.Extra })
 		})
+	}
+}
+
+// compareAccessor checks one typed event_data accessor of w (as event) against
+// the previous implementation: the same value, extras and error.
+func compareAccessor[T any](t *testing.T, w Webhook, event string,
+	prev func(Webhook, any) (map[string]json.RawMessage, error),
+	get func(Webhook) (T, error), extraOf func(*T) *map[string]json.RawMessage) {
+	t.Helper()
+	w.Event = event
+	var want T
+	extra, wantErr := prev(w, &want)
+	*extraOf(&want) = extra
+	got, gotErr := get(w)
+	if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: %#v %s, want %#v %s", event, got, errString(gotErr), want, errString(wantErr))
 	}
 }
 
