@@ -89,7 +89,10 @@ func traceContextFor(ctx context.Context, h nats.Header) events.TraceContext {
 // everything it yields is stored, or a *ProcessError. It may be called again for
 // the same message any number of times: what was already emitted is skipped.
 func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) error {
-	w, err := maventa.ParseWebhook(body)
+	// The envelope parser validates exactly as ParseWebhook does without a
+	// second decode for unknown top-level fields, which nothing here reads
+	// (events.FromWebhook keeps the whole body where an event needs it).
+	w, err := maventa.ParseWebhookEnvelope(body)
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
