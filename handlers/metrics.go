@@ -66,27 +66,15 @@ func eventFamily(event string) string {
 // recordWebhook counts one answered webhook request; stored ones (new or
 // duplicate) also record the time to their acknowledgement.
 func recordWebhook(ctx context.Context, family, outcome string, start time.Time) {
-	opt, ok := webhookSeries[[2]string{family, outcome}]
-	if !ok {
-		opt = metric.WithAttributeSet(attribute.NewSet(attrFamily.String(family), attrOutcome.String(outcome)))
-	}
+	opt := webhookSeries.get([2]string{family, outcome}, func(k [2]string) attribute.Set {
+		return attribute.NewSet(attrFamily.String(k[0]), attrOutcome.String(k[1]))
+	})
 	webhooksReceived.Add(ctx, 1, opt)
 	if outcome == outcomeStored || outcome == outcomeDuplicate {
 		ackDuration.Record(ctx, time.Since(start).Seconds(), opt)
 	}
 }
 
-// webhookSeries holds the attribute option of every (family, outcome) pair,
-// built once: making the set and the option on each request cost a few
-// allocations per webhook, which showed in the intake profile.
-var webhookSeries = func() map[[2]string]metric.MeasurementOption {
-	families := []string{maventa.AreaDocuments, maventa.AreaNetworks, maventa.AreaCompanies, "SERVICES", "other", familyUnknown}
-	outcomes := []string{outcomeStored, outcomeDuplicate, outcomeUnauthorized, outcomeInvalid, outcomeTooLarge, outcomeUnavailable}
-	m := make(map[[2]string]metric.MeasurementOption, len(families)*len(outcomes))
-	for _, f := range families {
-		for _, o := range outcomes {
-			m[[2]string{f, o}] = metric.WithAttributeSet(attribute.NewSet(attrFamily.String(f), attrOutcome.String(o)))
-		}
-	}
-	return m
-}()
+// webhookSeries: family and outcome are bounded (eventFamily, the outcome
+// constants).
+var webhookSeries seriesCache[[2]string]

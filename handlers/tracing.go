@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -65,13 +66,13 @@ func serverTelemetry(next http.Handler) http.Handler {
 		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
-		sw := &statusWriter{ResponseWriter: w}
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		// A route context given to chi is the one it fills in (instead of one
 		// from its pool), so the matched template is still readable afterwards.
 		rctx := chi.NewRouteContext()
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(ctx, chi.RouteCtxKey, rctx)))
+		next.ServeHTTP(ww, r.WithContext(context.WithValue(ctx, chi.RouteCtxKey, rctx)))
 
-		status := sw.status
+		status := ww.Status()
 		if status == 0 {
 			status = http.StatusOK
 		}
@@ -102,36 +103,6 @@ func serverTelemetry(next http.Handler) http.Handler {
 	})
 }
 
-// statusWriter remembers the status code written. It forwards Flush so that
-// nothing downstream loses the ability to stream.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the real writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // methodOf is the method as the conventions want it: known methods as they are,
 // anything else _OTHER (so outside input cannot create unbounded series).
 func methodOf(m string) string {
@@ -158,22 +129,36 @@ type serverSeriesKey struct {
 	status        int
 }
 
-var serverSeriesCache sync.Map // serverSeriesKey -> metric.MeasurementOption
+var serverSeriesCache seriesCache[serverSeriesKey]
 
-// serverSeries is the attribute option of one series, built once per series
-// instead of once per request.
+// serverSeries is the attribute option of one series of
+// http.server.request.duration.
 func serverSeries(method, route string, status int) metric.MeasurementOption {
-	k := serverSeriesKey{methodOf(method), route, status}
-	if o, ok := serverSeriesCache.Load(k); ok {
+	return serverSeriesCache.get(serverSeriesKey{methodOf(method), route, status}, serverSeriesSet)
+}
+
+func serverSeriesSet(k serverSeriesKey) attribute.Set {
+	attrs := []attribute.KeyValue{attrHTTPMethod.String(k.method), attrHTTPStatus.Int(k.status)}
+	if k.route != "" {
+		attrs = append(attrs, attrHTTPRoute.String(k.route))
+	}
+	if k.status >= 500 {
+		attrs = append(attrs, attrErrorType.String(strconv.Itoa(k.status)))
+	}
+	return attribute.NewSet(attrs...)
+}
+
+// seriesCache holds the attribute option of each series of a metric whose
+// attribute values are bounded, built on first use: making the set and the
+// option on every request cost several allocations per webhook, which showed
+// in the intake profile.
+type seriesCache[K comparable] struct{ m sync.Map } // K -> metric.MeasurementOption
+
+// get returns the option of series k, made from set(k) the first time.
+func (c *seriesCache[K]) get(k K, set func(K) attribute.Set) metric.MeasurementOption {
+	if o, ok := c.m.Load(k); ok {
 		return o.(metric.MeasurementOption)
 	}
-	attrs := []attribute.KeyValue{attrHTTPMethod.String(k.method), attrHTTPStatus.Int(status)}
-	if route != "" {
-		attrs = append(attrs, attrHTTPRoute.String(route))
-	}
-	if status >= 500 {
-		attrs = append(attrs, attrErrorType.String(strconv.Itoa(status)))
-	}
-	o, _ := serverSeriesCache.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(attrs...)))
+	o, _ := c.m.LoadOrStore(k, metric.WithAttributeSet(set(k)))
 	return o.(metric.MeasurementOption)
 }
