@@ -216,7 +216,7 @@ func TestServerTelemetrySpansAndDurationMetric(t *testing.T) {
 			"POST /webhooks/maventa", false,
 			[]attribute.KeyValue{attrHTTPRoute.String(WebhookPath), attrHTTPStatus.Int(401)}},
 		{"unmatched route, odd method", &fakeStore{}, "BREW", "/teapot", 405,
-			"BREW", false,
+			"HTTP", false,
 			[]attribute.KeyValue{attrHTTPMethod.String("_OTHER"), attrHTTPStatus.Int(405)}},
 		{"health checks are neither traced nor measured", &fakeStore{}, http.MethodGet, "/healthz", 200, "", false, nil},
 	}

@@ -64,7 +64,12 @@ func serverTelemetry(next http.Handler) http.Handler {
 		}
 		start := time.Now()
 		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
+		method := methodOf(r.Method)
+		name := method
+		if method == "_OTHER" {
+			name = "HTTP" // the conventions' name for a method they do not know
+		}
+		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		// A route context given to chi is the one it fills in (instead of one
@@ -77,16 +82,16 @@ func serverTelemetry(next http.Handler) http.Handler {
 			status = http.StatusOK
 		}
 		route := rctx.RoutePattern()
-		requestDuration.Record(ctx, time.Since(start).Seconds(), serverSeries(r.Method, route, status))
+		requestDuration.Record(ctx, time.Since(start).Seconds(), serverSeries(method, route, status))
 		if !span.IsRecording() {
 			return
 		}
 		if route != "" {
-			span.SetName(r.Method + " " + route)
+			span.SetName(name + " " + route)
 			span.SetAttributes(attrHTTPRoute.String(route))
 		}
 		span.SetAttributes(
-			attrHTTPMethod.String(methodOf(r.Method)),
+			attrHTTPMethod.String(method),
 			attrURLPath.String(r.URL.Path),
 			attrURLScheme.String(schemeOf(r)),
 			attrHTTPStatus.Int(status),
@@ -132,9 +137,9 @@ type serverSeriesKey struct {
 var serverSeriesCache seriesCache[serverSeriesKey]
 
 // serverSeries is the attribute option of one series of
-// http.server.request.duration.
+// http.server.request.duration; method is already methodOf's.
 func serverSeries(method, route string, status int) metric.MeasurementOption {
-	return serverSeriesCache.get(serverSeriesKey{methodOf(method), route, status}, serverSeriesSet)
+	return serverSeriesCache.get(serverSeriesKey{method, route, status}, serverSeriesSet)
 }
 
 func serverSeriesSet(k serverSeriesKey) attribute.Set {
