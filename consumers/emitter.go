@@ -2,86 +2,110 @@ package consumers
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
-// Emitter publishes domain events so that each appears once, whichever path
-// (webhook, enrichment, polling) produces it and however often.
+// Emitter publishes domain events into the domain-event stream, each with
+// Nats-Msg-Id = its deterministic id. It does not decide what is new: the
+// per-aggregate records do (see update); the stream's duplicate window drops
+// what a retry publishes again.
 //
-// For each event, in order: if its processed marker exists, skip it; otherwise
-// publish it with Nats-Msg-Id = its deterministic id and wait for the ack, then
-// write the marker. A process dying after the publish and before the marker is
-// covered by JetStream's duplicate window (the redelivery publishes the same id
-// again within seconds and JetStream drops it); dying after the marker is
-// covered by the marker. Markers live far longer than the window
-// (PipelineConfig.ProcessedTTL), so the same Maventa fact seen again hours or
-// days later, by a Maventa retry or by polling, is not emitted again.
-//
-// Publishing waits for each acknowledgement before the next event, so one
-// emitter's events are stored in the order given.
+// Emit sends all its events before waiting for their acknowledgements (one
+// round trip for the batch, not one per event); JetStream stores the messages
+// of one connection in the order sent, so one call's events are stored in the
+// order given.
 type Emitter struct {
 	js     jetstream.JetStream
-	kv     jetstream.KeyValue
 	stream string
 }
 
-// NewEmitter returns an emitter into the domain-event stream of c, with markers in kv.
-func NewEmitter(js jetstream.JetStream, kv jetstream.KeyValue, c PipelineConfig) *Emitter {
-	return &Emitter{js: js, kv: kv, stream: c.withDefaults().EventStream}
+// NewEmitter returns an emitter into the domain-event stream of c.
+func NewEmitter(js jetstream.JetStream, c PipelineConfig) *Emitter {
+	return &Emitter{js: js, stream: c.withDefaults().EventStream}
 }
 
-// Emit publishes evs in order and returns how many were new.
+// Emit publishes evs and returns how many were new to the stream (not
+// dropped as duplicates).
 func (e *Emitter) Emit(ctx context.Context, evs []events.Event) (int, error) {
-	n := 0
-	for _, ev := range evs {
-		done, err := e.processed(ctx, ev.ID)
-		if err != nil {
-			return n, err
-		}
-		if done {
-			continue
-		}
-		dup, err := e.publish(ctx, ev)
-		if err != nil {
-			return n, err
-		}
-		if !dup {
-			n++
-		}
+	if len(evs) == 0 {
+		return 0, nil
 	}
-	return n, nil
+	type pending struct {
+		ev   events.Event
+		f    jetstream.PubAckFuture
+		span trace.Span
+		ctx  context.Context
+	}
+	ps := make([]pending, 0, len(evs))
+	var firstErr error
+	for _, ev := range evs {
+		pctx, span, msg, err := e.message(ctx, ev)
+		if err != nil {
+			firstErr = err
+			span.End()
+			break
+		}
+		f, err := e.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.MsgID()), jetstream.WithExpectStream(e.stream))
+		if err != nil {
+			firstErr = fmt.Errorf("publish event %s: %w", ev.ID, err)
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "not published")
+			span.End()
+			break
+		}
+		ps = append(ps, pending{ev: ev, f: f, span: span, ctx: pctx})
+	}
+	n := 0
+	for _, p := range ps {
+		var err error
+		select {
+		case ack := <-p.f.Ok():
+			if p.span.IsRecording() {
+				p.span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)), attrDuplicate.Bool(ack.Duplicate))
+			}
+			if !ack.Duplicate {
+				n++
+				eventsEmitted.Add(p.ctx, 1, metric.WithAttributes(attrEventType.String(p.ev.Type)))
+			}
+		case err = <-p.f.Err():
+			err = fmt.Errorf("publish event %s: %w", p.ev.ID, err)
+		case <-ctx.Done():
+			err = fmt.Errorf("publish event %s: %w", p.ev.ID, ctx.Err())
+		}
+		if err != nil {
+			p.span.RecordError(err)
+			p.span.SetStatus(codes.Error, "not published")
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		p.span.End()
+	}
+	return n, firstErr
 }
 
-// publish sends one event within a producer span (a child of the processing
-// span) and writes its processed marker. The span's context goes into both the
-// lower-case traceparent/tracestate NATS headers and the CloudEvent extensions,
-// so that a subscriber continues the trace whichever it reads.
-func (e *Emitter) publish(ctx context.Context, ev events.Event) (dup bool, err error) {
+// message builds the NATS message of one event within a producer span (a
+// child of the processing span). The span's context goes into both the
+// lower-case traceparent/tracestate NATS headers and the CloudEvent
+// extensions, so that a subscriber continues the trace whichever it reads.
+func (e *Emitter) message(ctx context.Context, ev events.Event) (context.Context, trace.Span, *nats.Msg, error) {
 	subject := ev.PublishSubject()
 	ctx, span := startPublish(ctx, e.stream, subject, ev.MsgID(), 0,
 		attrCloudEventID.String(ev.ID), attrCloudEventType.String(ev.Type), attrCompanyID.String(ev.CompanyID))
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, "not published")
-		}
-		span.End()
-	}()
 	if tc := TraceContextOf(ctx); tc.TraceParent != "" {
 		ev.TraceParent, ev.TraceState = tc.TraceParent, tc.TraceState
 	}
 	body, err := ev.Marshal()
 	if err != nil {
-		return false, fmt.Errorf("encode event %s: %w", ev.ID, err)
+		return ctx, span, nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
 	if span.IsRecording() {
 		span.SetAttributes(attrBodySize.Int(len(body)))
@@ -97,33 +121,5 @@ func (e *Emitter) publish(ctx context.Context, ev events.Event) (dup bool, err e
 			msg.Header[headerTraceState] = []string{ev.TraceState}
 		}
 	}
-	ack, err := e.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.MsgID()), jetstream.WithExpectStream(e.stream))
-	if err != nil {
-		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
-	}
-	if span.IsRecording() {
-		span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)), attrDuplicate.Bool(ack.Duplicate))
-	}
-	if _, err := e.kv.Put(ctx, markerKey(ev.ID), []byte(strconv.FormatUint(ack.Sequence, 10))); err != nil {
-		return false, fmt.Errorf("mark event %s processed: %w", ev.ID, err)
-	}
-	if !ack.Duplicate {
-		eventsEmitted.Add(ctx, 1, metric.WithAttributes(attrEventType.String(ev.Type)))
-	}
-	return ack.Duplicate, nil
+	return ctx, span, msg, nil
 }
-
-func (e *Emitter) processed(ctx context.Context, id string) (bool, error) {
-	_, err := e.kv.Get(ctx, markerKey(id))
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return false, nil
-	default:
-		return false, fmt.Errorf("read processed marker %s: %w", id, err)
-	}
-}
-
-// markerKey is the KV key of an event id (UUIDs pass as they are).
-func markerKey(id string) string { return "e." + kvKey(id) }

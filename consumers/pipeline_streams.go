@@ -30,13 +30,14 @@ type PipelineConfig struct {
 	DeadLetterStream string
 	// DeadLetterMaxAge is how long dead letters are kept. Default 30 days.
 	DeadLetterMaxAge time.Duration
-	// ProcessedBucket is the KV bucket of processed markers (one key per emitted
-	// event id). Default "MAVENTA_PROCESSED".
+	// ProcessedBucket is the KV bucket of invoice and company records (one key
+	// per invoice or company; the name is kept from when it held one marker per
+	// event). Default "MAVENTA_PROCESSED".
 	ProcessedBucket string
-	// ProcessedTTL is how long a marker lives. Default 8 days: longer than
-	// Maventa's 24 h of webhook retries and than the reconciliation look-back
-	// (7 days), so an event seen again by any path within that time is not
-	// emitted twice.
+	// ProcessedTTL is how long an invoice or company record lives after its
+	// last change. Default 8 days: longer than Maventa's 24 h of webhook
+	// retries and than the reconciliation look-back (7 days), so a fact seen
+	// again by any path within that time is not emitted twice.
 	ProcessedTTL time.Duration
 	// Replicas per stream and bucket. Default 1.
 	Replicas int
@@ -102,6 +103,13 @@ func (c PipelineConfig) DeadLetterStreamConfig() jetstream.StreamConfig {
 	}
 }
 
+// Stores returns the aggregate records of the pipeline: assignments and
+// threads in rs (the reconcile bucket), invoices and companies in facts (the
+// bucket EnsurePipeline returns), company facts remembered for ProcessedTTL.
+func (c PipelineConfig) Stores(facts jetstream.KeyValue, rs *ReconcileStore) Stores {
+	return Stores{Assignments: rs, Facts: NewKVRecords(facts), Keep: c.withDefaults().ProcessedTTL}
+}
+
 // EnsurePipeline provisions the domain-event and dead-letter streams and the
 // processed-marker bucket, and returns the bucket.
 func EnsurePipeline(ctx context.Context, js jetstream.JetStream, c PipelineConfig, log *slog.Logger) (jetstream.KeyValue, error) {
@@ -113,7 +121,7 @@ func EnsurePipeline(ctx context.Context, js jetstream.JetStream, c PipelineConfi
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      c.ProcessedBucket,
-		Description: "Processed markers: one key per emitted domain event id",
+		Description: "Invoice and company records: the facts seen and the events emitted per aggregate",
 		TTL:         c.ProcessedTTL,
 		History:     1,
 		Storage:     jetstream.FileStorage,

@@ -119,7 +119,7 @@ func newPipelineWith(t *testing.T, api *fakeMaventa, sc StreamsConfig, pc Pipeli
 		t.Fatal(err)
 	}
 	p.state = rs
-	p.proc = NewProcessor(api, NewEmitter(b.JS, kv, pc), rs, quiet)
+	p.proc = NewProcessor(api, NewEmitter(b.JS, pc), pc.Stores(kv, rs), quiet)
 	return p
 }
 
@@ -314,28 +314,42 @@ func TestTheSameWebhookAfterTheDuplicateWindowEmitsNothingNew(t *testing.T) {
 	assertCounts(t, counts, wantSeedEvents)
 }
 
-// failingKV fails the first Put: the process "dies" after publishing an event
-// and before marking it processed.
-type failingKV struct {
-	jetstream.KeyValue
-	failed atomic.Bool
+// failingRecords fails the first write it is given: the process "dies" after
+// publishing an aggregate's events and before writing its record.
+type failingRecords struct {
+	Records
+	failed *atomic.Bool
 }
 
-func (k *failingKV) Put(ctx context.Context, key string, v []byte) (uint64, error) {
-	if k.failed.CompareAndSwap(false, true) {
-		return 0, errors.New("killed between publish and mark")
+func (r failingRecords) Store(ctx context.Context, key string, v []byte, rev uint64) error {
+	if r.failed.CompareAndSwap(false, true) {
+		return errors.New("killed between publish and record write")
 	}
-	return k.KeyValue.Put(ctx, key, v)
+	return r.Records.Store(ctx, key, v, rev)
 }
 
-func TestDyingBetweenPublishAndMarkGivesNoDuplicate(t *testing.T) {
-	api := &fakeMaventa{assignments: []maventa.Assignment{seedAssignment(t)}}
-	p := newPipeline(t, api, StreamsConfig{})
-	p.proc = NewProcessor(api, NewEmitter(p.b.JS, &failingKV{KeyValue: p.kv}, p.pc), p.state, quiet)
-	p.post(deliveredWebhook("2020-04-15T08:47:08+03:00"))
-	p.consume(ConsumerConfig{}, nil)
-	counts, _ := p.domainEvents()
-	assertCounts(t, counts, wantSeedEvents)
+func TestDyingBetweenPublishAndRecordWriteGivesNoDuplicate(t *testing.T) {
+	for _, which := range []string{"invoice record", "assignment record"} {
+		t.Run(which, func(t *testing.T) {
+			api := &fakeMaventa{assignments: []maventa.Assignment{seedAssignment(t)}}
+			p := newPipeline(t, api, StreamsConfig{})
+			st := p.pc.Stores(p.kv, p.state)
+			var failed atomic.Bool
+			if which == "invoice record" {
+				st.Facts = failingRecords{Records: st.Facts, failed: &failed}
+			} else {
+				st.Assignments = failingRecords{Records: st.Assignments, failed: &failed}
+			}
+			p.proc = NewProcessor(api, NewEmitter(p.b.JS, p.pc), st, quiet)
+			p.post(deliveredWebhook("2020-04-15T08:47:08+03:00"))
+			p.consume(ConsumerConfig{}, nil)
+			if !failed.Load() {
+				t.Fatal("the record write never failed")
+			}
+			counts, _ := p.domainEvents()
+			assertCounts(t, counts, wantSeedEvents)
+		})
+	}
 }
 
 func TestDyingBetweenMarkAndAckGivesNoDuplicateAndNoLoss(t *testing.T) {

@@ -119,14 +119,15 @@ type CompanyPoll struct {
 
 // Poller reconciles with Maventa by polling: so that no event is missed when a
 // webhook never arrives, and the assignment events Maventa sends no webhook for
-// arrive at all. It shares the emitter (processed markers) and the
-// assignment/invoice states with the webhook consumers, so an event seen both
-// ways, or twice by overlapping polls, is emitted once.
+// arrive at all. It shares the assignment and invoice records with the webhook
+// consumers, so a fact seen both ways, or twice by overlapping polls, is
+// emitted once.
 type Poller struct {
 	cfg   PollerConfig
 	api   PollAPI
 	comp  Companies
-	store *ReconcileStore
+	store *ReconcileStore // cursors, leases, assignment and thread records
+	facts Records         // invoice records
 	emit  EventEmitter
 	log   *slog.Logger
 	Stats PollStats
@@ -139,8 +140,10 @@ type Poller struct {
 }
 
 // NewPoller returns a poller; Run starts it.
-func NewPoller(cfg PollerConfig, api PollAPI, comp Companies, store *ReconcileStore, em EventEmitter, log *slog.Logger) *Poller {
-	return &Poller{cfg: cfg.withDefaults(), api: api, comp: comp, store: store, emit: em, log: log,
+// store keeps cursors, leases and assignment records, facts the invoice
+// records (Stores.Facts of the processor).
+func NewPoller(cfg PollerConfig, api PollAPI, comp Companies, store *ReconcileStore, facts Records, em EventEmitter, log *slog.Logger) *Poller {
+	return &Poller{cfg: cfg.withDefaults(), api: api, comp: comp, store: store, facts: facts, emit: em, log: log,
 		next: map[string]time.Time{}, backoff: map[string]time.Duration{}, running: map[string]bool{}, noMsgs: map[string]time.Time{}}
 }
 
@@ -386,13 +389,18 @@ func (p *Poller) emitAssignmentEvents(ctx context.Context, c string, evs []maven
 	tc := events.TraceContext{}
 	var unknown []string
 	for _, id := range order {
-		found, n, err := p.store.applyNewEvents(ctx, p.emit, id, byAssignment[id], tc)
-		emitted += n
+		evs, err := domainAssignmentEvents(byAssignment[id])
 		if err != nil {
 			return emitted, calls, err
 		}
-		if !found {
+		n, _, err := applyAssignment(ctx, p.store, p.emit, c, id, events.AssignmentFacts{Events: evs}, tc)
+		emitted += n
+		if errors.Is(err, events.ErrNeedSnapshot) {
 			unknown = append(unknown, id)
+			continue
+		}
+		if err != nil {
+			return emitted, calls, err
 		}
 	}
 	if len(unknown) == 0 {
@@ -441,37 +449,30 @@ func (p *Poller) changedAssignments(ctx context.Context, c string, from time.Tim
 	}
 }
 
-// emitNewAssignment emits an assignment seen for the first time (opened, then
-// its history) and stores its state.
+// emitNewAssignment applies an assignment seen for the first time by polling
+// (opened, then its history).
 func (p *Poller) emitNewAssignment(ctx context.Context, c string, a maventa.Assignment, tc events.TraceContext) (int, error) {
-	out, st, err := replayAssignment(c, a, tc)
+	da, err := domainAssignment(a)
 	if err != nil {
 		return 0, err
 	}
-	n, err := p.emit.Emit(ctx, out[:1]) // assignment opened
-	if err != nil {
-		return n, err
-	}
-	if n == 1 {
+	n, opened, err := applyAssignment(ctx, p.store, p.emit, c, a.ID, events.AssignmentFacts{Snapshot: &da}, tc)
+	if opened {
 		// The assignment was never announced: its invoice's DELIVERED webhook
 		// (Kassavirta creates assignments on sending) did not arrive.
 		p.Stats.MissedWebhooks.Add(1)
 		missedWebhooks.Add(ctx, 1, companyAttr(c))
 		p.log.Info("assignment found only by polling (missed webhook)", "company_id", c, "assignment_id", a.ID)
 	}
-	k, err := p.emit.Emit(ctx, out[1:])
-	if err != nil {
-		return n + k, err
-	}
-	return n + k, p.store.saveAssignment(ctx, a.ID, st)
+	return n, err
 }
 
 // invoiceStatusOf maps a sent invoice's status in GET /v1/invoices to the
 // delivery status its webhook would have announced. The values are ASSUMED
 // (not published): kept in this one table.
 var invoiceStatusOf = map[string]string{
-	"SENT": invoiceDelivered, "DELIVERED": invoiceDelivered,
-	"FAILED": invoiceFailed, "ERROR": invoiceFailed,
+	"SENT": events.NoticeDelivered, "DELIVERED": events.NoticeDelivered,
+	"FAILED": events.NoticeFailed, "ERROR": events.NoticeFailed,
 }
 
 // pollInvoices is seed 004's fallback for lost DOCUMENTS webhooks: sent
@@ -536,7 +537,7 @@ func (p *Poller) invoiceEvent(ctx context.Context, c string, inv maventa.Invoice
 	}
 	data := map[string]string{"invoice_id": inv.ID, "invoice_number": inv.InvoiceNumber, "destination": extra("destination"),
 		"recipient_name": extra("recipient_name"), "recipient_bid": extra("recipient_bid")}
-	if status == invoiceFailed {
+	if status == events.NoticeFailed {
 		data["error_message"] = extra("error_message")
 	}
 	body, err := json.Marshal(map[string]any{"event": "DOCUMENTS.INVOICE." + status, "company_id": c,
@@ -549,7 +550,7 @@ func (p *Poller) invoiceEvent(ctx context.Context, c string, inv maventa.Invoice
 		return 0, at, fmt.Errorf("invoice %s: %w", inv.ID, err)
 	}
 	ev.WebhookID = "" // built from the invoice list, not from a webhook Maventa sent
-	n, err := p.store.recordInvoiceStatus(ctx, p.emit, inv.ID, status, ev)
+	n, err := applyInvoice(ctx, p.facts, p.emit, inv.ID, events.InvoiceNotice{Status: status, At: at, Listed: true, Event: ev})
 	if n > 0 {
 		p.Stats.MissedWebhooks.Add(int64(n))
 		missedWebhooks.Add(ctx, int64(n), companyAttr(c))
@@ -602,15 +603,12 @@ func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.Messag
 		ID string `json:"id"`
 	}
 	_ = json.Unmarshal(th.Extra["latest_message"], &latest)
-	key := "thread." + kvKey(th.ID)
-	var seen struct {
-		Latest string `json:"latest"`
-	}
-	rev, err := p.store.get(ctx, key, &seen)
+	var seen events.SeenRecord
+	rev, err := p.store.get(ctx, threadKey(th.ID), &seen)
 	if err != nil {
 		return 0, 0, err
 	}
-	if latest.ID == "" || seen.Latest == latest.ID {
+	if latest.ID == "" || (rev != 0 && seen.Latest == latest.ID) {
 		return 0, 0, nil
 	}
 	msgs, err := p.api.ListThreadMessages(ctx, c, th.ID)
@@ -633,12 +631,10 @@ func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.Messag
 		}
 		out = append(out, ev)
 	}
-	n, err := p.emit.Emit(ctx, out)
-	if err != nil {
-		return n, calls, err
-	}
-	if err := p.store.put(ctx, key, map[string]string{"latest": latest.ID}, rev); err != nil && !errors.Is(err, errConflict) {
-		return n, calls, err
-	}
-	return n, calls, nil
+	n, err := update(ctx, p.store, p.emit, threadKey(th.ID), func(rec events.SeenRecord) (events.SeenRecord, []events.Event, error) {
+		next, evs := events.ApplySeen(rec, out, p.cfg.Now(), 0)
+		next.Latest = latest.ID
+		return next, evs, nil
+	})
+	return n, calls, err
 }

@@ -67,8 +67,8 @@ func benchDrain(b *testing.B, warm bool, companies, assignments, perAssignment i
 	if err != nil {
 		b.Fatal(err)
 	}
-	em := NewEmitter(nb.JS, kv, pc)
-	p := NewPoller(PollerConfig{Concurrency: 8}, client, creds, store, em, quiet)
+	em := NewEmitter(nb.JS, pc)
+	p := NewPoller(PollerConfig{Concurrency: 8}, client, creds, store, NewKVRecords(kv), em, quiet)
 
 	var asg [][]string
 	for _, c := range ids {

@@ -37,6 +37,7 @@ type pollEnv struct {
 	client *maventa.Client
 	b      *Broker
 	store  *ReconcileStore
+	facts  Records
 	em     *Emitter
 	pc     PipelineConfig
 	creds  *maventa.CredentialStore
@@ -62,7 +63,7 @@ func newPollEnv(t *testing.T, now func() time.Time) *pollEnv {
 		t.Fatal(err)
 	}
 	b := connect(t, natstest.Start(t, "").ClientURL())
-	// A short domain duplicate window: only the processed markers can stop a
+	// A short domain duplicate window: only the aggregate records can stop a
 	// fact seen again from being emitted again.
 	pc := PipelineConfig{EventDuplicateWindow: 100 * time.Millisecond}
 	kv, err := EnsurePipeline(ctx, b.JS, pc, quiet)
@@ -73,14 +74,14 @@ func newPollEnv(t *testing.T, now func() time.Time) *pollEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pollEnv{t: t, sb: sb, client: client, b: b, store: store, em: NewEmitter(b.JS, kv, pc), pc: pc, creds: creds}
+	return &pollEnv{t: t, sb: sb, client: client, b: b, store: store, facts: NewKVRecords(kv), em: NewEmitter(b.JS, pc), pc: pc, creds: creds}
 }
 
 func (e *pollEnv) poller(cfg PollerConfig, api PollAPI) *Poller {
 	if api == nil {
 		api = e.client
 	}
-	return NewPoller(cfg, api, e.creds, e.store, e.em, quiet)
+	return NewPoller(cfg, api, e.creds, e.store, e.facts, e.em, quiet)
 }
 
 func (e *pollEnv) invoice(company, number string) sandbox.InvoiceResult {

@@ -60,17 +60,37 @@ type ProcessorStats struct {
 type Processor struct {
 	api   Maventa
 	emit  EventEmitter
-	state *ReconcileStore
+	rec   Stores
 	log   *slog.Logger
 	Stats ProcessorStats
 }
 
-// NewProcessor returns a processor using api for enrichment and em to publish.
-// state, shared with reconciliation polling, keys invoice delivery events so
-// that both paths agree on them and keeps assignment states for polling; nil
-// keys invoice events by webhook alone (tests of the webhook path only).
-func NewProcessor(api Maventa, em EventEmitter, state *ReconcileStore, log *slog.Logger) *Processor {
-	return &Processor{api: api, emit: em, state: state, log: log}
+// Stores are the aggregate records the processor and the poller share.
+type Stores struct {
+	// Assignments holds assignment and message-thread records: kept while they
+	// change (the reconcile bucket: 90 days after the last change).
+	Assignments Records
+	// Facts holds invoice and company records (the facts bucket: PROCESSED_TTL
+	// after the last change, longer than every window in which Maventa or
+	// polling can bring the same fact again).
+	Facts Records
+	// Keep is how long a company record remembers a webhook fact (PROCESSED_TTL).
+	Keep time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (s Stores) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// NewProcessor returns a processor using api for enrichment, em to publish and
+// the records in st (shared with reconciliation polling) to decide what is new.
+func NewProcessor(api Maventa, em EventEmitter, st Stores, log *slog.Logger) *Processor {
+	return &Processor{api: api, emit: em, rec: st, log: log}
 }
 
 // traceContextFor is what the events built from a webhook carry in their
@@ -110,11 +130,11 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 		if err != nil {
 			return err
 		}
-		return p.publish(ctx, full)
+		return p.publishCompanyFact(ctx, w.CompanyID, full)
 	}
 	name, _ := w.Name()
 	if name.Area != maventa.AreaDocuments || name.Resource != "INVOICE" {
-		if err := p.publish(ctx, ev); err != nil {
+		if err := p.publishCompanyFact(ctx, w.CompanyID, ev); err != nil {
 			return err
 		}
 		p.Stats.Processed.Add(1)
@@ -126,7 +146,7 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 	if doc, err := w.DocumentEvent(); err == nil {
 		invoiceID = doc.InvoiceID
 	}
-	if err := p.publishInvoiceEvent(ctx, invoiceID, name.Action, ev); err != nil {
+	if err := p.publishInvoiceEvent(ctx, invoiceID, name.Action, w.EventTimestamp, ev); err != nil {
 		return err
 	}
 	switch name.Action {
@@ -137,33 +157,28 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 	return nil
 }
 
-// publishInvoiceEvent emits an invoice webhook's own event. Delivered and
-// failed go through the invoice status shared with polling, so that the same
-// delivery seen both ways is one event.
-func (p *Processor) publishInvoiceEvent(ctx context.Context, invoiceID, action string, ev events.Event) error {
-	status := ""
-	switch action {
-	case "DELIVERED":
-		status = invoiceDelivered
-	case "FAILED":
-		status = invoiceFailed
+// publishInvoiceEvent emits an invoice webhook's own event through the
+// invoice's record, shared with polling: a Maventa retry, or polling seeing
+// the same delivery, emits nothing more.
+func (p *Processor) publishInvoiceEvent(ctx context.Context, invoiceID, action string, at time.Time, ev events.Event) error {
+	if invoiceID == "" {
+		return p.publishCompanyFact(ctx, ev.CompanyID, ev)
 	}
-	if p.state == nil || status == "" || invoiceID == "" {
-		return p.publish(ctx, ev)
-	}
-	n, err := p.state.recordInvoiceStatus(ctx, p.emit, invoiceID, status, ev)
+	n, err := applyInvoice(ctx, p.rec.Facts, p.emit, invoiceID, events.InvoiceNotice{Status: action, At: at, Event: ev})
 	p.Stats.Emitted.Add(int64(n))
 	if err != nil {
-		return &ProcessError{Reason: "store_unavailable", Retry: true, Err: err}
+		return storeFailure(err)
 	}
 	return nil
 }
 
-func (p *Processor) publish(ctx context.Context, evs ...events.Event) error {
-	n, err := p.emit.Emit(ctx, evs)
+// publishCompanyFact emits an event about the company itself (network,
+// authorization, service, unrecognized webhooks) unless its record has it.
+func (p *Processor) publishCompanyFact(ctx context.Context, companyID string, ev events.Event) error {
+	n, err := applySeen(ctx, p.rec.Facts, p.emit, companyKey(companyID), p.rec.now(), p.rec.Keep, ev)
 	p.Stats.Emitted.Add(int64(n))
 	if err != nil {
-		return &ProcessError{Reason: "store_unavailable", Retry: true, Err: err}
+		return storeFailure(err)
 	}
 	return nil
 }
@@ -239,18 +254,15 @@ func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, invoic
 		return nil
 	}
 	for _, a := range as {
-		evs, st, err := replayAssignment(w.CompanyID, a, tc)
+		da, err := domainAssignment(a)
 		if err != nil {
 			return &ProcessError{Reason: "invalid_payload", Err: err}
 		}
-		if err := p.publish(ctx, evs...); err != nil {
-			return err
-		}
-		if p.state != nil {
-			// Polling continues from here without fetching the history again.
-			if err := p.state.saveAssignment(ctx, a.ID, st); err != nil {
-				return &ProcessError{Reason: "store_unavailable", Retry: true, Err: err}
-			}
+		// Polling continues from this record without fetching the history again.
+		n, _, err := applyAssignment(ctx, p.rec.Assignments, p.emit, w.CompanyID, a.ID, events.AssignmentFacts{Snapshot: &da}, tc)
+		p.Stats.Emitted.Add(int64(n))
+		if err != nil {
+			return storeFailure(err)
 		}
 		p.Stats.AssignmentsEmitted.Add(1)
 	}
@@ -333,6 +345,18 @@ func domainAssignment(a maventa.Assignment) (events.Assignment, error) {
 	return da, nil
 }
 
+func domainAssignmentEvents(evs []maventa.Event) ([]events.AssignmentEvent, error) {
+	out := make([]events.AssignmentEvent, 0, len(evs))
+	for _, e := range evs {
+		de, err := domainAssignmentEvent(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, de)
+	}
+	return out, nil
+}
+
 func domainAssignmentEvent(e maventa.Event) (events.AssignmentEvent, error) {
 	raw, err := json.Marshal(e)
 	if err != nil {
@@ -347,4 +371,17 @@ func deref(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return *t
+}
+
+// AssignmentEvents is everything an assignment read from Maventa yields when
+// it is seen for the first time: assignment opened, each assignment event and
+// the transitions they cause, in Maventa's order. Every id depends only on the
+// assignment, so a second look yields the same ids.
+func AssignmentEvents(companyID string, a maventa.Assignment, tc events.TraceContext) ([]events.Event, error) {
+	da, err := domainAssignment(a)
+	if err != nil {
+		return nil, err
+	}
+	_, evs, err := events.ApplyAssignment(events.AssignmentRecord{}, companyID, events.AssignmentFacts{Snapshot: &da}, tc)
+	return evs, err
 }

@@ -48,28 +48,25 @@ func EnsureReconcileStore(ctx context.Context, js jetstream.JetStream, replicas 
 	return &ReconcileStore{kv: kv}, nil
 }
 
-// get decodes key into v. rev is 0 when the key does not exist.
-func (s *ReconcileStore) get(ctx context.Context, key string, v any) (rev uint64, err error) {
+// NewKVRecords returns the records kept in kv (the facts bucket of
+// EnsurePipeline; EnsureReconcileStore makes the reconcile one).
+func NewKVRecords(kv jetstream.KeyValue) *ReconcileStore { return &ReconcileStore{kv: kv} }
+
+// Load implements Records.
+func (s *ReconcileStore) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 	e, err := s.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", key, err)
+		return nil, 0, fmt.Errorf("read %s: %w", key, err)
 	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return 0, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return e.Revision(), nil
+	return e.Value(), e.Revision(), nil
 }
 
-// put writes v at key if it is still at rev (0: only if it does not exist);
-// errConflict otherwise.
-func (s *ReconcileStore) put(ctx context.Context, key string, v any, rev uint64) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
+// Store implements Records.
+func (s *ReconcileStore) Store(ctx context.Context, key string, b []byte, rev uint64) error {
+	var err error
 	if rev == 0 {
 		_, err = s.kv.Create(ctx, key, b)
 	} else {
@@ -82,6 +79,28 @@ func (s *ReconcileStore) put(ctx context.Context, key string, v any, rev uint64)
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
+}
+
+// get decodes key into v. rev is 0 when the key does not exist.
+func (s *ReconcileStore) get(ctx context.Context, key string, v any) (rev uint64, err error) {
+	b, rev, err := s.Load(ctx, key)
+	if err != nil || rev == 0 {
+		return 0, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return rev, nil
+}
+
+// put writes v at key if it is still at rev (0: only if it does not exist);
+// errConflict otherwise.
+func (s *ReconcileStore) put(ctx context.Context, key string, v any, rev uint64) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.Store(ctx, key, b, rev)
 }
 
 func isWrongSequence(err error) bool {

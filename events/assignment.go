@@ -121,7 +121,8 @@ type AssignmentRef struct {
 
 // NewAssignmentOpened builds the assignment.opened event of an assignment seen for
 // the first time. Its id key is the assignment id; time is the assignment's
-// created_at, sequence its updated_at.
+// created_at and so is its sequence, so that it sorts before its own history; its
+// status fields are the snapshot as read.
 func NewAssignmentOpened(companyID string, a Assignment, tc TraceContext) (Event, error) {
 	due, err := ParseDate(a.DueDate)
 	if err != nil {
@@ -141,93 +142,7 @@ func NewAssignmentOpened(companyID string, a Assignment, tc TraceContext) (Event
 		Sum: a.Sum, Paid: a.Paid, Currency: a.Currency, DueDate: due, IssuedAt: issued,
 		CreatedAt: TimestampOf(a.CreatedAt), UpdatedAt: TimestampOf(a.UpdatedAt), Raw: raw}
 	return New(TypeAssignmentOpened, Meta{CompanyID: companyID, Subject: a.ID, Time: a.CreatedAt,
-		RecordedAt: a.UpdatedAt, Key: []string{a.ID}, TraceParent: tc.TraceParent, TraceState: tc.TraceState}, &d)
-}
-
-// AssignmentState is what a consumer keeps per assignment to publish only changes:
-// its status, collection status and delivery_status filter. The zero value is a
-// new open assignment with nothing seen.
-type AssignmentState struct {
-	// Status is the assignment status ("" means open).
-	Status string
-	// CollectionStatus is the collection status ("" means unknown).
-	CollectionStatus string
-	// Delivery is the assignment's delivery_status filter.
-	Delivery DeliveryStatusFilter
-}
-
-// ApplyAssignmentEvent returns the events one new assignment event yields and
-// advances st: the assignment.<type> event (none for a delivery_status the filter
-// suppresses; unrecognized for an unknown type), then assignment.status_changed
-// and assignment.collection_status_changed when it changes them.
-func ApplyAssignmentEvent(st *AssignmentState, ref AssignmentRef, ev AssignmentEvent, tc TraceContext) ([]Event, error) {
-	var out []Event
-	publish := true
-	if ev.Type == "delivery_status" {
-		publish = st.Delivery.Allow(deliveryStatusOf(ev.Data))
-	}
-	if publish {
-		e, err := NewAssignmentEvent(ref, ev, tc)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	cur := st.Status
-	if cur == "" {
-		cur = StatusOpen
-	}
-	if next, ok := AssignmentStatusAfter(ev.Type, cur); ok {
-		e, err := NewStatusChange(TypeAssignmentStatusChanged, ref, cur, next, &ev, time.Time{}, tc)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-		cur = next
-	}
-	st.Status = cur
-	col := st.CollectionStatus
-	if col == "" {
-		col = CollectionUnknown
-	}
-	if next, ok := CollectionStatusAfter(ev.Type, col); ok {
-		e, err := NewStatusChange(TypeAssignmentCollectionStatusChanged, ref, col, next, &ev, time.Time{}, tc)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-		col = next
-	}
-	st.CollectionStatus = col
-	return out, nil
-}
-
-// NewStatusChange builds an assignment.status_changed or
-// assignment.collection_status_changed event (def). cause is the assignment event
-// that caused it; when the change was seen on a polled assignment instead, cause is
-// nil and at is the assignment's updated_at. Its id key is the assignment id, the
-// new value, and the cause's id (or at).
-func NewStatusChange(def TypeDef, ref AssignmentRef, from, to string, cause *AssignmentEvent, at time.Time, tc TraceContext) (Event, error) {
-	if def.Name != TypeAssignmentStatusChanged.Name && def.Name != TypeAssignmentCollectionStatusChanged.Name {
-		return Event{}, fmt.Errorf("events: %s is not a status change", def.Name)
-	}
-	c := StatusChange{AssignmentID: ref.AssignmentID, InvoiceID: ref.InvoiceID, From: from, To: to}
-	m := Meta{CompanyID: ref.CompanyID, Subject: ref.AssignmentID, TraceParent: tc.TraceParent, TraceState: tc.TraceState}
-	if cause != nil {
-		c.CauseEventType, c.CauseMaventaEventID = cause.Type, cause.ID
-		m.Time, m.RecordedAt = eventTime(*cause), cause.CreatedAt
-		m.MaventaEventID = cause.ID
-		m.Key = []string{ref.AssignmentID, to, cause.ID}
-	} else {
-		m.Time = at
-		m.Key = []string{ref.AssignmentID, to, at.UTC().Format(time.RFC3339Nano)}
-	}
-	if def.Name == TypeAssignmentStatusChanged.Name {
-		v := AssignmentStatusChanged(c)
-		return New(def, m, &v)
-	}
-	v := AssignmentCollectionStatusChanged(c)
-	return New(def, m, &v)
+		RecordedAt: a.CreatedAt, Key: []string{a.ID}, TraceParent: tc.TraceParent, TraceState: tc.TraceState}, &d)
 }
 
 func eventTime(ev AssignmentEvent) time.Time {
@@ -415,7 +330,7 @@ func normalizeAssignmentEvent(ref AssignmentRef, ev AssignmentEvent) (any, error
 	case "second_demand_sent":
 		s := AssignmentSecondDemandSent(step())
 		v = &s
-	case "tratta_sent":
+	case "tratta_sent", "tratta":
 		s := AssignmentTrattaSent(step())
 		v = &s
 	case "legal_collection_started":

@@ -191,7 +191,7 @@ func eventsMarkdown(t testing.TB, fd fieldDocs) []byte {
 	w("The `Nats-Msg-Id` header equals the event `id`, so JetStream drops a re-published event within the stream's duplicate window.\n\n")
 	w("| attribute | value |\n|---|---|\n")
 	w("| `specversion` | `%s` |\n", SpecVersion)
-	w("| `id` | Deterministic: `NewID(kind, key...)`, a UUIDv5 over a fixed namespace and the length-prefixed type name and key parts, so the same Maventa fact always gets the same id (key per type below). |\n")
+	w("| `id` | Deterministic: `NewID(kind, key...)`, a UUIDv5 over a fixed namespace and the length-prefixed versioned type name (`assignment.paid.v1`) and key parts, so the same Maventa fact always gets the same id, whichever path (webhook, Maventa's retry, polling) brings it and in whatever order (key per type below). |\n")
 	w("| `source` | `maventa://companies/<company_id>` (company id path-escaped). |\n")
 	w("| `type` | `%s<aggregate>.<name>.v<major>`, e.g. `%s`. A breaking change of the data makes a new major version. |\n", TypePrefix, TypeAssignmentPaid.Type())
 	w("| `subject` | The assignment id, invoice id, network, provider or thread id (per type below). |\n")
@@ -202,7 +202,14 @@ func eventsMarkdown(t testing.TB, fd fieldDocs) []byte {
 	w("| `maventaeventid` (extension) | Maventa's assignment event id, for events derived from one. |\n")
 	w("| `webhookid` (extension) | SHA-256 (hex) of the originating webhook body's canonical JSON: Maventa sends no delivery id and retries hourly with the same body. |\n")
 	w("| `traceparent`, `tracestate` (extensions) | W3C trace context (CloudEvents distributed tracing extension). |\n")
-	w("| `sequence` (extension) | Ordering within a subject: the time Maventa recorded the fact (webhook `event_timestamp`, assignment event `created_at`, assignment `updated_at`), UTC, fixed width (`2006-01-02T15:04:05.000000000Z`), so string order is time order. An event whose sequence is older than the state a consumer holds is stale. |\n\n")
+	w("| `sequence` (extension) | Ordering within a subject: the time Maventa recorded the fact (webhook `event_timestamp`, assignment event `created_at`; `assignment.opened`: the assignment's `created_at`, so it sorts before its history), UTC, fixed width (`2006-01-02T15:04:05.000000000Z`), so string order is time order. An event whose sequence is older than the state a consumer holds is stale. |\n\n")
+	w("### Order, exactly once, retention\n\n")
+	w("The events of an aggregate (an invoice, an assignment, a company, a message thread) are a function of the set of facts known about it, not of the order in which they arrived. For each aggregate the service keeps one record of the facts seen; each batch of facts is applied by a pure function (record, new facts) → (new record, events now due), the events are published, and the record is written with compare-and-set (a conflict re-reads and re-applies). So:\n\n")
+	w("- A fact that arrives late (a webhook Maventa retried an hour later, an assignment event written after later ones) is still emitted, with its true `time` and `sequence`. Published order is therefore not time order: order by `sequence` within a subject.\n")
+	w("- `assignment.status_changed` and `assignment.collection_status_changed` follow the values folded over every known assignment event in Maventa's time order (`time`, then `created_at`, agency reactions after their causes). Their `from` is the value known when the change was published: a fact that belongs earlier and arrives later can add a change before it, never remove or repeat one.\n")
+	w("- Events of one subject with the same `sequence` (an assignment event and the change it causes) are published in cause-then-effect order and say the same thing about time; a subscriber keeping the current status takes the last `status_changed` by `sequence` and, among equal ones, by arrival.\n")
+	w("- `assignment.opened` carries the assignment as first read (its status fields are that snapshot's); the status changes that follow replay the history and end at the same values.\n")
+	w("- Records of invoices and companies are kept `PROCESSED_TTL` (8 days by default) after their last change: longer than Maventa's 24 h of webhook retries and the 7-day reconciliation look-back; records of assignments and message threads 90 days after their last change. A fact seen again after its record expired is emitted again (same id for assignment events; JetStream drops it within the stream's duplicate window).\n\n")
 	w("Money is always an exact decimal **string** (`\"12.30\"`) with a `currency`; dates are `YYYY-MM-DD`; timestamps RFC 3339 UTC. Every type keeps what Maventa sent in `raw`, so nothing is lost. Consumers must ignore fields they do not know (fields may be added within a major version).\n\n")
 
 	w("## Subjects and stream\n\n")
@@ -217,7 +224,7 @@ func eventsMarkdown(t testing.TB, fd fieldDocs) []byte {
 	w("\n")
 
 	w("## Assignment state rules\n\n")
-	w("`assignment.status_changed` and `assignment.collection_status_changed` are published only on a change, computed by the pure functions `AssignmentStatusAfter` and `CollectionStatusAfter` (and `ApplyAssignmentEvent`, which also applies the delivery filter).\n\n")
+	w("`assignment.status_changed` and `assignment.collection_status_changed` are published only on a change, computed by the pure functions `AssignmentStatusAfter` and `CollectionStatusAfter` (and `ApplyAssignment`, which folds them over every known event in Maventa's time order and also applies the delivery filter).\n\n")
 	w("Collection status (Maventa's table):\n\n| assignment event type | sets collection status | when |\n|---|---|---|\n")
 	for _, typ := range []string{"reminder_sent", "second_reminder_sent", "collection_started", "second_demand_sent", "tratta_sent",
 		"legal_collection_started", "application_for_enforcement", "lack_of_means", "payment_plan", "credit_loss_suggestion"} {
@@ -232,7 +239,7 @@ func eventsMarkdown(t testing.TB, fd fieldDocs) []byte {
 	w("Reading of \"if it is not already set\": the ladder is `unknown` → `reminder_sent` → `debt_collection`; these events move an assignment up the ladder only, never back (a late `second_reminder_sent` does not undo `debt_collection`), and never override a status off the ladder (`legal_collection`, `payment_plan`...). The table names `tratta`; the event type is `tratta_sent`; both are accepted.\n\n")
 	w("Status: `close` → `closed`, `partially_closed` → `partially_closed` (from `open`); `closed` is final. `cancel` does not close by itself (the agency adds `close`).\n\n")
 	w("`delivery_status` is collapsed as in Maventa's UI (`DeliveryStatusFilter`): the first DELIVERED, every FAILED, and the first DELIVERED after a FAILED are published; repeated DELIVERED are not.\n\n")
-	w("`party`: a type only one party may create (per Maventa's docs) gets that party; for `paid` and `comment`, `party_id` equal to the company id gives `company`, equal to the agency id (`reference_ids` type `agency_id`) `agency`, otherwise `unknown` (Maventa does not document what `party_id` holds).\n\n")
+	w("`party`: a type only one party may create (per Maventa's docs) gets that party; for `paid` and `comment`, `party_id` equal to the company id gives `company`; equal to the `party_id` of an event on the same assignment that only the agency may create (a reminder, a collection step, `close`...) gives `agency`; anything else gives `unknown`. The `agency_id` reference is not a party id: Maventa's own example assignment has a `paid` event whose `party_id` differs from its `agency_id`, so equality with it means nothing. The agency's party ids are learnt from every agency-only event known when the event is emitted: the webhook path reads an assignment's whole history at once; a `paid` or `comment` that polling brings before any agency-only event of its assignment is `unknown`.\n\n")
 
 	w("## Event types\n\n")
 	for _, d := range Types() {

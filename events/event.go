@@ -67,6 +67,10 @@ func NewID(kind string, keyParts ...string) string {
 	return uuid.NewSHA1(idNamespace, []byte(b.String())).String()
 }
 
+// IDFor returns the id of the event of type def about the fact whose natural
+// key is key (def.IDKey says which parts, in order).
+func IDFor(def TypeDef, key ...string) string { return NewID(def.versioned(), key...) }
+
 // WebhookHash returns the identity of a Maventa webhook body: the hex SHA-256 of the
 // body's canonical JSON (object keys sorted, insignificant whitespace removed,
 // numbers kept as written). Maventa sends no delivery id and retries with the same
@@ -175,7 +179,8 @@ type Meta struct {
 }
 
 // New builds the event of type def about a fact described by m, with data (which
-// must be of def's Go data type). The id is NewID(def.Name, m.Key...).
+// must be of def's Go data type). The id is NewID of the versioned type name
+// ("assignment.paid.v1": a new major version of a type is a new fact) and m.Key.
 func New(def TypeDef, m Meta, data any) (Event, error) {
 	if m.CompanyID == "" {
 		return Event{}, errors.New("events: company id is required")
@@ -207,7 +212,7 @@ func New(def TypeDef, m Meta, data any) (Event, error) {
 	}
 	return Event{
 		SpecVersion:     SpecVersion,
-		ID:              NewID(def.Name, m.Key...),
+		ID:              NewID(def.versioned(), m.Key...),
 		Source:          SourceFor(m.CompanyID),
 		Type:            def.Type(),
 		Subject:         m.Subject,
@@ -325,7 +330,7 @@ func (e Event) DecodeData() (any, error) {
 func (e Event) Rekeyed(key ...string) Event {
 	name := e.Type
 	if def, ok := LookupType(e.Type); ok {
-		name = def.Name
+		name = def.versioned()
 	}
 	e.ID = NewID(name, key...)
 	return e

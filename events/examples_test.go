@@ -176,12 +176,12 @@ func examples(t testing.TB) map[string]Event {
 	at("service_level_changed", "28d50607-e4f3-4b5c-8798-3d4e5f607182", `{"service_level":"VIP"}`, agencyParty, "2020-04-15T09:00:00Z", "")
 	at("delivery_status", "39e61718-f504-4c6d-98a9-4e5f60718293", `{"status":"DELIVERED"}`, "", "2020-04-15T05:47:30Z", "")
 
-	add(NewStatusChange(TypeAssignmentStatusChanged, ref, StatusOpen, StatusClosed,
-		&AssignmentEvent{ID: "5b0e3f7a-1d2c-4e8f-9a6b-0c1d2e3f4a5b", Type: "close", CreatedAt: mustTime("2020-05-02T06:00:00Z"),
-			HappenedAt: ptrTime("2020-05-02T00:00:00Z")}, time.Time{}, exampleTC))
-	add(NewStatusChange(TypeAssignmentCollectionStatusChanged, ref, CollectionUnknown, CollectionReminderSent,
-		&AssignmentEvent{ID: "10000000-d3e2-4a4b-9687-2c3d4e5f6071", Type: "reminder_sent", CreatedAt: mustTime("2020-05-01T06:00:00Z"),
-			HappenedAt: ptrTime("2020-05-01T00:00:00Z")}, time.Time{}, exampleTC))
+	add(transition{field: fieldStatus, from: StatusOpen, to: StatusClosed,
+		cause: &KnownEvent{ID: "5b0e3f7a-1d2c-4e8f-9a6b-0c1d2e3f4a5b", Type: "close", CreatedAt: mustTime("2020-05-02T06:00:00Z"),
+			At: mustTime("2020-05-02T00:00:00Z")}}.event(ref, exampleTC))
+	add(transition{field: fieldCollection, from: CollectionUnknown, to: CollectionReminderSent,
+		cause: &KnownEvent{ID: "10000000-d3e2-4a4b-9687-2c3d4e5f6071", Type: "reminder_sent", CreatedAt: mustTime("2020-05-01T06:00:00Z"),
+			At: mustTime("2020-05-01T00:00:00Z")}}.event(ref, exampleTC))
 
 	add(NewMessageReceived(exampleCompany, MessageReceived{ThreadID: "4af72829-0615-4d7e-89ba-5f6071829304",
 		MessageID: "5b083930-1726-4e8f-9acb-60718293a415", AssignmentID: a.ID, Sender: "Visma Amili FI",

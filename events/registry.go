@@ -56,12 +56,21 @@ func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
 const (
 	keyWebhook         = "WebhookHash of the originating webhook body"
 	keyAssignmentEvent = "Maventa's assignment event id"
+	keyInvoiceNotice   = "invoice id, the status (the webhook's action: `DELIVERED`, `FAILED`...) and the time Maventa gives it (the webhook's `event_timestamp`, or the listed invoice's `updated_at` when polling found it first), RFC 3339 in UTC; the WebhookHash when the payload has no invoice id"
+	keyTransition      = "assignment id, the new value, and how many times the assignment entered that value before, in Maventa's time order (0 the first time)"
 )
 
 func webhookType[T any](name, desc, from, subject string) TypeDef {
 	agg, ev := split(name)
 	return TypeDef{Name: name, Aggregate: agg, Event: ev, Version: 1, DataType: typeOf[T](),
 		Description: desc, From: from, SubjectIs: subject, IDKey: keyWebhook}
+}
+
+// invoiceType is a webhookType whose facts are kept per invoice (ApplyInvoice).
+func invoiceType[T any](name, desc, from string) TypeDef {
+	d := webhookType[T](name, desc, from, "invoice id")
+	d.IDKey = keyInvoiceNotice
+	return d
 }
 
 func assignmentType[T any](maventaType, desc string) TypeDef {
@@ -82,18 +91,18 @@ func split(name string) (string, string) {
 
 // The catalog. Each variable is one event type; Types lists them all.
 var (
-	TypeInvoiceDelivered = webhookType[InvoiceDelivered]("invoice.delivered",
+	TypeInvoiceDelivered = invoiceType[InvoiceDelivered]("invoice.delivered",
 		"Maventa completed sending an invoice to its route.",
-		"webhook `DOCUMENTS.INVOICE.DELIVERED`", "invoice id")
-	TypeInvoiceDeliveryConfirmed = webhookType[InvoiceDeliveryConfirmed]("invoice.delivery_confirmed",
+		"webhook `DOCUMENTS.INVOICE.DELIVERED`")
+	TypeInvoiceDeliveryConfirmed = invoiceType[InvoiceDeliveryConfirmed]("invoice.delivery_confirmed",
 		"The receiving operator confirmed an invoice's delivery (only some routes confirm).",
-		"webhook `DOCUMENTS.INVOICE.DELIVERY_CONFIRMED`", "invoice id")
-	TypeInvoiceDeliveryFailed = webhookType[InvoiceDeliveryFailed]("invoice.delivery_failed",
+		"webhook `DOCUMENTS.INVOICE.DELIVERY_CONFIRMED`")
+	TypeInvoiceDeliveryFailed = invoiceType[InvoiceDeliveryFailed]("invoice.delivery_failed",
 		"An invoice reached a final error, possibly after it was delivered. `reason` classifies Maventa's error text: `missing_address` (RECEIVABLES-SERVICE code #5), `duplicate_open_assignment` (#6), `due_date_too_close` (#13) or `other`.",
-		"webhook `DOCUMENTS.INVOICE.FAILED`", "invoice id")
-	TypeInvoiceReceived = webhookType[InvoiceReceived]("invoice.received",
+		"webhook `DOCUMENTS.INVOICE.FAILED`")
+	TypeInvoiceReceived = invoiceType[InvoiceReceived]("invoice.received",
 		"The company received an invoice.",
-		"webhook `DOCUMENTS.INVOICE.RECEIVED`", "invoice id")
+		"webhook `DOCUMENTS.INVOICE.RECEIVED`")
 
 	TypeDocumentDelivered = webhookType[DocumentDelivered]("document.delivered",
 		"A document other than an invoice (order, voucher...) was sent to its route.",
@@ -189,14 +198,14 @@ var (
 
 	TypeAssignmentStatusChanged = TypeDef{Name: "assignment.status_changed", Aggregate: "assignment", Event: "status_changed", Version: 1,
 		DataType:    typeOf[AssignmentStatusChanged](),
-		Description: "The assignment's status (open, closed, partially_closed) changed; published only on a change (AssignmentStatusAfter).",
+		Description: "The assignment's status (open, closed, partially_closed) changed; published only on a change (AssignmentStatusAfter, folded over every known assignment event in Maventa's time order). `source` is `snapshot` when the assignment read from Maventa says so although no event seen does: Maventa wins.",
 		From:        "a `close` / `partially_closed` assignment event, or a changed status on a polled assignment",
-		SubjectIs:   "assignment id", IDKey: "assignment id, new status, and the causing assignment event id (or the assignment's updated_at when seen on a snapshot)"}
+		SubjectIs:   "assignment id", IDKey: keyTransition}
 	TypeAssignmentCollectionStatusChanged = TypeDef{Name: "assignment.collection_status_changed", Aggregate: "assignment", Event: "collection_status_changed", Version: 1,
 		DataType:    typeOf[AssignmentCollectionStatusChanged](),
-		Description: "The assignment's collection status changed; published only on a change (CollectionStatusAfter).",
+		Description: "The assignment's collection status changed; published only on a change (CollectionStatusAfter, folded over every known assignment event in Maventa's time order). `source` is `snapshot` when the assignment read from Maventa says so although no event seen does: Maventa wins.",
 		From:        "a reminder / collection assignment event, or a changed collection_status on a polled assignment",
-		SubjectIs:   "assignment id", IDKey: "assignment id, new collection status, and the causing assignment event id (or the assignment's updated_at when seen on a snapshot)"}
+		SubjectIs:   "assignment id", IDKey: keyTransition}
 
 	TypeMessageReceived = TypeDef{Name: "message.received", Aggregate: "message", Event: "received", Version: 1,
 		DataType:    typeOf[MessageReceived](),
@@ -251,6 +260,9 @@ func init() {
 			byMaventaType[d.MaventaType] = d
 		}
 	}
+	// Maventa's collection status table names the tratta step "tratta"; the
+	// event type list says "tratta_sent". Both are the same step.
+	byMaventaType["tratta"] = TypeAssignmentTrattaSent
 }
 
 // Types returns every event type of the catalog, in documentation order.

@@ -256,15 +256,6 @@ func reactionRank(eventType string) int {
 // after what caused them, then id, so that one order holds everywhere.
 func SortAssignmentEvents(evs []AssignmentEvent) {
 	slices.SortStableFunc(evs, func(a, b AssignmentEvent) int {
-		if c := eventTime(a).Compare(eventTime(b)); c != 0 {
-			return c
-		}
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		if c := reactionRank(a.Type) - reactionRank(b.Type); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+		return compareEvents(eventTime(a), a.CreatedAt, a.Type, a.ID, eventTime(b), b.CreatedAt, b.Type, b.ID)
 	})
 }

@@ -534,6 +534,10 @@ type StatusChange struct {
 	// the change, when it is known (empty when seen on a snapshot).
 	CauseEventType      string `json:"cause_event_type,omitempty"`
 	CauseMaventaEventID string `json:"cause_maventa_event_id,omitempty"`
+	// Source is "event" when an assignment event caused the change, "snapshot"
+	// when the assignment read from Maventa says so although no event seen does
+	// (Maventa wins).
+	Source string `json:"source" enum:"event,snapshot"`
 }
 
 // AssignmentStatusChanged is the data of assignment.status_changed (open, closed,

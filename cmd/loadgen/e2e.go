@@ -87,8 +87,8 @@ func newE2E(o options) (*e2eRun, error) {
 				"invoice_id": res.InvoiceID, "invoice_number": "LG-" + strconv.Itoa(i), "destination": "PEPPOL",
 				"recipient_name": "Recipient Oy", "recipient_bid": "933646920"}})
 		r.bodies[i] = string(b)
-		r.byID[events.NewID(events.TypeInvoiceDelivered.Name, res.InvoiceID, "DELIVERED", "0")] = e2eKey{idx: i}
-		r.byID[events.NewID(events.TypeAssignmentOpened.Name, res.AssignmentID)] = e2eKey{idx: i, opened: true}
+		r.byID[events.InvoiceNoticeID(events.TypeInvoiceDelivered, res.InvoiceID, "DELIVERED", ts.Truncate(time.Second))] = e2eKey{idx: i}
+		r.byID[events.IDFor(events.TypeAssignmentOpened, res.AssignmentID)] = e2eKey{idx: i, opened: true}
 	}
 	return r, nil
 }

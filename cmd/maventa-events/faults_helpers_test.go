@@ -131,6 +131,9 @@ func (l *faultLoad) compareStored(stored map[string]int) (lost, duplicated int) 
 	return lost, duplicated
 }
 
+// faultWebhookTime is the event_timestamp of every webhook of the fault load.
+var faultWebhookTime = time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)
+
 var invoiceIDField = regexp.MustCompile(`"invoice_id":"([^"]+)"`)
 
 // expectedEvents is the invoice.delivered event id of every acknowledged
@@ -139,7 +142,7 @@ func (l *faultLoad) expectedEvents() map[string]string {
 	want := map[string]string{}
 	l.acked.Range(func(k, _ any) bool {
 		if m := invoiceIDField.FindStringSubmatch(k.(string)); m != nil {
-			want[events.NewID(events.TypeInvoiceDelivered.Name, m[1], "DELIVERED", "0")] = m[1]
+			want[events.InvoiceNoticeID(events.TypeInvoiceDelivered, m[1], "DELIVERED", faultWebhookTime)] = m[1]
 		}
 		return true
 	})

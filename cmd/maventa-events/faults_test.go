@@ -190,7 +190,7 @@ func TestFaultDuplicates(t *testing.T) {
 		for i := range bodies {
 			inv := fmt.Sprintf("dup-%d", i)
 			bodies[i] = fmt.Sprintf(`{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"53a4e05d-42f0-4e76-acd6-968ab4558c6f","event_timestamp":"2026-11-21T08:00:00+02:00","event_data":{"invoice_id":"%s","invoice_number":"%d"}}`, inv, i)
-			want[events.NewID(events.TypeInvoiceDelivered.Name, inv, "DELIVERED", "0")] = inv
+			want[events.InvoiceNoticeID(events.TypeInvoiceDelivered, inv, "DELIVERED", faultWebhookTime)] = inv
 		}
 		dupAnswers := 0
 		for _, b := range bodies {

@@ -65,7 +65,7 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	poller := consumers.NewPoller(cfg.Poller, api, creds, state, consumers.NewEmitter(b.JS, kv, cfg.Pipeline), log)
+	poller := consumers.NewPoller(cfg.Poller, api, creds, state, consumers.NewKVRecords(kv), consumers.NewEmitter(b.JS, cfg.Pipeline), log)
 	var failed error
 	for _, c := range companies {
 		res, err := poller.PollCompany(ctx, c, since, false)

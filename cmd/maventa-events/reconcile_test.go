@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -139,7 +140,11 @@ func expectedEvents(t *testing.T, srv *sandbox.Server, companies []sandbox.Compa
 			if inv.Status == "FAILED" {
 				def, status = events.TypeInvoiceDeliveryFailed, "FAILED"
 			}
-			want[events.NewID(def.Name, inv.ID, status, "0")] = def.Name
+			var updated time.Time
+			if err := json.Unmarshal(inv.Extra["updated_at"], &updated); err != nil {
+				t.Fatalf("invoice %s updated_at: %v", inv.ID, err)
+			}
+			want[events.InvoiceNoticeID(def, inv.ID, status, updated)] = def.Name
 		}
 		for a, err := range client.Assignments(ctx, c.ID, maventa.AssignmentQuery{}, 100) {
 			if err != nil {
@@ -166,7 +171,7 @@ func expectedEvents(t *testing.T, srv *sandbox.Server, companies []sandbox.Compa
 				t.Fatal(err)
 			}
 			for _, m := range msgs {
-				want[events.NewID(events.TypeMessageReceived.Name, th.ID, m.ID)] = "message " + m.ID
+				want[events.IDFor(events.TypeMessageReceived, th.ID, m.ID)] = "message " + m.ID
 			}
 		}
 	}
@@ -261,7 +266,7 @@ func TestReconcileBackfillCommand(t *testing.T) {
 	if !strings.Contains(again.String(), " 0 new domain events") {
 		t.Fatalf("second backfill emitted again: %s", again.String())
 	}
-	got := waitForIDs(t, s, map[string]string{events.NewID(events.TypeAssignmentOpened.Name, r.AssignmentID): "opened"})
+	got := waitForIDs(t, s, map[string]string{events.IDFor(events.TypeAssignmentOpened, r.AssignmentID): "opened"})
 	for id, n := range got {
 		if n != 1 {
 			t.Errorf("%s stored %d times", id, n)

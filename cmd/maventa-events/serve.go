@@ -207,8 +207,9 @@ func newMaventaClient(cfg *config, getenv func(string) string, log *slog.Logger)
 // for what webhooks do not bring, until ctx ends.
 func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipelineState, api *maventa.Client, creds *maventa.CredentialStore, log *slog.Logger) error {
 	kv, state := ps.processed, ps.reconcile
-	emitter := consumers.NewEmitter(b.JS, kv, cfg.Pipeline)
-	proc := consumers.NewProcessor(api, emitter, state, log)
+	emitter := consumers.NewEmitter(b.JS, cfg.Pipeline)
+	stores := cfg.Pipeline.Stores(kv, state)
+	proc := consumers.NewProcessor(api, emitter, stores, log)
 	handle := func(ctx context.Context, msg jetstream.Msg) error {
 		return proc.Process(ctx, msg.Data(), msg.Headers())
 	}
@@ -224,7 +225,7 @@ func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipe
 	var wg sync.WaitGroup
 	pollErr := make(chan error, 1)
 	if cfg.PollOn {
-		poller := consumers.NewPoller(cfg.Poller, api, creds, state, emitter, log)
+		poller := consumers.NewPoller(cfg.Poller, api, creds, state, stores.Facts, emitter, log)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -253,8 +254,8 @@ func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
 
 // pipelineState is what provisioning hands to the consumers.
 type pipelineState struct {
-	processed jetstream.KeyValue        // processed markers
-	reconcile *consumers.ReconcileStore // cursors, leases, assignment and invoice states
+	processed jetstream.KeyValue        // invoice and company records
+	reconcile *consumers.ReconcileStore // cursors, leases, assignment and thread records
 }
 
 // retryUntilDone calls f with backoff until it succeeds or ctx ends (then it

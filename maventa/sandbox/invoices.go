@@ -109,15 +109,15 @@ func (s *Sandbox) sendInvoiceLocked(companyID string, spec InvoiceSpec) (Invoice
 	if routed {
 		if msg := s.validateKassavirtaLocked(companyID, spec, due, now); msg != "" {
 			inv.Status, inv.ErrorMessage = InvoiceFailed, msg
-			s.emitLocked(EventInvoiceFailed, companyID, s.invoiceData(inv, true))
+			s.emitAtLocked(EventInvoiceFailed, companyID, inv.UpdatedAt, s.invoiceData(inv, true))
 			return InvoiceResult{InvoiceID: inv.ID, Status: inv.Status, ErrorMessage: msg}, nil
 		}
 		a := s.createAssignmentLocked(companyID, inv, spec)
 		inv.assignmentID = a.ID
 	}
-	s.emitLocked(EventInvoiceDelivered, companyID, s.invoiceData(inv, false))
+	s.emitAtLocked(EventInvoiceDelivered, companyID, inv.UpdatedAt, s.invoiceData(inv, false))
 	if spec.DeliveryConfirmed {
-		s.emitLocked(EventInvoiceDeliveryConfirmed, companyID, s.invoiceData(inv, false))
+		s.emitAtLocked(EventInvoiceDeliveryConfirmed, companyID, inv.UpdatedAt, s.invoiceData(inv, false))
 	}
 	return InvoiceResult{InvoiceID: inv.ID, Status: inv.Status, AssignmentID: inv.assignmentID}, nil
 }
@@ -192,7 +192,7 @@ func (s *Sandbox) FailDelivery(invoiceID, errorMessage string) error {
 	if a, ok := s.st.assignments[inv.assignmentID]; ok {
 		s.appendEventLocked(a, PartyMaventa, "delivery_status", map[string]any{FieldDeliveryStatus: "FAILED"}, time.Time{})
 	}
-	s.emitLocked(EventInvoiceFailed, inv.companyID, s.invoiceData(inv, true))
+	s.emitAtLocked(EventInvoiceFailed, inv.companyID, inv.UpdatedAt, s.invoiceData(inv, true))
 	return nil
 }
 

@@ -150,12 +150,19 @@ func PatternMatches(pattern, event string) bool {
 // emitLocked sends an envelope to every matching registration: the company's own
 // WEBHOOKs and every VENDOR_WEBHOOK whose vendor key is the company's.
 func (s *Sandbox) emitLocked(event, companyID string, data map[string]any) {
+	s.emitAtLocked(event, companyID, s.cfg.Clock(), data)
+}
+
+// emitAtLocked is emitLocked for a fact that happened at `at`: an invoice's
+// webhook carries the time its status changed, which is its updated_at on the
+// invoice list.
+func (s *Sandbox) emitAtLocked(event, companyID string, at time.Time, data map[string]any) {
 	c, ok := s.st.companies[companyID]
 	if !ok {
 		return
 	}
 	env := Envelope{Event: event, CompanyID: companyID,
-		EventTimestamp: s.cfg.Clock().In(s.cfg.WebhookLocation).Format(time.RFC3339), EventData: data}
+		EventTimestamp: at.In(s.cfg.WebhookLocation).Format(time.RFC3339), EventData: data}
 	body, err := json.Marshal(env)
 	if err != nil {
 		s.log.Error("sandbox: marshal webhook", "event", event, "err", err)
