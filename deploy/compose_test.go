@@ -288,7 +288,7 @@ func TestComposeObservabilityProfile(t *testing.T) {
 
 	// Off by default: a plain `docker compose up` starts neither.
 	p := loadCompose(t, env)
-	for _, name := range []string{"otel-collector", "jaeger"} {
+	for _, name := range []string{"otel-collector", "jaeger", "prometheus", "grafana"} {
 		if _, err := p.GetService(name); err == nil {
 			t.Errorf("%s runs without the observability profile", name)
 		}
@@ -317,7 +317,7 @@ func TestComposeObservabilityProfile(t *testing.T) {
 	}
 	// The service must start without the profile, so it cannot depend on it.
 	for dep := range svc.DependsOn {
-		if dep == "otel-collector" || dep == "jaeger" {
+		if slices.Contains([]string{"otel-collector", "jaeger", "prometheus", "grafana"}, dep) {
 			t.Errorf("maventa-events depends on %s, which only exists with the profile", dep)
 		}
 	}
