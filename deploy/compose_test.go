@@ -74,8 +74,51 @@ func TestComposeFileIsValidAndWired(t *testing.T) {
 
 	// Without the secret the file refuses to load, instead of running unauthenticated.
 	opts, _ = cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")}, cli.WithWorkingDirectory(root), cli.WithEnv([]string{"WEBHOOK_SECRETS="}))
-	if _, err := opts.LoadProject(context.Background()); err == nil || !strings.Contains(err.Error(), "WEBHOOK_SECRETS") {
+	if _, err := opts.LoadProject(context.Background()); err == nil || !strings.Contains(err.Error(), "WEBHOOK_SECRETS") || !strings.Contains(err.Error(), ".env") {
 		t.Fatalf("compose without WEBHOOK_SECRETS: %v", err)
+	}
+}
+
+// TestComposeReadsTheSecretFromDotEnv follows the documented first step (write
+// WEBHOOK_SECRETS into .env next to docker-compose.yml) and checks that compose
+// picks the secret up from there, so the generated secret is kept where the user
+// can read it, for the sandbox and for their own curl.
+func TestComposeReadsTheSecretFromDotEnv(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"docker-compose.yml"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("WEBHOOK_SECRETS=from-dot-env\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, "docker-compose.yml")},
+		cli.WithWorkingDirectory(dir), cli.WithEnv(nil), cli.WithEnvFiles(), cli.WithDotEnv) // as docker compose does
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("compose with .env: %v", err)
+	}
+	svc, _ := p.GetService("maventa-events")
+	sb, _ := p.GetService("maventa-sandbox")
+	if serviceEnv(svc, "WEBHOOK_SECRETS") != "from-dot-env" || !strings.Contains(serviceEnv(sb, "MAVENTA_SANDBOX_WEBHOOK_URL"), ":from-dot-env@") {
+		t.Errorf("secret from .env not used: service %q, sandbox %q", serviceEnv(svc, "WEBHOOK_SECRETS"), serviceEnv(sb, "MAVENTA_SANDBOX_WEBHOOK_URL"))
+	}
+	// .env holds the secret: git must not track it.
+	gi, err := os.ReadFile(filepath.Join(root, ".gitignore"))
+	if err != nil || !slices.Contains(strings.Fields(string(gi)), ".env") {
+		t.Errorf(".gitignore does not ignore .env (%v)", err)
 	}
 }
 
@@ -215,9 +258,18 @@ func TestComposeSandboxWired(t *testing.T) {
 	if serviceEnv(svc, "MAVENTA_VENDOR_API_KEY") != serviceEnv(sb, "MAVENTA_SANDBOX_DEMO_VENDOR_KEY") {
 		t.Error("MAVENTA_VENDOR_API_KEY differs from the sandbox's demo vendor key")
 	}
-	// Optional webhook registration stays off unless asked for.
-	if serviceEnv(sb, "MAVENTA_SANDBOX_WEBHOOK_URL") != "" {
-		t.Errorf("sandbox registers a webhook by default: %q", serviceEnv(sb, "MAVENTA_SANDBOX_WEBHOOK_URL"))
+	// The sandbox posts the demo company's webhooks to the service by default,
+	// authenticated with the secret the service accepts.
+	hook, err := url.Parse(serviceEnv(sb, "MAVENTA_SANDBOX_WEBHOOK_URL"))
+	if err != nil || hook.Scheme != "http" || hook.Hostname() != svc.Name || hook.Port() != hostPort(t, serviceEnv(svc, "LISTEN_ADDR")) || hook.Path != "/webhooks/maventa" {
+		t.Errorf("sandbox webhook URL %q does not point at the service's webhook endpoint (%v)", serviceEnv(sb, "MAVENTA_SANDBOX_WEBHOOK_URL"), err)
+	} else if pw, _ := hook.User.Password(); pw == "" || !slices.Contains(strings.Split(serviceEnv(svc, "WEBHOOK_SECRETS"), ","), pw) {
+		t.Errorf("sandbox webhook URL's password %q is not one of WEBHOOK_SECRETS %q", pw, serviceEnv(svc, "WEBHOOK_SECRETS"))
+	}
+	// ...and SANDBOX_WEBHOOK_URL still overrides it.
+	p2 := loadCompose(t, []string{"WEBHOOK_SECRETS=a,b", "SANDBOX_WEBHOOK_URL=http://maventa:b@maventa-events:8080/webhooks/maventa"})
+	if sb2, _ := p2.GetService("maventa-sandbox"); serviceEnv(sb2, "MAVENTA_SANDBOX_WEBHOOK_URL") != "http://maventa:b@maventa-events:8080/webhooks/maventa" {
+		t.Errorf("SANDBOX_WEBHOOK_URL ignored: %q", serviceEnv(sb2, "MAVENTA_SANDBOX_WEBHOOK_URL"))
 	}
 
 	// The nats config file the compose file mounts exists.
@@ -236,7 +288,7 @@ func TestComposeObservabilityProfile(t *testing.T) {
 
 	// Off by default: a plain `docker compose up` starts neither.
 	p := loadCompose(t, env)
-	for _, name := range []string{"otel-collector", "jaeger"} {
+	for _, name := range []string{"otel-collector", "jaeger", "prometheus", "grafana"} {
 		if _, err := p.GetService(name); err == nil {
 			t.Errorf("%s runs without the observability profile", name)
 		}
@@ -265,7 +317,7 @@ func TestComposeObservabilityProfile(t *testing.T) {
 	}
 	// The service must start without the profile, so it cannot depend on it.
 	for dep := range svc.DependsOn {
-		if dep == "otel-collector" || dep == "jaeger" {
+		if slices.Contains([]string{"otel-collector", "jaeger", "prometheus", "grafana"}, dep) {
 			t.Errorf("maventa-events depends on %s, which only exists with the profile", dep)
 		}
 	}
