@@ -185,11 +185,11 @@ func New(def TypeDef, m Meta, data any) (Event, error) {
 	if m.CompanyID == "" {
 		return Event{}, errors.New("events: company id is required")
 	}
-	if m.Time.IsZero() {
-		return Event{}, errors.New("events: time is required")
+	if err := CheckTime(m.Time); err != nil {
+		return Event{}, err
 	}
-	if !inRange(m.Time) || !inRange(m.RecordedAt) {
-		return Event{}, errors.New("events: time outside years 1-9999")
+	if !inRange(m.RecordedAt) {
+		return Event{}, errOutOfRange
 	}
 	if len(m.Key) == 0 {
 		return Event{}, errors.New("events: an id key is required")
@@ -227,6 +227,21 @@ func New(def TypeDef, m Meta, data any) (Event, error) {
 		Sequence:        SequenceFor(rec),
 		Data:            raw,
 	}, nil
+}
+
+var errOutOfRange = errors.New("events: time outside years 1-9999 in UTC")
+
+// CheckTime reports whether t can be the time of an event: set, and within
+// years 1-9999 in UTC (RFC 3339 cannot write others). The webhook intake uses
+// it too, so that what it accepts the consumers can process.
+func CheckTime(t time.Time) error {
+	if t.IsZero() {
+		return errors.New("events: time is required")
+	}
+	if !inRange(t) {
+		return errOutOfRange
+	}
+	return nil
 }
 
 // inRange reports whether t (in UTC) can be written as RFC 3339; the zero time is in range.

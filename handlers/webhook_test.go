@@ -192,6 +192,10 @@ func TestWebhookValidationQuarantines(t *testing.T) {
 		{"empty company_id", `{"event":"A.B.C","company_id":"","event_timestamp":"2019-11-23T12:03:48Z"}`, []string{`"company_id" is empty`}},
 		{"timestamp not RFC 3339", `{"event":"A.B.C","company_id":"c","event_timestamp":"23.11.2019 12:03"}`, []string{`not an RFC 3339 time`}},
 		{"everything missing lists every problem", `{}`, []string{`"event"`, `"company_id"`, `"event_timestamp"`}},
+		// Times the domain events cannot carry: accepted, they would be dead-lettered.
+		{"the zero time", `{"event":"A.B.C","company_id":"c","event_timestamp":"0001-01-01T00:00:00Z"}`, []string{`"event_timestamp"`}},
+		{"year 0", `{"event":"A.B.C","company_id":"c","event_timestamp":"0000-06-01T00:00:00Z"}`, []string{`"event_timestamp"`}},
+		{"year 10000 in UTC", `{"event":"A.B.C","company_id":"c","event_timestamp":"9999-12-31T23:59:59-01:00"}`, []string{`"event_timestamp"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/maventa-bridge/maventa-events/events"
 )
 
 // Webhook is the envelope Maventa POSTs to a registered notification URL (seed 004):
@@ -104,9 +106,12 @@ func ParseWebhookEnvelope(body []byte) (Webhook, error) {
 	w.CompanyID, _ = str("company_id", top.CompanyID)
 	if ts, ok := str("event_timestamp", top.EventTimestamp); ok {
 		t, err := time.Parse(time.RFC3339, ts)
-		if err != nil {
+		switch {
+		case err != nil:
 			problems = append(problems, fmt.Sprintf("%q is not an RFC 3339 time", "event_timestamp"))
-		} else {
+		case events.CheckTime(t) != nil:
+			problems = append(problems, fmt.Sprintf("%q must be a time after 0001-01-01T00:00:00Z and before year 10000 in UTC", "event_timestamp"))
+		default:
 			w.EventTimestamp = t
 		}
 	}

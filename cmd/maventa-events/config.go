@@ -170,7 +170,7 @@ var options = []option{
 			c.Pipeline.EventDuplicateWindow, err = positiveDuration(v)
 			return
 		}},
-	{flag: "processed-ttl", env: "PROCESSED_TTL", def: "8d", usage: "how long processed markers prevent re-emitting an event (>= 25h; cover the reconciliation look-back)",
+	{flag: "processed-ttl", env: "PROCESSED_TTL", def: "8d", usage: "how long invoice and company records prevent re-emitting a fact after their last change (>= 25h; cover the reconciliation look-back)",
 		set: func(c *config, v string) (err error) { c.Pipeline.ProcessedTTL, err = positiveDuration(v); return }},
 	{flag: "deadletter-max-age", env: "DEADLETTER_MAX_AGE", def: "30d", usage: "how long dead letters are kept",
 		set: func(c *config, v string) (err error) { c.Pipeline.DeadLetterMaxAge, err = positiveDuration(v); return }},
