@@ -393,7 +393,7 @@ func (p *Poller) emitAssignmentEvents(ctx context.Context, c string, evs []maven
 		if err != nil {
 			return emitted, calls, err
 		}
-		n, _, err := applyAssignment(ctx, p.store, p.emit, c, id, events.AssignmentFacts{Events: evs}, tc)
+		n, _, err := applyAssignment(ctx, p.store, p.emit, p.log, c, id, events.AssignmentFacts{Events: evs}, tc)
 		emitted += n
 		if errors.Is(err, events.ErrNeedSnapshot) {
 			unknown = append(unknown, id)
@@ -456,7 +456,7 @@ func (p *Poller) emitNewAssignment(ctx context.Context, c string, a maventa.Assi
 	if err != nil {
 		return 0, err
 	}
-	n, opened, err := applyAssignment(ctx, p.store, p.emit, c, a.ID, events.AssignmentFacts{Snapshot: &da}, tc)
+	n, opened, err := applyAssignment(ctx, p.store, p.emit, p.log, c, a.ID, events.AssignmentFacts{Snapshot: &da}, tc)
 	if opened {
 		// The assignment was never announced: its invoice's DELIVERED webhook
 		// (Kassavirta creates assignments on sending) did not arrive.

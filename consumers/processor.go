@@ -259,7 +259,7 @@ func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, invoic
 			return &ProcessError{Reason: "invalid_payload", Err: err}
 		}
 		// Polling continues from this record without fetching the history again.
-		n, _, err := applyAssignment(ctx, p.rec.Assignments, p.emit, w.CompanyID, a.ID, events.AssignmentFacts{Snapshot: &da}, tc)
+		n, _, err := applyAssignment(ctx, p.rec.Assignments, p.emit, p.log, w.CompanyID, a.ID, events.AssignmentFacts{Snapshot: &da}, tc)
 		p.Stats.Emitted.Add(int64(n))
 		if err != nil {
 			return storeFailure(err)

@@ -193,17 +193,17 @@ func TestEveryOrderOfAnAssignmentsFactsGivesTheSameEvents(t *testing.T) {
 		Events:       []events.AssignmentEvent{e0, e1, e2}}
 	read := func(ctx context.Context, rs Records, em EventEmitter) error { // the webhook path (or polling an unknown assignment)
 		s := snapshot
-		_, _, err := applyAssignment(ctx, rs, em, company, asg, events.AssignmentFacts{Snapshot: &s}, events.TraceContext{})
+		_, _, err := applyAssignment(ctx, rs, em, nil, company, asg, events.AssignmentFacts{Snapshot: &s}, events.TraceContext{})
 		return err
 	}
 	page := func(evs ...events.AssignmentEvent) fact { // a page of GET /v1/events
 		return func(ctx context.Context, rs Records, em EventEmitter) error {
-			_, _, err := applyAssignment(ctx, rs, em, company, asg, events.AssignmentFacts{Events: evs}, events.TraceContext{})
+			_, _, err := applyAssignment(ctx, rs, em, nil, company, asg, events.AssignmentFacts{Events: evs}, events.TraceContext{})
 			if errors.Is(err, events.ErrNeedSnapshot) {
 				if err := read(ctx, rs, em); err != nil {
 					return err
 				}
-				_, _, err = applyAssignment(ctx, rs, em, company, asg, events.AssignmentFacts{Events: evs}, events.TraceContext{})
+				_, _, err = applyAssignment(ctx, rs, em, nil, company, asg, events.AssignmentFacts{Events: evs}, events.TraceContext{})
 			}
 			return err
 		}

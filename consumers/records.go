@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/events"
@@ -102,12 +103,28 @@ func threadKey(id string) string     { return "thread." + kvKey(id) }
 // applyAssignment adds what Maventa says about assignment id to its record.
 // It returns events.ErrNeedSnapshot (wrapped) when the assignment was never
 // opened and f has no snapshot; opened reports whether this call opened it.
-func applyAssignment(ctx context.Context, rs Records, em EventEmitter, companyID, id string, f events.AssignmentFacts, tc events.TraceContext) (emitted int, opened bool, err error) {
+// A status that Maventa's snapshot sets although no known event does is
+// logged: it means an event we never saw, or a rule Maventa applies that ours
+// does not.
+func applyAssignment(ctx context.Context, rs Records, em EventEmitter, log *slog.Logger, companyID, id string, f events.AssignmentFacts, tc events.TraceContext) (emitted int, opened bool, err error) {
+	var corrected []events.Event
 	emitted, err = update(ctx, rs, em, assignmentKey(id), func(rec events.AssignmentRecord) (events.AssignmentRecord, []events.Event, error) {
 		next, evs, err := events.ApplyAssignment(rec, companyID, f, tc)
 		opened = !rec.Opened && next.Opened && len(rec.Legacy) == 0
+		corrected = corrected[:0]
+		for _, e := range evs {
+			if (e.Type == events.TypeAssignmentStatusChanged.Type() || e.Type == events.TypeAssignmentCollectionStatusChanged.Type()) && e.MaventaEventID == "" {
+				corrected = append(corrected, e)
+			}
+		}
 		return next, evs, err
 	})
+	if err == nil && log != nil {
+		for _, e := range corrected {
+			log.Warn("assignment snapshot disagrees with its events: Maventa's value wins",
+				"company_id", companyID, "assignment_id", id, "type", e.Type, "event_id", e.ID)
+		}
+	}
 	return emitted, opened, err
 }
 
