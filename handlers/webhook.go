@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -89,9 +90,24 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 				writeError(w, codeTooLarge, "body exceeds the limit", nil, 0)
 				return
 			}
-			// The sender went away or was too slow: nothing usable arrived.
+			// The body ended before its Content-Length (the sender went away, or
+			// was cut off by the server's read timeout). The sender authenticated,
+			// so what did arrive is kept, as every authenticated 400 is. The
+			// request's deadline has usually passed by now: the quarantine gets a
+			// short one of its own, inside the server's WriteTimeout.
+			problems := []string{fmt.Sprintf("the body ended after %d of %d bytes: %v", len(body), r.ContentLength, err)}
+			qctx, qcancel := context.WithTimeout(context.WithoutCancel(ctx), lateQuarantineTimeout)
+			defer qcancel()
+			kept, qerr := keepInQuarantine(qctx, store, "incomplete_body", body, withProblems(requestMeta(r), problems))
+			if qerr != nil {
+				log.ErrorContext(ctx, "quarantine failed", "err", qerr)
+				recordWebhook(ctx, familyUnknown, outcomeUnavailable, start)
+				writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
+				return
+			}
+			info.add(slog.Bool("quarantined", kept))
 			recordWebhook(ctx, familyUnknown, outcomeInvalid, start)
-			writeError(w, codeInvalid, "could not read the request body: "+err.Error(), nil, 0)
+			writeError(w, codeInvalid, "could not read the whole request body; what arrived was kept for inspection", problems, 0)
 			return
 		}
 		meta := requestMeta(r)
@@ -211,6 +227,11 @@ func withProblems(h http.Header, problems []string) http.Header {
 	h.Set("Problems", strings.Join(problems, "; "))
 	return h
 }
+
+// lateQuarantineTimeout bounds the quarantine of an incomplete body, which
+// starts when the server's ReadTimeout (the request timeout + 1 s) has cut the
+// read; the WriteTimeout (+ 2 s) leaves a second to answer.
+const lateQuarantineTimeout = 500 * time.Millisecond
 
 // quarantinePrefix is how much of a body too large for the store is kept in
 // quarantine, beside the whole body's size and hash.

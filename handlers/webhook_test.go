@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -392,6 +393,56 @@ func TestWebhookStoreRefusals(t *testing.T) {
 			meta := tt.store.metas[len(tt.store.metas)-1]
 			if tt.wantKept < len(tt.body) && meta.Get("Body-Size") != strconv.Itoa(len(tt.body)) {
 				t.Errorf("a cut copy without the whole size: %v", meta)
+			}
+		})
+	}
+}
+
+// errAfter is a request body that yields data, then err: a connection that
+// ended (or timed out) before the announced Content-Length.
+type errAfter struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errAfter) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		return n, e.err
+	}
+	return n, err
+}
+
+// Issue 16, "Also": a body shorter than its Content-Length was answered 400
+// without being quarantined, although every authenticated 400 is.
+func TestWebhookIncompleteBodyIsQuarantined(t *testing.T) {
+	tests := []struct {
+		name  string
+		store *fakeStore
+		want  int
+		kept  bool
+	}{
+		{"read timed out: 400, what arrived is quarantined", &fakeStore{}, 400, true},
+		{"quarantine unavailable: 503", &fakeStore{quarantineErr: errors.New("down")}, 503, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			partial := validBody[:40]
+			rec := post(newTestRouter(t, tt.store, WebhookConfig{}, nil), WebhookPath+"?secret=old-secret", "", func(r *http.Request) {
+				r.Body = io.NopCloser(&errAfter{strings.NewReader(partial), os.ErrDeadlineExceeded})
+				r.ContentLength = int64(len(validBody))
+			})
+			if rec.Code != tt.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.want, rec.Body)
+			}
+			if !tt.kept {
+				return
+			}
+			if len(tt.store.quarantined) != 1 || string(tt.store.quarantined[0]) != partial || tt.store.reasons[0] != "incomplete_body" {
+				t.Fatalf("quarantined %q %v", tt.store.quarantined, tt.store.reasons)
+			}
+			if p := tt.store.metas[0].Get("Problems"); !strings.Contains(p, fmt.Sprintf("40 of %d bytes", len(validBody))) {
+				t.Errorf("problems %q do not say how much arrived", p)
 			}
 		})
 	}
