@@ -90,6 +90,22 @@ func storeError(err error) error {
 	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 }
 
+// storeFull reports JetStream's "no space" answers (the store or account
+// limit reached). They stay ErrStoreUnavailable (503: space returns when old
+// messages age out or the limit is raised, and Maventa's retry then succeeds),
+// but are counted apart so that an alert can say what to fix.
+func storeFull(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode {
+	case 10023, 10047, 10002: // insufficient resources; storage resources exceeded; account limits
+		return true
+	}
+	return false
+}
+
 // jsErrCodeHeaderExceedsMaximum is nats-server's JSStreamHeaderExceedsMaximumErr
 // ("header size exceeds maximum allowed of 64k"), which nats.go does not name.
 const jsErrCodeHeaderExceedsMaximum jetstream.ErrorCode = 10097
@@ -158,9 +174,12 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 		if err != nil {
 			kind := "nats"
 			var refused *RefusedError
-			if errors.As(err, &refused) {
+			switch {
+			case errors.As(err, &refused):
 				kind = "refused"
-			} else if ctx.Err() != nil {
+			case storeFull(err):
+				kind = "store_full"
+			case ctx.Err() != nil:
 				kind = "timeout"
 			}
 			storeFailures.Add(ctx, 1, metric.WithAttributes(attrStream.String(stream), attrErrorType.String(kind)))
