@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -539,4 +540,80 @@ func TestServeStaysReadyWhileTheStoreIsFull(t *testing.T) {
 	if !strings.Contains(string(b), `error_type="store_full"`) {
 		t.Errorf("no store_full failure in /metrics")
 	}
+}
+
+// The image's HEALTHCHECK probes http://127.0.0.1:8080/readyz; with TLS on, the
+// probe must follow the service to https and accept its certificate (issued for
+// another name), and nothing else.
+func TestProbeFollowsTheServicesTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	testCert(t, certFile, keyFile, "maventa-events", time.Now().Add(-time.Hour))
+	s := startService(t, map[string]string{"CONSUMERS_ENABLED": "false", "TLS_CERT_FILE": certFile, "TLS_KEY_FILE": keyFile})
+	plain := "http://" + strings.TrimPrefix(s.url, "https://") + "/readyz"
+	ctx := context.Background()
+	if err := run(ctx, []string{"maventa-events", "probe", plain}, envFunc(map[string]string{"TLS_CERT_FILE": certFile}), io.Discard, io.Discard); err != nil {
+		t.Fatalf("probe with the service's TLS_CERT_FILE: %v", err)
+	}
+	if err := run(ctx, []string{"maventa-events", "probe", plain}, envFunc(nil), io.Discard, io.Discard); err == nil {
+		t.Fatal("a plain http probe of the https listener succeeded")
+	}
+	other := t.TempDir()
+	testCert(t, filepath.Join(other, "c"), filepath.Join(other, "k"), "someone-else", time.Now())
+	if err := run(ctx, []string{"maventa-events", "probe", plain}, envFunc(map[string]string{"TLS_CERT_FILE": filepath.Join(other, "c")}), io.Discard, io.Discard); err == nil {
+		t.Fatal("the probe accepted a certificate other than TLS_CERT_FILE's")
+	}
+}
+
+// docs/reliability.md's table of attacks names the tests that verify each row:
+// every one must exist, and the limits it states must be the code's.
+func TestReliabilityDocNamesRealTests(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/reliability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "## Attacks tried")
+	if !ok {
+		t.Fatal("docs/reliability.md has no attack table")
+	}
+	var sources strings.Builder
+	err = filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			sources.Write(b)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile("`(?:[a-z]+\\.)?((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllStringSubmatch(section, -1)
+	if len(names) < 20 {
+		t.Fatalf("only %d test names found in the attack table", len(names))
+	}
+	for _, m := range names {
+		if !strings.Contains(sources.String(), "func "+m[1]+"(") {
+			t.Errorf("docs/reliability.md names %s, which does not exist", m[1])
+		}
+	}
+	for _, fact := range []string{
+		fmt.Sprintf("%d KiB (`431` beyond)", maxHeaderBytes>>10),
+		"`MAX_CONNECTIONS`, " + optionDefault("max-connections"),
+	} {
+		if !strings.Contains(section, fact) {
+			t.Errorf("docs/reliability.md does not say %q", fact)
+		}
+	}
+}
+
+func optionDefault(flag string) string {
+	for _, o := range options {
+		if o.flag == flag {
+			return o.def
+		}
+	}
+	return ""
 }
