@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -616,4 +617,37 @@ func optionDefault(flag string) string {
 		}
 	}
 	return ""
+}
+
+// A pair that stops loading (a file removed, a half-written rotation) keeps
+// the previous certificate in use and is logged once, not on every handshake.
+func TestCertReloaderKeepsTheLastGoodPairAndLogsOnce(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	base := time.Now().Add(-time.Hour)
+	testCert(t, certFile, keyFile, "good", base)
+	var logs syncBuffer
+	r, err := newCertReloader(certFile, keyFile, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		c, err := r.GetCertificate(nil)
+		if err != nil || c.Leaf.Subject.CommonName != "good" {
+			t.Fatalf("with the key file gone: %v, want the last good certificate", err)
+		}
+	}
+	if n := strings.Count(logs.String(), "do not load"); n != 1 {
+		t.Fatalf("%d warnings for the same failure, want 1:\n%s", n, logs.String())
+	}
+	testCert(t, certFile, keyFile, "new", base.Add(time.Minute))
+	if c, err := r.GetCertificate(nil); err != nil || c.Leaf.Subject.CommonName != "new" {
+		t.Fatalf("after the files returned: %v", err)
+	}
+	if !strings.Contains(logs.String(), "TLS certificate reloaded") {
+		t.Error("the reload was not logged")
+	}
 }

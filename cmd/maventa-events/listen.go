@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -87,6 +86,3 @@ func tlsFiles(cfg *config, log *slog.Logger) (*tls.Config, error) {
 	}
 	return serverTLSConfig(r), nil
 }
-
-// errNoTLS is returned by a reloader that never loaded a certificate.
-var errNoTLS = errors.New("no TLS certificate loaded")

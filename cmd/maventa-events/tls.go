@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,6 +29,9 @@ func serverTLSConfig(r *certReloader) *tls.Config {
 	}
 }
 
+// errNoTLS is returned by a reloader that never loaded a certificate.
+var errNoTLS = errors.New("no TLS certificate loaded")
+
 // certReloader serves the certificate of a PEM certificate file and key file,
 // and reads them again when either changes (cert-manager and similar tools
 // rotate them in place), checked on every TLS handshake. Handshakes are rare
@@ -41,6 +45,8 @@ type certReloader struct {
 	cert   *tls.Certificate
 	stamps [2]fileStamp // of certFile and keyFile when last read
 	pems   [2][]byte    // their contents when last loaded successfully
+	// lastErr is the last reload failure logged ("" after a success).
+	lastErr string
 }
 
 // fileStamp is what tells that a file changed without reading it.
@@ -63,11 +69,17 @@ func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader,
 // half-written: new certificate, old key) keeps the previous certificate in use
 // and is logged; the next change of either file is tried again.
 func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	if err := r.reload(); err != nil {
-		r.log.Warn("TLS certificate files changed but do not load; serving the previous certificate", "err", err)
-	}
+	err := r.reload()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Logged once per distinct failure, not on every handshake (a file that
+	// stays missing would otherwise fill the log).
+	if msg := errString(err); msg != r.lastErr {
+		r.lastErr = msg
+		if err != nil {
+			r.log.Warn("TLS certificate files changed but do not load; serving the previous certificate", "err", err)
+		}
+	}
 	if r.cert == nil {
 		return nil, errNoTLS
 	}
