@@ -95,7 +95,11 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 			// so what did arrive is kept, as every authenticated 400 is. The
 			// request's deadline has usually passed by now: the quarantine gets a
 			// short one of its own, inside the server's WriteTimeout.
-			problems := []string{fmt.Sprintf("the body ended after %d of %d bytes: %v", len(body), r.ContentLength, err)}
+			problem := fmt.Sprintf("the body ended after %d bytes: %v", len(body), err)
+			if r.ContentLength >= 0 {
+				problem = fmt.Sprintf("the body ended after %d of %d bytes: %v", len(body), r.ContentLength, err)
+			}
+			problems := []string{problem}
 			qctx, qcancel := context.WithTimeout(context.WithoutCancel(ctx), lateQuarantineTimeout)
 			defer qcancel()
 			kept, qerr := keepInQuarantine(qctx, store, "incomplete_body", body, withProblems(requestMeta(r), problems))
@@ -106,8 +110,12 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 				return
 			}
 			info.add(slog.Bool("quarantined", kept))
+			msg := "could not read the whole request body; what arrived was kept for inspection"
+			if !kept {
+				msg = "could not read the whole request body"
+			}
 			recordWebhook(ctx, familyUnknown, outcomeInvalid, start)
-			writeError(w, codeInvalid, "could not read the whole request body; what arrived was kept for inspection", problems, 0)
+			writeError(w, codeInvalid, msg, problems, 0)
 			return
 		}
 		meta := requestMeta(r)

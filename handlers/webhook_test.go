@@ -375,6 +375,9 @@ func TestWebhookStoreRefusals(t *testing.T) {
 			if rec.Code != tt.want || eb.Error != tt.wantCode {
 				t.Fatalf("answer %d %q, want %d %q: %s", rec.Code, eb.Error, tt.want, tt.wantCode, rec.Body)
 			}
+			if said := strings.Contains(eb.Message, "kept"); said != (tt.wantKept > 0) {
+				t.Errorf("message %q: says kept %v, want %v", eb.Message, said, tt.wantKept > 0)
+			}
 			if d := metricValue(t, "maventa.webhooks.received", attrOutcome.String(tt.outcome)) - before; d != 1 {
 				t.Errorf("outcome %q counted %v times, want 1", tt.outcome, d)
 			}
@@ -416,33 +419,44 @@ func (e *errAfter) Read(p []byte) (int, error) {
 // Issue 16, "Also": a body shorter than its Content-Length was answered 400
 // without being quarantined, although every authenticated 400 is.
 func TestWebhookIncompleteBodyIsQuarantined(t *testing.T) {
+	partial := validBody[:40]
 	tests := []struct {
-		name  string
-		store *fakeStore
-		want  int
-		kept  bool
+		name          string
+		store         *fakeStore
+		contentLength int64
+		want          int
+		kept          bool
+		problem       string
 	}{
-		{"read timed out: 400, what arrived is quarantined", &fakeStore{}, 400, true},
-		{"quarantine unavailable: 503", &fakeStore{quarantineErr: errors.New("down")}, 503, false},
+		{"read timed out: 400, what arrived is quarantined", &fakeStore{}, int64(len(validBody)), 400, true,
+			fmt.Sprintf("ended after 40 of %d bytes", len(validBody))},
+		{"chunked body cut: 400, quarantined", &fakeStore{}, -1, 400, true, "ended after 40 bytes"},
+		{"the store refuses even that: 400, nothing kept, and the answer says so", &fakeStore{quarantineMax: 10}, int64(len(validBody)), 400, false, ""},
+		{"quarantine unavailable: 503", &fakeStore{quarantineErr: errors.New("down")}, int64(len(validBody)), 503, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			partial := validBody[:40]
 			rec := post(newTestRouter(t, tt.store, WebhookConfig{}, nil), WebhookPath+"?secret=old-secret", "", func(r *http.Request) {
 				r.Body = io.NopCloser(&errAfter{strings.NewReader(partial), os.ErrDeadlineExceeded})
-				r.ContentLength = int64(len(validBody))
+				r.ContentLength = tt.contentLength
 			})
 			if rec.Code != tt.want {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tt.want, rec.Body)
 			}
+			if said := strings.Contains(rec.Body.String(), "kept"); said != tt.kept {
+				t.Errorf("answer %s: says kept %v, want %v", rec.Body, said, tt.kept)
+			}
 			if !tt.kept {
+				if len(tt.store.quarantined) != 0 {
+					t.Fatalf("quarantined %q", tt.store.quarantined)
+				}
 				return
 			}
 			if len(tt.store.quarantined) != 1 || string(tt.store.quarantined[0]) != partial || tt.store.reasons[0] != "incomplete_body" {
 				t.Fatalf("quarantined %q %v", tt.store.quarantined, tt.store.reasons)
 			}
-			if p := tt.store.metas[0].Get("Problems"); !strings.Contains(p, fmt.Sprintf("40 of %d bytes", len(validBody))) {
-				t.Errorf("problems %q do not say how much arrived", p)
+			if p := tt.store.metas[0].Get("Problems"); !strings.Contains(p, tt.problem) {
+				t.Errorf("problems %q, want %q", p, tt.problem)
 			}
 		})
 	}
