@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,9 +40,81 @@ const (
 	PublishSync
 )
 
-// ErrStoreUnavailable wraps every failure to get a write acknowledged, so the
-// receiver can answer 503 (our failure, retry later) rather than 400.
+// ErrStoreUnavailable wraps every failure to get a write acknowledged, except a
+// refusal of the message itself (RefusedError), so the receiver can answer 503
+// (our failure, retry later) rather than 400.
 var ErrStoreUnavailable = errors.New("webhook store unavailable")
+
+// Kinds of RefusedError.
+const (
+	RefusedTooLarge        = "too_large"         // headers and body over the server's max_payload
+	RefusedHeadersTooLarge = "headers_too_large" // headers over JetStream's 64 KiB
+	RefusedInvalidSubject  = "invalid_subject"
+)
+
+// RefusedError is JetStream's (or the client's) refusal of the message itself:
+// sending the same message again can never succeed, unlike ErrStoreUnavailable.
+type RefusedError struct {
+	Kind string // one of the Refused* constants
+	Err  error
+}
+
+func (e *RefusedError) Error() string {
+	return "webhook store refused the message (" + e.Kind + "): " + e.Err.Error()
+}
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// RefusedKind lets callers that do not import this package (the HTTP edge)
+// recognise a refusal by behaviour.
+func (e *RefusedError) RefusedKind() string { return e.Kind }
+
+// storeError classifies a failed publish: a refusal of the message itself, or
+// the store being unavailable (everything else, including unknown errors, so
+// that the sender retries).
+func storeError(err error) error {
+	kind := ""
+	var api *jetstream.APIError
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload):
+		kind = RefusedTooLarge
+	case errors.Is(err, nats.ErrBadSubject):
+		kind = RefusedInvalidSubject
+	case errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum:
+		kind = RefusedTooLarge
+	case errors.As(err, &api) && api.ErrorCode == jsErrCodeHeaderExceedsMaximum:
+		kind = RefusedHeadersTooLarge
+	}
+	if kind != "" {
+		return &RefusedError{Kind: kind, Err: err}
+	}
+	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+}
+
+// storeFull reports JetStream's "no space" answers (the store or account
+// limit reached). They stay ErrStoreUnavailable (503: space returns when old
+// messages age out or the limit is raised, and Maventa's retry then succeeds),
+// but are counted apart so that an alert can say what to fix.
+func storeFull(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode {
+	case 10023, 10047, 10002: // insufficient resources; storage resources exceeded; account limits
+		return true
+	}
+	return false
+}
+
+// jsErrCodeHeaderExceedsMaximum is nats-server's JSStreamHeaderExceedsMaximumErr
+// ("header size exceeds maximum allowed of 64k"), which nats.go does not name.
+const jsErrCodeHeaderExceedsMaximum jetstream.ErrorCode = 10097
+
+// maxHeaderValue is the most bytes of one stored header value. Values come from
+// outside (event name, company id, User-Agent, X-Forwarded-For) and JetStream
+// refuses a message whose headers exceed 64 KiB: a longer value is cut and
+// marked with its length and hash, so the message is still stored.
+const maxHeaderValue = 1024
 
 // WebhookStore writes webhooks to the raw-webhook stream and malformed requests
 // to the quarantine stream.
@@ -100,7 +173,13 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 	defer func() {
 		if err != nil {
 			kind := "nats"
-			if ctx.Err() != nil {
+			var refused *RefusedError
+			switch {
+			case errors.As(err, &refused):
+				kind = "refused"
+			case storeFull(err):
+				kind = "store_full"
+			case ctx.Err() != nil:
 				kind = "timeout"
 			}
 			storeFailures.Add(ctx, 1, metric.WithAttributes(attrStream.String(stream), attrErrorType.String(kind)))
@@ -117,7 +196,7 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 	if s.mode == PublishSync {
 		ack, err := s.js.PublishMsg(ctx, msg, opts...)
 		if err != nil {
-			return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			return false, storeError(err)
 		}
 		if span.IsRecording() {
 			span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)))
@@ -126,7 +205,7 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 	}
 	f, err := s.js.PublishMsgAsync(msg, opts...)
 	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		return false, storeError(err)
 	}
 	select {
 	case ack := <-f.Ok():
@@ -135,7 +214,7 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 		}
 		return ack.Duplicate, nil
 	case err := <-f.Err():
-		return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		return false, storeError(err)
 	case <-ctx.Done():
 		// The write may still land; the sender's retry is then deduplicated (within
 		// the window) or handled by the consumers' processed markers.
@@ -145,9 +224,12 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 
 // sanitizeHeader replaces control characters in header values: they come from
 // outside (a JSON string may hold "\r\n") and would corrupt the NATS protocol.
+// It also caps every value at maxHeaderValue bytes.
 func sanitizeHeader(h nats.Header) {
 	for k, vs := range h {
 		for i, v := range vs {
+			v = capHeaderValue(v)
+			vs[i] = v
 			if strings.IndexFunc(v, unicode.IsControl) >= 0 {
 				vs[i] = strings.Map(func(r rune) rune {
 					if unicode.IsControl(r) {
@@ -159,4 +241,20 @@ func sanitizeHeader(h nats.Header) {
 		}
 		h[k] = vs
 	}
+}
+
+// capHeaderValue cuts v to maxHeaderValue bytes (at a character boundary) and
+// appends its original length and the start of its SHA-256, so that two long
+// values stay distinguishable and an operator sees that it was cut.
+func capHeaderValue(v string) string {
+	if len(v) <= maxHeaderValue {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	suffix := fmt.Sprintf("...[cut: %d bytes, sha256 %x]", len(v), sum[:8])
+	keep := maxHeaderValue - len(suffix)
+	for keep > 0 && !utf8.RuneStart(v[keep]) {
+		keep--
+	}
+	return v[:keep] + suffix
 }

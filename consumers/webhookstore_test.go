@@ -3,15 +3,19 @@ package consumers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
@@ -254,3 +258,121 @@ func TestBrokerLogsAsynchronousErrors(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Issue 16, item 1: a 70 000-character event name or a 60 KB User-Agent made
+// the headers exceed JetStream's 64 KiB, and the refusal was reported as
+// "unavailable", so the sender was told to retry forever.
+func TestStoreKeepsWebhooksWithOversizeHeaderValues(t *testing.T) {
+	ctx := context.Background()
+	b := connect(t, natstest.Start(t, "").ClientURL())
+	if err := EnsureIntakeStreams(ctx, b.JS, StreamsConfig{}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	store := NewWebhookStore(b.JS, StreamsConfig{}, PublishAsync)
+	long := strings.Repeat("E", 70000)
+	tests := []struct {
+		name, event, company string
+		meta                 http.Header
+	}{
+		{"70 000-character event name", "DOCUMENTS." + long, "c-1", nil},
+		{"70 000-character company id", "DOCUMENTS.INVOICE.DELIVERED", long, nil},
+		{"60 KB User-Agent", "DOCUMENTS.INVOICE.DELIVERED", "c-1", http.Header{"User-Agent": {strings.Repeat("u", 60000)}}},
+		{"60 KB X-Forwarded-For and User-Agent", "DOCUMENTS.INVOICE.DELIVERED", "c-1", http.Header{
+			"User-Agent": {strings.Repeat("ä", 30000)}, "X-Forwarded-For": {strings.Repeat("10.0.0.1, ", 6000)}}},
+	}
+	st, _ := b.JS.Stream(ctx, "MAVENTA_WEBHOOKS")
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := []byte(`{"n":` + strconv.Itoa(i) + `}`)
+			if _, err := store.Store(ctx, tt.company, tt.event, body, tt.meta); err != nil {
+				t.Fatalf("not stored: %v", err)
+			}
+			m, err := st.GetLastMsgForSubject(ctx, WebhookSubject(tt.company, tt.event))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(m.Data) != string(body) {
+				t.Fatalf("stored %q", m.Data)
+			}
+			for k, vs := range m.Header {
+				for _, v := range vs {
+					if len(v) > maxHeaderValue || !utf8.ValidString(v) && utf8.ValidString(tt.meta.Get(k)) {
+						t.Errorf("header %s: %d bytes (valid UTF-8 %v)", k, len(v), utf8.ValidString(v))
+					}
+				}
+			}
+			if ev := m.Header.Get(HeaderEvent); len(tt.event) > maxHeaderValue && !strings.Contains(ev, fmt.Sprintf("cut: %d bytes", len(tt.event))) {
+				t.Errorf("a cut event name does not say so: %q", ev[len(ev)-60:])
+			}
+		})
+	}
+}
+
+// A message JetStream can never take is a RefusedError, never "unavailable".
+func TestStoreRefusalsAreNotUnavailability(t *testing.T) {
+	ctx := context.Background()
+	b := connect(t, natstest.Start(t, "").ClientURL())
+	if err := EnsureIntakeStreams(ctx, b.JS, StreamsConfig{}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []PublishMode{PublishAsync, PublishSync} {
+		store := NewWebhookStore(b.JS, StreamsConfig{}, mode)
+		// The server's max_payload is 1 MiB, the receiver's default body limit too:
+		// a body at the limit plus its headers does not fit.
+		_, err := store.Store(ctx, "c-1", "DOCUMENTS.INVOICE.DELIVERED", make([]byte, 1<<20), nil)
+		var refused *RefusedError
+		if !errors.As(err, &refused) || refused.Kind != RefusedTooLarge || errors.Is(err, ErrStoreUnavailable) {
+			t.Fatalf("mode %d: want a too_large refusal, got %v", mode, err)
+		}
+		_, err = store.Quarantine(ctx, "invalid_envelope", make([]byte, 1<<20), nil)
+		if !errors.As(err, &refused) || refused.Kind != RefusedTooLarge {
+			t.Fatalf("mode %d quarantine: want a too_large refusal, got %v", mode, err)
+		}
+	}
+
+	tests := []struct {
+		name string
+		err  error
+		kind string // "" = unavailable
+	}{
+		{"client: payload over max_payload", nats.ErrMaxPayload, RefusedTooLarge},
+		{"client: invalid subject", nats.ErrBadSubject, RefusedInvalidSubject},
+		{"server: message exceeds maximum", &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamMessageExceedsMaximum}, RefusedTooLarge},
+		{"server: header exceeds 64k", &jetstream.APIError{Code: 400, ErrorCode: 10097}, RefusedHeadersTooLarge},
+		{"server: insufficient resources (store full)", &jetstream.APIError{Code: 503, ErrorCode: 10023}, ""},
+		{"no responders", jetstream.ErrNoStreamResponse, ""},
+		{"disconnected", nats.ErrConnectionClosed, ""},
+		{"deadline", context.DeadlineExceeded, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := storeError(fmt.Errorf("wrapped: %w", tt.err))
+			var refused *RefusedError
+			switch {
+			case tt.kind == "" && (!errors.Is(err, ErrStoreUnavailable) || errors.As(err, &refused)):
+				t.Fatalf("want unavailable, got %v", err)
+			case tt.kind != "" && (!errors.As(err, &refused) || refused.Kind != tt.kind || errors.Is(err, ErrStoreUnavailable)):
+				t.Fatalf("want refusal %s, got %v", tt.kind, err)
+			case !errors.Is(err, tt.err):
+				t.Fatalf("cause lost: %v", err)
+			}
+		})
+	}
+}
+
+func TestCapHeaderValue(t *testing.T) {
+	for _, n := range []int{0, maxHeaderValue, maxHeaderValue + 1, 70000} {
+		v := strings.Repeat("é", n/2) + strings.Repeat("x", n%2)
+		got := capHeaderValue(v)
+		switch {
+		case len(v) <= maxHeaderValue && got != v:
+			t.Errorf("%d bytes: changed", len(v))
+		case len(got) > maxHeaderValue || !utf8.ValidString(got):
+			t.Errorf("%d bytes: %d bytes out, valid %v", len(v), len(got), utf8.ValidString(got))
+		}
+	}
+	a, b := strings.Repeat("a", 5000)+"1", strings.Repeat("a", 5000)+"2"
+	if capHeaderValue(a) == capHeaderValue(b) {
+		t.Error("two different long values cut to the same header")
+	}
+}

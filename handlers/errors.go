@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,6 +16,7 @@ const (
 	codeUnauthorized = "unauthorized"      // 401: wrong or missing secret; nothing kept
 	codeTooLarge     = "body_too_large"    // 413: over the limit; nothing kept
 	codeInvalid      = "invalid_webhook"   // 400: kept in quarantine; a retry won't help
+	codeRefused      = "webhook_refused"   // 400: the store refused the message itself; kept in quarantine when it fits
 	codeUnavailable  = "store_unavailable" // 503: our failure; Maventa's retry will succeed later
 )
 
@@ -23,7 +25,32 @@ var statusOf = map[string]int{
 	codeUnauthorized: http.StatusUnauthorized,
 	codeTooLarge:     http.StatusRequestEntityTooLarge,
 	codeInvalid:      http.StatusBadRequest,
+	codeRefused:      http.StatusBadRequest,
 	codeUnavailable:  http.StatusServiceUnavailable,
+}
+
+// refusal is implemented by a Store error that refuses the message itself (its
+// size, its headers, its subject; consumers.RefusedError): the same request can
+// never be stored, so answering 503 would make Maventa retry it forever.
+type refusal interface {
+	error
+	RefusedKind() string
+}
+
+// refusedTooLarge is the RefusedKind of a message over the store's size limit.
+const refusedTooLarge = "too_large"
+
+// storeFailure maps an error of Store or Quarantine to the answer's code, and
+// to the kind of refusal ("" when the store is unavailable).
+func storeFailure(err error) (code, kind string) {
+	var r refusal
+	if !errors.As(err, &r) {
+		return codeUnavailable, ""
+	}
+	if r.RefusedKind() == refusedTooLarge {
+		return codeTooLarge, r.RefusedKind()
+	}
+	return codeRefused, r.RefusedKind()
 }
 
 // errorBody is the JSON body of every non-2xx answer.

@@ -44,6 +44,9 @@ const (
 	outcomeInvalid      = "invalid"
 	outcomeTooLarge     = "too_large"
 	outcomeUnavailable  = "unavailable"
+	// outcomeRefused: authenticated and valid, but the store refused the message
+	// itself (too large for NATS, headers or subject it cannot take).
+	outcomeRefused = "refused"
 )
 
 // familyUnknown is the family of a request whose event name was never read.

@@ -2,11 +2,15 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,9 +90,32 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 				writeError(w, codeTooLarge, "body exceeds the limit", nil, 0)
 				return
 			}
-			// The sender went away or was too slow: nothing usable arrived.
+			// The body ended before its Content-Length (the sender went away, or
+			// was cut off by the server's read timeout). The sender authenticated,
+			// so what did arrive is kept, as every authenticated 400 is. The
+			// request's deadline has usually passed by now: the quarantine gets a
+			// short one of its own, inside the server's WriteTimeout.
+			problem := fmt.Sprintf("the body ended after %d bytes: %v", len(body), err)
+			if r.ContentLength >= 0 {
+				problem = fmt.Sprintf("the body ended after %d of %d bytes: %v", len(body), r.ContentLength, err)
+			}
+			problems := []string{problem}
+			qctx, qcancel := context.WithTimeout(context.WithoutCancel(ctx), lateQuarantineTimeout)
+			defer qcancel()
+			kept, qerr := keepInQuarantine(qctx, store, "incomplete_body", body, withProblems(requestMeta(r), problems))
+			if qerr != nil {
+				log.ErrorContext(ctx, "quarantine failed", "err", qerr)
+				recordWebhook(ctx, familyUnknown, outcomeUnavailable, start)
+				writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
+				return
+			}
+			info.add(slog.Bool("quarantined", kept))
+			msg := "could not read the whole request body; what arrived was kept for inspection"
+			if !kept {
+				msg = "could not read the whole request body"
+			}
 			recordWebhook(ctx, familyUnknown, outcomeInvalid, start)
-			writeError(w, codeInvalid, "could not read the request body: "+err.Error(), nil, 0)
+			writeError(w, codeInvalid, msg, problems, 0)
 			return
 		}
 		meta := requestMeta(r)
@@ -101,27 +128,57 @@ func handleWebhook(cfg WebhookConfig, store Store, log *slog.Logger) http.Handle
 			if errors.As(err, &we) {
 				problems = we.Problems
 			}
-			info.add(slog.Bool("quarantined", true))
-			if _, err := store.Quarantine(ctx, "invalid_envelope", body, withProblems(meta, problems)); err != nil {
+			kept, err := keepInQuarantine(ctx, store, "invalid_envelope", body, withProblems(meta, problems))
+			info.add(slog.Bool("quarantined", kept))
+			if err != nil {
 				// We could not keep it: say it is our failure so the sender retries.
 				log.ErrorContext(ctx, "quarantine failed", "err", err)
 				recordWebhook(ctx, familyUnknown, outcomeUnavailable, start)
 				writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
 				return
 			}
+			msg := "the webhook envelope is invalid; a copy was kept for inspection"
+			if !kept {
+				log.WarnContext(ctx, "invalid webhook not quarantined: the store refused it", "bytes", len(body))
+				msg = "the webhook envelope is invalid"
+			}
 			recordWebhook(ctx, familyUnknown, outcomeInvalid, start)
-			writeError(w, codeInvalid, "the webhook envelope is invalid; a copy was kept for inspection", problems, 0)
+			writeError(w, codeInvalid, msg, problems, 0)
 			return
 		}
-		info.add(slog.String("event", env.Event))
-		info.add(slog.String("company_id", env.CompanyID))
-		span.SetAttributes(attrEvent.String(env.Event), attrCompanyID.String(env.CompanyID))
+		event, company := clip(env.Event), clip(env.CompanyID)
+		info.add(slog.String("event", event))
+		info.add(slog.String("company_id", company))
+		span.SetAttributes(attrEvent.String(event), attrCompanyID.String(company))
 		family := eventFamily(env.Event)
 		dup, err := store.Store(ctx, env.CompanyID, env.Event, body, meta)
 		if err != nil {
-			log.ErrorContext(ctx, "store failed", "event", env.Event, "company_id", env.CompanyID, "err", err)
-			recordWebhook(ctx, family, outcomeUnavailable, start)
-			writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
+			code, kind := storeFailure(err)
+			if code == codeUnavailable {
+				log.ErrorContext(ctx, "store failed", "event", event, "company_id", company, "err", err)
+				recordWebhook(ctx, family, outcomeUnavailable, start)
+				writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
+				return
+			}
+			// The store can never take this message: a retry would fail the same
+			// way, forever. Keep what fits in quarantine and say it is refused.
+			problems := []string{"the store refused the message: " + kind}
+			kept, qerr := keepInQuarantine(ctx, store, "store_refused", body, withProblems(meta, problems))
+			if qerr != nil {
+				log.ErrorContext(ctx, "quarantine failed", "err", qerr)
+				recordWebhook(ctx, family, outcomeUnavailable, start)
+				writeError(w, codeUnavailable, "the webhook could not be stored; retry later", nil, cfg.RetryAfter)
+				return
+			}
+			log.WarnContext(ctx, "store refused the webhook", "event", event, "company_id", company,
+				"kind", kind, "bytes", len(body), "quarantined", kept, "err", err)
+			info.add(slog.Bool("quarantined", kept))
+			msg := "the webhook was refused by the store (" + kind + "); a copy was kept for inspection"
+			if !kept {
+				msg = "the webhook was refused by the store (" + kind + ")"
+			}
+			recordWebhook(ctx, family, outcomeRefused, start)
+			writeError(w, code, msg, problems, 0)
 			return
 		}
 		info.add(slog.Bool("duplicate", dup))
@@ -177,4 +234,55 @@ func withProblems(h http.Header, problems []string) http.Header {
 	h = h.Clone()
 	h.Set("Problems", strings.Join(problems, "; "))
 	return h
+}
+
+// lateQuarantineTimeout bounds the quarantine of an incomplete body, which
+// starts when the server's ReadTimeout (the request timeout + 1 s) has cut the
+// read; the WriteTimeout (+ 2 s) leaves a second to answer.
+const lateQuarantineTimeout = 500 * time.Millisecond
+
+// quarantinePrefix is how much of a body too large for the store is kept in
+// quarantine, beside the whole body's size and hash.
+const quarantinePrefix = 64 << 10
+
+// keepInQuarantine quarantines body. When the store refuses it as too large it
+// keeps the first quarantinePrefix bytes instead, with headers Body-Size and
+// Body-Sha256 describing the whole body. It returns an error only when the store
+// is unavailable (the sender should retry); kept is false when the store
+// refused even that.
+func keepInQuarantine(ctx context.Context, store Store, reason string, body []byte, meta http.Header) (kept bool, err error) {
+	_, err = store.Quarantine(ctx, reason, body, meta)
+	if err == nil {
+		return true, nil
+	}
+	code, kind := storeFailure(err)
+	if code == codeUnavailable {
+		return false, err
+	}
+	if kind != refusedTooLarge || len(body) <= quarantinePrefix {
+		return false, nil
+	}
+	meta = meta.Clone()
+	sum := sha256.Sum256(body)
+	meta.Set("Body-Size", strconv.Itoa(len(body)))
+	meta.Set("Body-Sha256", hex.EncodeToString(sum[:]))
+	_, err = store.Quarantine(ctx, reason, body[:quarantinePrefix], meta)
+	if err == nil {
+		return true, nil
+	}
+	if code, _ := storeFailure(err); code == codeUnavailable {
+		return false, err
+	}
+	return false, nil
+}
+
+// maxLogValue bounds an outside value (event name, company id) in logs and span
+// attributes: an attacker must not make every log line 70 KB.
+const maxLogValue = 256
+
+func clip(s string) string {
+	if len(s) <= maxLogValue {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxLogValue], "") + "..."
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,8 +31,16 @@ type fakeStore struct {
 	seen          map[string]bool
 	storeErr      error
 	quarantineErr error
+	// quarantineMax > 0 refuses (as too large) a quarantined body over it.
+	quarantineMax int
 	block         bool
 }
+
+// refused is a Store error refusing the message itself, as consumers.RefusedError.
+type refused string
+
+func (r refused) Error() string       { return "refused: " + string(r) }
+func (r refused) RefusedKind() string { return string(r) }
 
 func (f *fakeStore) Store(ctx context.Context, companyID, event string, body []byte, meta http.Header) (bool, error) {
 	if f.block {
@@ -58,6 +69,9 @@ func (f *fakeStore) Quarantine(ctx context.Context, reason string, body []byte, 
 	defer f.mu.Unlock()
 	if f.quarantineErr != nil {
 		return false, f.quarantineErr
+	}
+	if f.quarantineMax > 0 && len(body) > f.quarantineMax {
+		return false, fmt.Errorf("publish: %w", refused(refusedTooLarge))
 	}
 	f.quarantined = append(f.quarantined, body)
 	f.reasons = append(f.reasons, reason)
@@ -320,5 +334,134 @@ func TestHealthAndReadiness(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, WebhookPath, nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Fatalf("GET on the webhook path: %d", rec.Code)
+	}
+}
+
+// Issue 16, item 1: a message the store can never take (too large for NATS,
+// headers or subject it refuses) was answered 503, so Maventa retried it
+// forever and nothing was kept. It is our 4xx now, quarantined when it fits,
+// and counted as "refused".
+func TestWebhookStoreRefusals(t *testing.T) {
+	telemetry(t)
+	bigValid := `{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"c","event_timestamp":"2019-11-23T12:03:48Z","pad":"` + strings.Repeat("x", 200<<10) + `"}`
+	bigInvalid := `{"pad":"` + strings.Repeat("x", 200<<10) + `"}`
+	tests := []struct {
+		name       string
+		store      *fakeStore
+		body       string
+		want       int
+		wantCode   string
+		wantKept   int // bytes of the quarantined copy; 0 = nothing kept
+		wantReason string
+		outcome    string
+	}{
+		{"headers refused: 400, whole body quarantined", &fakeStore{storeErr: refused("headers_too_large")}, validBody,
+			400, codeRefused, len(validBody), "store_refused", outcomeRefused},
+		{"invalid subject: 400, whole body quarantined", &fakeStore{storeErr: fmt.Errorf("x: %w", refused("invalid_subject"))}, validBody,
+			400, codeRefused, len(validBody), "store_refused", outcomeRefused},
+		{"too large for the store: 413, its first 64 KiB quarantined", &fakeStore{storeErr: refused(refusedTooLarge), quarantineMax: 100 << 10}, bigValid,
+			413, codeTooLarge, quarantinePrefix, "store_refused", outcomeRefused},
+		{"too large even for a prefix: 413, nothing kept", &fakeStore{storeErr: refused(refusedTooLarge), quarantineMax: 10}, bigValid,
+			413, codeTooLarge, 0, "", outcomeRefused},
+		{"refused, and the quarantine unavailable: 503", &fakeStore{storeErr: refused(refusedTooLarge), quarantineErr: errors.New("down")}, validBody,
+			503, codeUnavailable, 0, "", outcomeUnavailable},
+		{"store unavailable stays 503", &fakeStore{storeErr: errors.New("nats: no responders")}, validBody,
+			503, codeUnavailable, 0, "", outcomeUnavailable},
+		{"invalid envelope too large to quarantine whole: 400, prefix kept", &fakeStore{quarantineMax: 100 << 10}, bigInvalid,
+			400, codeInvalid, quarantinePrefix, "invalid_envelope", outcomeInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := metricValue(t, "maventa.webhooks.received", attrOutcome.String(tt.outcome))
+			rec := post(newTestRouter(t, tt.store, WebhookConfig{}, nil), WebhookPath+"?secret=old-secret", tt.body, nil)
+			var eb errorBody
+			_ = json.Unmarshal(rec.Body.Bytes(), &eb)
+			if rec.Code != tt.want || eb.Error != tt.wantCode {
+				t.Fatalf("answer %d %q, want %d %q: %s", rec.Code, eb.Error, tt.want, tt.wantCode, rec.Body)
+			}
+			if said := strings.Contains(eb.Message, "kept"); said != (tt.wantKept > 0) {
+				t.Errorf("message %q: says kept %v, want %v", eb.Message, said, tt.wantKept > 0)
+			}
+			if d := metricValue(t, "maventa.webhooks.received", attrOutcome.String(tt.outcome)) - before; d != 1 {
+				t.Errorf("outcome %q counted %v times, want 1", tt.outcome, d)
+			}
+			if tt.wantKept == 0 {
+				if len(tt.store.quarantined) != 0 {
+					t.Fatalf("quarantined %d, want nothing", len(tt.store.quarantined))
+				}
+				return
+			}
+			if len(tt.store.quarantined) != 1 || len(tt.store.quarantined[0]) != tt.wantKept || tt.store.reasons[0] != tt.wantReason {
+				t.Fatalf("quarantined %d (want 1 of %d bytes, reason %s): reasons %v", len(tt.store.quarantined), tt.wantKept, tt.wantReason, tt.store.reasons)
+			}
+			if !strings.HasPrefix(tt.body, string(tt.store.quarantined[0])) {
+				t.Error("the quarantined copy is not the body's prefix")
+			}
+			meta := tt.store.metas[len(tt.store.metas)-1]
+			if tt.wantKept < len(tt.body) && meta.Get("Body-Size") != strconv.Itoa(len(tt.body)) {
+				t.Errorf("a cut copy without the whole size: %v", meta)
+			}
+		})
+	}
+}
+
+// errAfter is a request body that yields data, then err: a connection that
+// ended (or timed out) before the announced Content-Length.
+type errAfter struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errAfter) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		return n, e.err
+	}
+	return n, err
+}
+
+// Issue 16, "Also": a body shorter than its Content-Length was answered 400
+// without being quarantined, although every authenticated 400 is.
+func TestWebhookIncompleteBodyIsQuarantined(t *testing.T) {
+	partial := validBody[:40]
+	tests := []struct {
+		name          string
+		store         *fakeStore
+		contentLength int64
+		want          int
+		kept          bool
+		problem       string
+	}{
+		{"read timed out: 400, what arrived is quarantined", &fakeStore{}, int64(len(validBody)), 400, true,
+			fmt.Sprintf("ended after 40 of %d bytes", len(validBody))},
+		{"chunked body cut: 400, quarantined", &fakeStore{}, -1, 400, true, "ended after 40 bytes"},
+		{"the store refuses even that: 400, nothing kept, and the answer says so", &fakeStore{quarantineMax: 10}, int64(len(validBody)), 400, false, ""},
+		{"quarantine unavailable: 503", &fakeStore{quarantineErr: errors.New("down")}, int64(len(validBody)), 503, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := post(newTestRouter(t, tt.store, WebhookConfig{}, nil), WebhookPath+"?secret=old-secret", "", func(r *http.Request) {
+				r.Body = io.NopCloser(&errAfter{strings.NewReader(partial), os.ErrDeadlineExceeded})
+				r.ContentLength = tt.contentLength
+			})
+			if rec.Code != tt.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.want, rec.Body)
+			}
+			if said := strings.Contains(rec.Body.String(), "kept"); said != tt.kept {
+				t.Errorf("answer %s: says kept %v, want %v", rec.Body, said, tt.kept)
+			}
+			if !tt.kept {
+				if len(tt.store.quarantined) != 0 {
+					t.Fatalf("quarantined %q", tt.store.quarantined)
+				}
+				return
+			}
+			if len(tt.store.quarantined) != 1 || string(tt.store.quarantined[0]) != partial || tt.store.reasons[0] != "incomplete_body" {
+				t.Fatalf("quarantined %q %v", tt.store.quarantined, tt.store.reasons)
+			}
+			if p := tt.store.metas[0].Get("Problems"); !strings.Contains(p, tt.problem) {
+				t.Errorf("problems %q, want %q", p, tt.problem)
+			}
+		})
 	}
 }

@@ -16,6 +16,10 @@ import (
 type config struct {
 	Listen          string
 	AdminListen     string
+	MaxConns        int
+	TLSCertFile     string
+	TLSKeyFile      string
+	SecretFlags     []string // secret options given as flags (visible in the process list)
 	Secrets         []string
 	Dev             bool
 	InsecureNoAuth  bool
@@ -51,6 +55,7 @@ type maventaConfig struct {
 type option struct {
 	flag, env, def, usage string
 	isBool                bool
+	secret                bool // its value must never be shown (logs, /debug/pprof/cmdline)
 	set                   func(c *config, v string) error
 }
 
@@ -59,7 +64,13 @@ var options = []option{
 		set: func(c *config, v string) error { c.Listen = v; return nil }},
 	{flag: "admin-listen", env: "ADMIN_LISTEN", def: "", usage: "separate HTTP address for operators (/metrics, /debug/pprof/); empty = off. Never expose it publicly",
 		set: func(c *config, v string) error { c.AdminListen = v; return nil }},
-	{flag: "webhook-secrets", env: "WEBHOOK_SECRETS", def: "", usage: "comma-separated accepted secrets (Basic auth password or ?secret=); several allow rotation",
+	{flag: "max-connections", env: "MAX_CONNECTIONS", def: "1024", usage: "most open connections to LISTEN_ADDR at once (each may hold 20 KiB of headers); more wait in the kernel's accept queue",
+		set: func(c *config, v string) (err error) { n, err := positiveInt(v); c.MaxConns = int(n); return err }},
+	{flag: "tls-cert-file", env: "TLS_CERT_FILE", def: "", usage: "PEM certificate chain: LISTEN_ADDR and ADMIN_LISTEN serve https only (TLS 1.2+), reloaded when the file changes; set with TLS_KEY_FILE",
+		set: func(c *config, v string) error { c.TLSCertFile = v; return nil }},
+	{flag: "tls-key-file", env: "TLS_KEY_FILE", def: "", usage: "PEM private key of TLS_CERT_FILE, reloaded with it",
+		set: func(c *config, v string) error { c.TLSKeyFile = v; return nil }},
+	{flag: "webhook-secrets", env: "WEBHOOK_SECRETS", def: "", secret: true, usage: "comma-separated accepted secrets (Basic auth password or ?secret=); several allow rotation",
 		set: func(c *config, v string) error { c.Secrets = splitList(v); return nil }},
 	{flag: "dev", env: "DEV", def: "false", isBool: true, usage: "development mode: generate and print a webhook secret when none is set",
 		set: func(c *config, v string) (err error) { c.Dev, err = strconv.ParseBool(v); return }},
@@ -95,7 +106,7 @@ var options = []option{
 		set: func(c *config, v string) error { c.NATS.NKeyFile = v; return nil }},
 	{flag: "nats-user", env: "NATS_USER", def: "", usage: "NATS user name",
 		set: func(c *config, v string) error { c.NATS.User = v; return nil }},
-	{flag: "nats-password", env: "NATS_PASSWORD", def: "", usage: "NATS password (prefer the environment to the flag)",
+	{flag: "nats-password", env: "NATS_PASSWORD", def: "", secret: true, usage: "NATS password (prefer the environment to the flag)",
 		set: func(c *config, v string) error { c.NATS.Password = v; return nil }},
 	{flag: "nats-tls-cert", env: "NATS_TLS_CERT", def: "", usage: "client certificate for NATS mutual TLS",
 		set: func(c *config, v string) error { c.NATS.TLSCert = v; return nil }},
@@ -202,7 +213,7 @@ var options = []option{
 		set: func(c *config, v string) error { c.Maventa.AXURL = v; return nil }},
 	{flag: "maventa-receivables-url", env: "MAVENTA_RECEIVABLES_URL", def: "https://receivables.maventa.com", usage: "Receivables API base URL (production host assumed; staging: https://receivables-stage.maventa.com)",
 		set: func(c *config, v string) error { c.Maventa.ReceivablesURL = v; return nil }},
-	{flag: "maventa-vendor-api-key", env: "MAVENTA_VENDOR_API_KEY", def: "", usage: "the vendor API key sent with every token request (prefer the environment)",
+	{flag: "maventa-vendor-api-key", env: "MAVENTA_VENDOR_API_KEY", def: "", secret: true, usage: "the vendor API key sent with every token request (prefer the environment)",
 		set: func(c *config, v string) error { c.Maventa.VendorAPIKey = v; return nil }},
 	{flag: "maventa-credentials-file", env: "MAVENTA_CREDENTIALS_FILE", def: "", usage: "JSON or YAML map of company UUID to user API key, reloaded when it changes; MAVENTA_COMPANY_CREDENTIALS (JSON or uuid=key,...) adds to it",
 		set: func(c *config, v string) error { c.Maventa.CredentialsFile = v; return nil }},
@@ -246,6 +257,13 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 			return nil, fmt.Errorf("-%s / %s: %w", o.flag, o.env, err)
 		}
 	}
+	fs.Visit(func(f *flag.Flag) {
+		for _, o := range options {
+			if o.flag == f.Name && o.secret {
+				c.SecretFlags = append(c.SecretFlags, "-"+o.flag)
+			}
+		}
+	})
 	if c.Poller.Holder == "" {
 		host, _ := os.Hostname()
 		c.Poller.Holder = fmt.Sprintf("%s-%d", host, os.Getpid())

@@ -10,13 +10,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -283,6 +287,7 @@ func TestFaultHostileInput(t *testing.T) {
 		name, query, body string
 		want              int
 	}
+	headers := map[string]http.Header{} // extra request headers, by probe name
 	big := `{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"53a4e05d-42f0-4e76-acd6-968ab4558c6f","event_timestamp":"2026-11-21T08:00:00+02:00","event_data":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`
 	nasty := []string{"a.b", "*", ">", " ", "\x00", "\xff\xfe", "ä.*.>", "", strings.Repeat("z", 500), "a\r\nb", "..", "$JS.API.>"}
 	probes := []probe{
@@ -299,6 +304,26 @@ func TestFaultHostileInput(t *testing.T) {
 		probes = append(probes, probe{fmt.Sprintf("subject-breaking %q", n), "?secret=" + testSecret,
 			fmt.Sprintf(`{"event":"%s.%s.%s","company_id":"%s","event_timestamp":"2026-11-21T08:00:00+02:00","event_data":{"invoice_id":"%s","n":%d}}`, esc, esc, esc, esc, esc, i), 0})
 	}
+	// Oversize header fields (issue 16, item 1): values that are copied into the
+	// stored NATS headers, and request headers past the server's 16 KiB limit.
+	envelope := func(event, company string, n int) string {
+		return fmt.Sprintf(`{"event":"%s","company_id":"%s","event_timestamp":"2026-11-21T08:00:00+02:00","event_data":{"n":%d}}`, event, company, n)
+	}
+	long := strings.Repeat("X", 70000)
+	hdr := func(k string, size int) http.Header { return http.Header{k: {strings.Repeat("a", size)}} }
+	atLimit := `{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"c","event_timestamp":"2026-11-21T08:00:00+02:00","pad":"`
+	atLimit += strings.Repeat("p", 1<<20-len(atLimit)-2) + `"}`
+	probes = append(probes,
+		probe{"70 000-character event name", "?secret=" + testSecret, envelope("DOCUMENTS.INVOICE."+long, "c", 1), 200},
+		probe{"70 000-character company_id", "?secret=" + testSecret, envelope("DOCUMENTS.INVOICE.DELIVERED", long, 2), 200},
+		probe{"10 KB User-Agent", "?secret=" + testSecret, envelope("DOCUMENTS.INVOICE.DELIVERED", "c", 3), 200},
+		probe{"60 KB User-Agent", "?secret=" + testSecret, envelope("DOCUMENTS.INVOICE.DELIVERED", "c", 4), 431},
+		probe{"60 KB X-Forwarded-For", "?secret=" + testSecret, envelope("DOCUMENTS.INVOICE.DELIVERED", "c", 5), 431},
+		probe{"body of exactly 1 MiB", "?secret=" + testSecret, atLimit, 200},
+	)
+	headers["10 KB User-Agent"] = hdr("User-Agent", 10<<10)
+	headers["60 KB User-Agent"] = hdr("User-Agent", 60<<10)
+	headers["60 KB X-Forwarded-For"] = hdr("X-Forwarded-For", 60<<10)
 	corpus := fuzzCorpus(t)
 	for i, c := range corpus {
 		probes = append(probes, probe{fmt.Sprintf("fuzz corpus %d", i), "?secret=" + testSecret, c, 0})
@@ -306,7 +331,12 @@ func TestFaultHostileInput(t *testing.T) {
 	bad := 0
 	accepted := map[string]bool{}
 	for _, p := range probes {
-		resp, err := http.Post(s.url+"/webhooks/maventa"+p.query, "application/json", strings.NewReader(p.body))
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/webhooks/maventa"+p.query, strings.NewReader(p.body))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range headers[p.name] {
+			req.Header[k] = v
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Errorf("%s: %v", p.name, err)
 			bad++
@@ -324,6 +354,20 @@ func TestFaultHostileInput(t *testing.T) {
 			accepted[p.body] = true
 		}
 	}
+	// A body shorter than its Content-Length: 400 once the read timeout cuts it.
+	if code := shortBody(t, s.url); code != 400 {
+		t.Errorf("Content-Length larger than the body: %d, want 400", code)
+		bad++
+	}
+	// Header flood (issue 16, item 3): many connections at once, each sending up
+	// to 1 MiB of headers that never end. Each must be answered 431 once past
+	// the limit, instead of being buffered until the header timeout.
+	flood := headerFlood(t, s.url, 300, 1<<20)
+	if flood.answered431 != flood.conns {
+		t.Errorf("header flood: %d of %d connections answered 431 (others: %v)", flood.answered431, flood.conns, flood.other)
+		bad++
+	}
+
 	var slow time.Duration
 	select {
 	case slow = <-cut:
@@ -346,8 +390,101 @@ func TestFaultHostileInput(t *testing.T) {
 	if s.status(t, "/readyz") != 200 {
 		t.Error("not ready after the hostile input")
 	}
-	report(t, "hostile_input", lost, dup, fmt.Sprintf("probes=%d (fuzz corpus %d) accepted_as_valid=%d unexpected_answers=%d slowloris_cut_after=%s load_acked=%d",
-		len(probes), len(corpus), len(accepted), bad, slow.Round(100*time.Millisecond), l.nAcked.Load()))
+	report(t, "hostile_input", lost, dup, fmt.Sprintf("probes=%d (fuzz corpus %d) accepted_as_valid=%d unexpected_answers=%d slowloris_cut_after=%s header_flood=%d/%d_answered_431_in_%s rss_kib_before=%d rss_kib_after_flood=%d load_acked=%d",
+		len(probes), len(corpus), len(accepted), bad, slow.Round(100*time.Millisecond), flood.answered431, flood.conns,
+		flood.took.Round(100*time.Millisecond), flood.rssBefore, flood.rssAfter, l.nAcked.Load()))
+}
+
+// shortBody sends a request whose body stops short of its Content-Length and
+// returns the answer's status (0: none).
+func shortBody(t *testing.T, base string) int {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /webhooks/maventa?secret=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"event\":", testSecret)
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Logf("short body: %v", err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type floodResult struct {
+	conns, answered431  int
+	other               map[string]int
+	took                time.Duration
+	rssBefore, rssAfter int64
+}
+
+// headerFlood opens n connections at once; each writes up to size bytes of
+// header lines that never end, while reading the answer (bounded: 60 s).
+func headerFlood(t *testing.T, base string, n, size int) floodResult {
+	t.Helper()
+	res := floodResult{conns: n, other: map[string]int{}, rssBefore: rssKiB()}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	line := "X-Flood: " + strings.Repeat("f", 1000) + "\r\n"
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outcome := func() string {
+				conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+				if err != nil {
+					return "dial: " + err.Error()
+				}
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+				go func() {
+					_, _ = io.WriteString(conn, "POST /webhooks/maventa HTTP/1.1\r\nHost: x\r\n")
+					for sent := 0; sent < size; sent += len(line) {
+						if _, err := io.WriteString(conn, line); err != nil {
+							return // the server answered and closed
+						}
+					}
+				}()
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					return "no answer"
+				}
+				resp.Body.Close()
+				return strconv.Itoa(resp.StatusCode)
+			}()
+			mu.Lock()
+			defer mu.Unlock()
+			if outcome == "431" {
+				res.answered431++
+			} else {
+				res.other[outcome]++
+			}
+		}()
+	}
+	wg.Wait()
+	res.took, res.rssAfter = time.Since(start), rssKiB()
+	return res
+}
+
+// rssKiB is this process's resident set (the service runs in it), from
+// /proc/self/status; 0 where that is not available.
+func rssKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func isTimeout(err error) bool {

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "status":
 		return status(ctx, rest, getenv, stdout, stderr)
 	case "probe":
-		return probe(ctx, rest)
+		return probe(ctx, rest, getenv)
 	case "config":
 		_, err := io.WriteString(stdout, optionsMarkdown())
 		return err

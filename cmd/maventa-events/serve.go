@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -39,6 +38,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	secrets, devSecret, err := webhookSecrets(cfg)
 	if err != nil {
 		return err
+	}
+	tlsConfig, err := tlsFiles(cfg, log)
+	if err != nil {
+		return err
+	}
+	for _, f := range cfg.SecretFlags {
+		// Flags are readable by every local user (ps, /proc/PID/cmdline).
+		log.Warn("a secret was given as a flag, readable in the process list; set it in the environment instead",
+			"flag", f, "env", optionEnv(strings.TrimPrefix(f, "-")))
 	}
 	tel, err := setupTelemetry(ctx, getenv, stdout, log)
 	if err != nil {
@@ -112,25 +120,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Secrets: secrets, MaxBody: cfg.MaxBody, Timeout: cfg.RequestTimeout, RetryAfter: cfg.RetryAfter,
 	}, store, ready, log)
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen, cfg.MaxConns)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{
-		Handler:           router,
-		ReadHeaderTimeout: 2 * time.Second,
-		// A sender that trickles its body (slow loris) is cut off; a whole request
-		// must fit well inside Maventa's 5 s anyway.
-		ReadTimeout:  cfg.RequestTimeout + time.Second,
-		WriteTimeout: cfg.RequestTimeout + 2*time.Second,
-		IdleTimeout:  90 * time.Second,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newWebhookServer(router, cfg, tlsConfig, log)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- serveOn(srv, ln) }()
 	adminURL := ""
 	if cfg.AdminListen != "" {
-		admin, url, err := startAdmin(cfg.AdminListen, tel.Metrics, log)
+		admin, url, err := startAdmin(cfg.AdminListen, tel.Metrics, tlsConfig, log)
 		if err != nil {
 			shutdownHTTP(srv, cfg.ShutdownTimeout, log)
 			return err
@@ -139,7 +138,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		adminURL = url
 	}
 
-	baseURL := "http://" + ln.Addr().String()
+	baseURL := scheme(tlsConfig) + "://" + ln.Addr().String()
 	log.Info("listening", "webhook_url", baseURL+handlers.WebhookPath, "auth", secrets != nil)
 	go func() {
 		select {
