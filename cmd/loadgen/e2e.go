@@ -20,7 +20,7 @@ import (
 )
 
 // maxE2EInvoices bounds the invoices created in the sandbox for one -e2e run.
-const maxE2EInvoices = 60_000
+const maxE2EInvoices = 120_000
 
 var e2eCompany = sandbox.Company{ID: "0d5c2a77-6c1f-4a55-9b36-3f5f1e2d9a10", APIKey: "loadgen-api-key",
 	VendorAPIKey: "loadgen-vendor-key", Name: "Loadgen Oy", BID: "1234567-8"}
@@ -52,6 +52,8 @@ type e2eKey struct {
 type e2eResult struct {
 	posted, expected, arrived, duplicated, missing, streamEvents int
 	histInv, histOpen                                            *hdr.Histogram
+	rssNow                                                       int64
+	retained                                                     []streamState
 }
 
 func newE2E(o options) (*e2eRun, error) {
@@ -199,6 +201,30 @@ func (r *e2eRun) close() {
 	r.sb.Close()
 }
 
+// retainedState is what JetStream keeps after a run, stream by stream: the
+// domain events and the state behind exactly-once (the KV buckets).
+func retainedState(ctx context.Context, js jetstream.JetStream) []streamState {
+	var out []streamState
+	for _, name := range []string{events.StreamName, "KV_MAVENTA_PROCESSED", "KV_MAVENTA_RECONCILE"} {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			continue
+		}
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			continue
+		}
+		out = append(out, streamState{name: name, msgs: info.State.Msgs, bytes: info.State.Bytes, subjects: info.State.NumSubjects})
+	}
+	return out
+}
+
+type streamState struct {
+	name        string
+	msgs, bytes uint64
+	subjects    uint64
+}
+
 func (r *e2eResult) ok() bool { return r.missing == 0 && r.duplicated == 0 }
 
 func (r *e2eResult) print(w io.Writer) {
@@ -213,4 +239,10 @@ func (r *e2eResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  expected events %d, arrived %d, missing %d, duplicated %d, distinct events in stream %d: %s\n",
 		r.expected, r.arrived, r.missing, r.duplicated, r.streamEvents,
 		map[bool]string{true: "match", false: "MISMATCH"}[r.ok()])
+	if r.rssNow > 0 {
+		fmt.Fprintf(w, "  service RSS after the run %.1f MB\n", float64(r.rssNow)/(1<<20))
+	}
+	for _, s := range r.retained {
+		fmt.Fprintf(w, "  retained %-22s %8d messages, %8d subjects, %7.1f MB\n", s.name, s.msgs, s.subjects, float64(s.bytes)/(1<<20))
+	}
 }

@@ -119,6 +119,8 @@ func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer)
 	if e2e != nil {
 		r.e2e = e2e.finish(ctx, 60*time.Second)
 		_, r.peakRSS = svc.usage()
+		r.e2e.rssNow = svc.rssNow()
+		r.e2e.retained = retainedState(ctx, e2e.broker.JS)
 	}
 
 	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: svc.natsURL, Name: "loadgen"}, slog.New(slog.DiscardHandler))

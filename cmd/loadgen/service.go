@@ -118,6 +118,21 @@ func startService(ctx context.Context, bin, mode, syncPolicy string, extraEnv []
 	return s, nil
 }
 
+// rssNow reads the process's resident memory now (VmRSS).
+func (s *service) rssNow() int64 {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
 // usage reads the process's CPU time and peak resident memory from /proc.
 func (s *service) usage() (cpu time.Duration, peakRSS int64) {
 	pid := strconv.Itoa(s.cmd.Process.Pid)
