@@ -15,15 +15,16 @@ import (
 const DeadLetterSubjectRoot = "maventa.deadletter"
 
 // PipelineConfig configures what the consumers need beyond the intake streams:
-// the domain-event stream, the dead-letter stream and the processed markers.
+// the domain-event stream, the dead-letter stream and the bucket of invoice and
+// company records.
 type PipelineConfig struct {
 	// EventStream is the domain-event stream. Default events.StreamName.
 	EventStream string
 	// EventMaxAge is how long domain events are kept. Default 30 days.
 	EventMaxAge time.Duration
 	// EventDuplicateWindow is the domain stream's Nats-Msg-Id window. Default 2h.
-	// It must exceed the longest gap between publishing an event and writing its
-	// processed marker (a process dying in between); markers cover the rest.
+	// It must exceed the longest gap between publishing an event and writing the
+	// record of its aggregate (a process dying in between); records cover the rest.
 	EventDuplicateWindow time.Duration
 	// DeadLetterStream holds messages that could not be processed. Default
 	// "MAVENTA_DEADLETTER".
@@ -111,7 +112,7 @@ func (c PipelineConfig) Stores(facts jetstream.KeyValue, rs *ReconcileStore) Sto
 }
 
 // EnsurePipeline provisions the domain-event and dead-letter streams and the
-// processed-marker bucket, and returns the bucket.
+// bucket of invoice and company records, and returns the bucket.
 func EnsurePipeline(ctx context.Context, js jetstream.JetStream, c PipelineConfig, log *slog.Logger) (jetstream.KeyValue, error) {
 	c = c.withDefaults()
 	for _, sc := range []jetstream.StreamConfig{c.EventStreamConfig(), c.DeadLetterStreamConfig()} {
@@ -128,7 +129,7 @@ func EnsurePipeline(ctx context.Context, js jetstream.JetStream, c PipelineConfi
 		Replicas:    c.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("processed-marker bucket %s: %w", c.ProcessedBucket, err)
+		return nil, fmt.Errorf("records bucket %s: %w", c.ProcessedBucket, err)
 	}
 	return kv, nil
 }

@@ -283,7 +283,7 @@ func (p *Poller) errorDelay(c string, err error) time.Duration {
 // overlap; from since instead when it is set: a backfill) to now, emits what is
 // new, then the invoice and message fallbacks, and, when advance is true, moves
 // the cursor forward once everything read is stored. It is safe to run while
-// other pollers and consumers run: everything it emits goes through the markers.
+// other pollers and consumers run: everything it emits goes through the records.
 func (p *Poller) PollCompany(ctx context.Context, c string, since time.Time, advance bool) (CompanyPoll, error) {
 	start := p.cfg.Now()
 	res := CompanyPoll{Company: c}
@@ -561,7 +561,7 @@ func (p *Poller) invoiceEvent(ctx context.Context, c string, inv maventa.Invoice
 
 // pollMessages emits message.received for new messages in the company's Amili
 // message threads: threads whose latest message changed since the last poll are
-// read in full, the markers skip what was already emitted. A company without
+// read in full, the thread's record skips what was already emitted. A company without
 // messaging (403/404) is not asked again for an hour.
 func (p *Poller) pollMessages(ctx context.Context, c string) (emitted, calls int, err error) {
 	p.mu.Lock()

@@ -217,7 +217,7 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 		return false, storeError(err)
 	case <-ctx.Done():
 		// The write may still land; the sender's retry is then deduplicated (within
-		// the window) or handled by the consumers' processed markers.
+		// the window) or handled by the consumers' per-aggregate records.
 		return false, fmt.Errorf("%w: no acknowledgement before the deadline: %w", ErrStoreUnavailable, ctx.Err())
 	}
 }

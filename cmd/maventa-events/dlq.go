@@ -323,7 +323,7 @@ type replayResult struct {
 // Instead the id is unique to the dead letter ("dlq-replay:<stream>:<seq>"), so
 // running the same replay again after a crash between publish and delete is
 // deduplicated within the window. Replaying something already processed is safe
-// beyond that too: the consumer skips every event whose processed marker exists.
+// beyond that too: the consumer emits only what its aggregate's record lacks.
 func (r *replayer) replay(ctx context.Context, m *jetstream.RawStreamMsg) error {
 	res := replayResult{Seq: m.Sequence, Subject: m.Header.Get(consumers.HeaderDLSubject), Stream: m.Header.Get(consumers.HeaderDLStream)}
 	if res.Stream == "" {

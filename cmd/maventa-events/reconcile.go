@@ -25,7 +25,7 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 	company := fs.String("company", "", "backfill this company")
 	all := fs.Bool("all", false, "backfill every company with credentials")
 	sinceFlag := fs.String("since", "", "start of the window: RFC 3339 time or a duration ago (e.g. 48h, 3d)")
-	force := fs.Bool("force", false, "allow a window older than PROCESSED_TTL (events older than the markers may be emitted again)")
+	force := fs.Bool("force", false, "allow a window older than PROCESSED_TTL (facts older than the invoice records' memory may be emitted again)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	ttl := cfg.Pipeline.ProcessedTTL
 	if !*force && time.Since(since) > ttl {
-		return fmt.Errorf("-since %s is older than PROCESSED_TTL (%s): events from before the markers' memory could be emitted twice; use -force to do it anyway", since.Format(time.RFC3339), ttl)
+		return fmt.Errorf("-since %s is older than PROCESSED_TTL (%s): facts from before the invoice records' memory could be emitted twice; use -force to do it anyway", since.Format(time.RFC3339), ttl)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api, creds, err := newMaventaClient(cfg, getenv, log)
