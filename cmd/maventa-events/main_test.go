@@ -383,7 +383,7 @@ func TestConfigErrorsAreClear(t *testing.T) {
 		want string
 	}{
 		{"bad duration", []string{"-request-timeout", "soon"}, nil, "-request-timeout / WEBHOOK_REQUEST_TIMEOUT"},
-		{"negative body limit from env", nil, map[string]string{"WEBHOOK_MAX_BODY": "-1"}, "WEBHOOK_MAX_BODY: must be positive"},
+		{"negative body limit from env", nil, map[string]string{"WEBHOOK_MAX_BODY": "-1"}, "WEBHOOK_MAX_BODY: want a positive whole number"},
 		{"unknown publish mode", []string{"-publish-mode", "fast"}, nil, "want async or sync"},
 		{"unknown flag", []string{"-no-such-flag"}, nil, "no-such-flag"},
 		{"stray argument", []string{"-dev", "extra"}, nil, "unexpected arguments"},
@@ -413,7 +413,7 @@ func TestREADMEListsEveryOption(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(readme), optionsMarkdown()) {
-		t.Fatalf("README.md's option table is out of date; paste the output of `go run ./cmd/maventa-events config`:\n%s", optionsMarkdown())
+		t.Fatalf("README.md's option table is out of date; paste the output of `go run ./cmd/maventa-events config -table`:\n%s", optionsMarkdown())
 	}
 }
 
