@@ -204,7 +204,11 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 func (b *Broker) markConnected(nc *nats.Conn) {
 	b.firstOnce.Do(func() {
 		close(b.firstConnect)
-		b.log.Info("nats connected", "server", nc.ConnectedUrlRedacted(), "embedded", b.server != nil)
+		server := nc.ConnectedUrlRedacted()
+		if b.server != nil {
+			server = "in-process" // nats.go reports its default URL, never dialled
+		}
+		b.log.Info("nats connected", "server", server, "embedded", b.server != nil)
 	})
 }
 
