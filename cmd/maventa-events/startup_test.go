@@ -306,7 +306,10 @@ func TestEmbeddedNATSFailuresNameTheOption(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			err := run(context.Background(), []string{"maventa-events"}, envFunc(env), io.Discard, io.Discard)
+			// A service that starts anyway runs until this deadline, then fails the test.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := run(ctx, []string{"maventa-events"}, envFunc(env), io.Discard, io.Discard)
 			if err == nil {
 				t.Fatal("the service started")
 			}
