@@ -313,13 +313,10 @@ func printConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 // shellQuote quotes v for a POSIX shell when it needs it, so the output can be
 // sourced as an environment file once the redacted lines are filled in.
 func shellQuote(v string) string {
-	if v == "" || strings.ContainsAny(v, " \t\n'\"\\$`|&;<>()*?[]#~{}!") {
-		if v == "<redacted>" {
-			return v
-		}
-		return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+	if v != "" && (v == "<redacted>" || !strings.ContainsAny(v, " \t\n'\"\\$`|&;<>()*?[]#~{}!")) {
+		return v
 	}
-	return v
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 // ConfigError is every problem found in the configuration, one line each.
@@ -345,6 +342,9 @@ func setOption(c *config, o option, v string) error {
 	}
 	err := o.set(c, v)
 	if ne := (*strconv.NumError)(nil); errors.As(err, &ne) {
+		if ne.Func == "ParseFloat" {
+			return fmt.Errorf("want a number, got %q", v)
+		}
 		return fmt.Errorf("want a whole number, got %q", v)
 	}
 	return err

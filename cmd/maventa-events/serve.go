@@ -403,8 +403,6 @@ func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
 // sampleWebhook is seed 004's example of a delivered invoice.
 const sampleWebhook = `{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"53a4e05d-42f0-4e76-acd6-968ab4558c6f","event_timestamp":"2019-11-23T12:03:48+02:00","event_data":{"invoice_id":"12f88354-5998-495b-8675-67bf05de60e5","invoice_number":"1003","destination":"PEPPOL","recipient_name":"Recipient","recipient_bid":"933646920"}}`
 
-// printBanner tells a person where things are. The secret is printed only when it
-// was generated for this development run; a configured secret is never printed.
 // cliCommand is the command line that runs the CLI command cmd against this
 // service: the settings the CLI cannot guess (where the embedded server listens
 // and keeps its credentials) are spelled out when they are not the defaults.
@@ -420,6 +418,8 @@ func cliCommand(cfg *config, natsURL, cmd string) string {
 	return b.String()
 }
 
+// printBanner tells a person where things are. The secret is printed only when it
+// was generated for this development run; a configured secret is never printed.
 func printBanner(w io.Writer, baseURL, natsURL, adminURL string, cfg *config, devSecret string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "maventa-events listening on %s\n", baseURL)

@@ -57,6 +57,8 @@ func TestConfigurationErrorsStopBeforeAnythingStarts(t *testing.T) {
 			[]string{"-max-body / WEBHOOK_MAX_BODY", "positive whole number"}},
 		{"a port that is no number", map[string]string{"NATS_EMBEDDED_PORT": "x"}, nil,
 			[]string{"-nats-port / NATS_EMBEDDED_PORT", "whole number"}},
+		{"a rate that is no number", map[string]string{"MAVENTA_REQUESTS_PER_SECOND": "fast"}, nil,
+			[]string{"-maventa-rps / MAVENTA_REQUESTS_PER_SECOND", "want a number"}},
 		{"a port out of range", map[string]string{"NATS_EMBEDDED_PORT": "70000"}, nil,
 			[]string{"-nats-port / NATS_EMBEDDED_PORT", "1-65535"}},
 		{"an http URL for NATS", map[string]string{"NATS_URL": "http://127.0.0.1:8222"}, nil,
