@@ -287,6 +287,9 @@ func printConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		_, err := io.WriteString(stdout, optionsMarkdown())
 		return err
 	}
+	if len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
+		fmt.Fprintln(stderr, "maventa-events config -table: print the table of options (markdown, for the docs)")
+	}
 	c, vals, err := readConfig("maventa-events config", args, getenv, stderr)
 	if err != nil {
 		return err

@@ -155,6 +155,9 @@ func TestHelpListsTheCommandsFirstAndExitsZero(t *testing.T) {
 		if !strings.Contains(stderr.String(), "usage: maventa-events "+cmd) {
 			t.Errorf("%s -h printed:\n%s", cmd, stderr.String())
 		}
+		if cmd == "config" && !strings.Contains(stderr.String(), "config -table") {
+			t.Errorf("config -h does not mention -table:\n%s", stderr.String())
+		}
 	}
 }
 
