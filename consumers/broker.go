@@ -12,8 +12,8 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,13 +45,19 @@ type BrokerConfig struct {
 	// fails, instead of returning an error: the service then starts not-ready and
 	// becomes ready when NATS appears. Command-line tools leave it false.
 	WaitForServer bool
+	// ConnectTimeout bounds WaitConnected: how long a server that never
+	// answered is waited for. Zero: as long as WaitConnected's context.
+	ConnectTimeout time.Duration
 
 	// DataDir holds the embedded server's JetStream store (DataDir/jetstream).
 	// Default "./data".
 	DataDir string
 	// Host is the embedded server's client listen host. Default 127.0.0.1, so only
-	// this machine can connect unless configured otherwise.
+	// this machine can connect; any other host is refused unless AllowRemote.
 	Host string
+	// AllowRemote allows a Host that is not a loopback address. Clients still
+	// need the credentials file, but the connection is not encrypted.
+	AllowRemote bool
 	// Port is the embedded server's client port: 0 serves in-process clients only
 	// (nothing listens), -1 picks a free port. The zero value therefore means
 	// in-process; the service's own flag default is 4222.
@@ -73,8 +79,15 @@ type Broker struct {
 	NC        *nats.Conn
 	JS        jetstream.JetStream
 	server    *server.Server
+	unlock    func() // releases the embedded server's DataDir
 	log       *slog.Logger
 	connected atomic.Bool
+
+	target         string        // redacted URL, for messages
+	connectTimeout time.Duration // WaitConnected's bound
+	firstConnect   chan struct{} // closed once the first connection is up
+	firstOnce      sync.Once
+	lastDialErr    atomic.Pointer[error] // the latest failed attempt before the first connection
 }
 
 // OpenBroker starts the embedded server when cfg.URL is empty, then connects.
@@ -89,7 +102,10 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 	if cfg.Name == "" {
 		cfg.Name = "maventa-events"
 	}
-	b := &Broker{log: log}
+	b := &Broker{log: log, target: redactURL(cfg.URL), connectTimeout: cfg.ConnectTimeout, firstConnect: make(chan struct{})}
+	if cfg.URL == "" {
+		b.target = "embedded"
+	}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.MaxReconnects(-1),
@@ -99,7 +115,27 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 		// flushed after we answered 503: that would store a message we said we had not.
 		nats.ReconnectBufSize(-1),
 		nats.RetryOnFailedConnect(cfg.WaitForServer && cfg.URL != ""),
-		nats.ConnectHandler(func(*nats.Conn) { b.connected.Store(true) }),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			b.connected.Store(true)
+			b.markConnected(nc)
+		}),
+		// Before the first connection, every failed attempt is reported here
+		// (RetryOnFailedConnect), with the real dial error.
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			select {
+			case <-b.firstConnect:
+				return // a later outage: DisconnectErrHandler has said so
+			default:
+			}
+			if errors.Is(err, nats.ErrNoServers) {
+				return // the summary of the first try; the next one reports its dial error
+			}
+			if b.lastDialErr.Swap(&err) == nil {
+				log.Warn("nats not reachable; waiting for it", "server", b.target, "err", err, "gives_up_after", b.connectTimeout)
+			} else {
+				log.Debug("nats still not reachable", "server", b.target, "err", err)
+			}
+		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			b.connected.Store(false)
 			if err != nil { // nil: our own Drain/Close, nothing to warn about
@@ -125,14 +161,14 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 	}
 	target := cfg.URL
 	if target == "" {
-		ns, err := startEmbedded(cfg, log)
+		ns, creds, unlock, err := startEmbedded(cfg, log)
 		if err != nil {
 			return nil, err
 		}
-		b.server = ns
+		b.server, b.unlock = ns, unlock
 		// The service itself always uses the in-process connection: no loopback
 		// TCP, no syscalls on either side. The port (when open) is for others.
-		opts = append(opts, nats.InProcessServer(ns))
+		opts = append(opts, nats.InProcessServer(ns), nats.UserInfo(creds.User, creds.Password))
 		target = "in-process"
 	} else {
 		auth, err := authOptions(cfg)
@@ -152,70 +188,72 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 	}
 	b.NC = nc
 	b.connected.Store(nc.IsConnected())
+	if nc.IsConnected() {
+		b.markConnected(nc)
+	}
 	js, err := jetstream.New(nc, jsOpts...)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	b.JS = js
-	log.Info("nats connected", "server", redactURL(target), "embedded", b.server != nil)
 	return b, nil
 }
 
-func startEmbedded(cfg BrokerConfig, log *slog.Logger) (*server.Server, error) {
-	dir := cfg.DataDir
-	if dir == "" {
-		dir = "data"
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("data dir %q: %w", dir, err)
-	}
-	if err := os.MkdirAll(abs, 0o750); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	host := cfg.Host
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	opts := &server.Options{
-		ServerName:        "maventa-events-embedded",
-		Host:              host,
-		Port:              cfg.Port,
-		DontListen:        cfg.Port == 0,
-		JetStream:         true,
-		StoreDir:          abs,
-		JetStreamMaxStore: cfg.MaxStore,
-		SyncInterval:      cfg.SyncInterval,
-		SyncAlways:        cfg.SyncAlways,
-		NoSigs:            true, // the service owns signal handling
-		NoLog:             true,
-		MaxPayload:        8 << 20,
-	}
-	if opts.SyncAlways && opts.SyncInterval == 0 {
-		opts.SyncInterval = 2 * time.Minute // nats-server requires a value alongside "always"
-	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-		return nil, errors.New("embedded nats did not become ready in 10s (is the port in use? is the data dir locked by another process?)")
-	}
-	log.Info("embedded nats started", "store_dir", abs, "client_url", clientURLOrInProcess(ns, cfg.Port),
-		"sync_always", cfg.SyncAlways, "sync_interval", opts.SyncInterval)
-	return ns, nil
+// markConnected records (once) that the first connection is up.
+func (b *Broker) markConnected(nc *nats.Conn) {
+	b.firstOnce.Do(func() {
+		close(b.firstConnect)
+		server := nc.ConnectedUrlRedacted()
+		if b.server != nil {
+			server = "in-process" // nats.go reports its default URL, never dialled
+		}
+		b.log.Info("nats connected", "server", server, "embedded", b.server != nil)
+	})
 }
 
-func clientURLOrInProcess(ns *server.Server, port int) string {
-	if port == 0 {
-		return "in-process"
-	}
-	return ns.ClientURL()
+// ConnectTimeoutError says that NATS never answered at start.
+type ConnectTimeoutError struct {
+	Server  string        // redacted URL list
+	Timeout time.Duration // how long it was waited for
+	Err     error         // the last dial error; nil when no attempt failed yet
 }
+
+func (e *ConnectTimeoutError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("nats %s did not answer within %v", e.Server, e.Timeout)
+	}
+	return fmt.Sprintf("nats %s did not answer within %v: %v", e.Server, e.Timeout, e.Err)
+}
+
+func (e *ConnectTimeoutError) Unwrap() error { return e.Err }
+
+// WaitConnected returns once the first connection is up. With a server that
+// never answered it returns a *ConnectTimeoutError after the configured
+// ConnectTimeout, naming the last dial error; ctx ending returns ctx's error.
+// Later outages are not its business: the connection reconnects forever.
+func (b *Broker) WaitConnected(ctx context.Context) error {
+	if b.connectTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, b.connectTimeout, errConnectTimeout)
+		defer cancel()
+	}
+	select {
+	case <-b.firstConnect:
+		return nil
+	case <-ctx.Done():
+		if !errors.Is(context.Cause(ctx), errConnectTimeout) {
+			return ctx.Err()
+		}
+		e := &ConnectTimeoutError{Server: b.target, Timeout: b.connectTimeout}
+		if p := b.lastDialErr.Load(); p != nil {
+			e.Err = *p
+		}
+		return e
+	}
+}
+
+var errConnectTimeout = errors.New("nats connect timeout")
 
 func authOptions(cfg BrokerConfig) ([]nats.Option, error) {
 	var opts []nats.Option
@@ -294,6 +332,10 @@ func (b *Broker) stopServer() {
 		b.server.WaitForShutdown()
 		b.log.Info("embedded nats stopped")
 		b.server = nil
+	}
+	if b.unlock != nil {
+		b.unlock()
+		b.unlock = nil
 	}
 }
 

@@ -14,6 +14,10 @@ import (
 // DeadLetterSubjectRoot prefixes dead letters: maventa.deadletter.<reason>.<company_id>.
 const DeadLetterSubjectRoot = "maventa.deadletter"
 
+// DeadLetterDuplicateWindow is the dead-letter stream's duplicate window; its
+// max age may not be shorter (JetStream refuses such a stream).
+const DeadLetterDuplicateWindow = 2 * time.Minute
+
 // PipelineConfig configures what the consumers need beyond the intake streams:
 // the domain-event stream, the dead-letter stream and the bucket of invoice and
 // company records.
@@ -99,7 +103,7 @@ func (c PipelineConfig) DeadLetterStreamConfig() jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      c.DeadLetterMaxAge,
 		Replicas:    c.Replicas,
-		Duplicates:  2 * time.Minute,
+		Duplicates:  DeadLetterDuplicateWindow,
 		Discard:     jetstream.DiscardOld,
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
 )
 
 const secret = "loadgen-secret"
@@ -109,6 +111,13 @@ func startService(ctx context.Context, bin, mode, syncPolicy string, extraEnv []
 		return nil, fmt.Errorf("service printed its banner but /readyz fails: %v", err)
 	}
 	resp.Body.Close()
+	if s.natsURL != "" {
+		// The embedded server requires the credentials it wrote into DATA_DIR.
+		if s.natsURL, err = consumers.EmbeddedClientURL(s.natsURL, dataDir); err != nil {
+			s.stop()
+			return nil, fmt.Errorf("embedded NATS credentials: %w", err)
+		}
+	}
 	if s.natsURL == "" {
 		// No embedded server: the service uses the NATS_URL it inherited from
 		// us (the production topology, where JetStream's memory is not the

@@ -1,15 +1,20 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
 // config is everything the service reads from flags and the environment.
@@ -55,7 +60,7 @@ type maventaConfig struct {
 type option struct {
 	flag, env, def, usage string
 	isBool                bool
-	secret                bool // its value must never be shown (logs, /debug/pprof/cmdline)
+	secret                bool // its value is never shown (config, logs, /debug/pprof/cmdline)
 	set                   func(c *config, v string) error
 }
 
@@ -100,6 +105,8 @@ var options = []option{
 		set: func(c *config, v string) (err error) { n, err := positiveInt(v); c.MaxPending = int(n); return err }},
 	{flag: "nats-url", env: "NATS_URL", def: "", usage: "external NATS server or cluster (comma-separated); empty starts an embedded server",
 		set: func(c *config, v string) error { c.NATS.URL = v; return nil }},
+	{flag: "nats-connect-timeout", env: "NATS_CONNECT_TIMEOUT", def: "1m", usage: "how long the service waits for an external NATS that never answered at start before it exits non-zero (later outages are waited out)",
+		set: func(c *config, v string) (err error) { c.NATS.ConnectTimeout, err = positiveDuration(v); return }},
 	{flag: "nats-creds", env: "NATS_CREDS", def: "", usage: "NATS credentials file (JWT + NKey)",
 		set: func(c *config, v string) error { c.NATS.CredsFile = v; return nil }},
 	{flag: "nats-nkey", env: "NATS_NKEY", def: "", usage: "file holding an NKey seed",
@@ -116,8 +123,10 @@ var options = []option{
 		set: func(c *config, v string) error { c.NATS.TLSCA = v; return nil }},
 	{flag: "data-dir", env: "DATA_DIR", def: "data", usage: "embedded NATS: JetStream store directory",
 		set: func(c *config, v string) error { c.NATS.DataDir = v; return nil }},
-	{flag: "nats-host", env: "NATS_EMBEDDED_HOST", def: "127.0.0.1", usage: "embedded NATS: client listen host",
+	{flag: "nats-host", env: "NATS_EMBEDDED_HOST", def: "127.0.0.1", usage: "embedded NATS: client listen host; a non-loopback host needs NATS_EMBEDDED_ALLOW_REMOTE",
 		set: func(c *config, v string) error { c.NATS.Host = v; return nil }},
+	{flag: "nats-allow-remote", env: "NATS_EMBEDDED_ALLOW_REMOTE", def: "false", isBool: true, usage: "embedded NATS: allow a non-loopback NATS_EMBEDDED_HOST (clients still need DATA_DIR/" + consumers.EmbeddedCredentialsFile + "; traffic is not encrypted)",
+		set: func(c *config, v string) (err error) { c.NATS.AllowRemote, err = strconv.ParseBool(v); return }},
 	{flag: "nats-port", env: "NATS_EMBEDDED_PORT", def: "4222", usage: "embedded NATS: client port (0 = in-process only, -1 = any free port)",
 		set: func(c *config, v string) (err error) { c.NATS.Port, err = strconv.Atoi(v); return }},
 	{flag: "nats-sync", env: "NATS_SYNC", def: "default", usage: "embedded NATS fsync policy: default (every 2m), always (before each ack), or an interval like 1s",
@@ -130,7 +139,7 @@ var options = []option{
 			default:
 				d, err := positiveDuration(v)
 				if err != nil {
-					return err
+					return fmt.Errorf("want default, always or an interval like 1s, got %q", v)
 				}
 				c.NATS.SyncInterval = d
 			}
@@ -226,58 +235,296 @@ var options = []option{
 			return err
 		}},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error (debug logs every request)",
-		set: func(c *config, v string) error { c.LogLevel = v; return nil }},
+		set: func(c *config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
 	{flag: "log-format", env: "LOG_FORMAT", def: "text", usage: "text or json",
-		set: func(c *config, v string) error { c.LogFormat = v; return nil }},
+		set: func(c *config, v string) error { c.LogFormat = v; return oneOf(v, "text", "json") }},
 }
 
 // parseConfig reads flags, with each flag's default taken from its environment
 // variable when that is set, so the precedence is flag > environment > default.
+// It then checks every value and every rule between values, and returns all the
+// problems at once, one line each, naming the flag, the variable and what is
+// accepted: nothing has been started yet when configuration is wrong.
 func parseConfig(name string, args []string, getenv func(string) string, out io.Writer) (*config, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
+	c, _, err := readConfig(name, args, getenv, out)
+	return c, err
+}
+
+// readConfig is parseConfig that also returns each option's raw value and source.
+func readConfig(name string, args []string, getenv func(string) string, out io.Writer) (*config, []*optionValue, error) {
+	fs := newFlagSet(name, out)
 	vals := make([]*optionValue, len(options))
 	for i, o := range options {
-		v := &optionValue{s: o.def, isBool: o.isBool}
+		v := &optionValue{s: o.def, isBool: o.isBool, source: "default"}
 		if e := getenv(o.env); e != "" {
-			v.s = e
+			v.s, v.source = e, "environment"
 		}
 		vals[i] = v
 		fs.Var(v, o.flag, fmt.Sprintf("%s (env %s)", o.usage, o.env))
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return nil, nil, fmt.Errorf("unexpected arguments: %v ('%s -h' lists the flags)", fs.Args(), name)
 	}
 	c := &config{}
+	var errs []error
 	for i, o := range options {
-		if err := o.set(c, vals[i].s); err != nil {
-			return nil, fmt.Errorf("-%s / %s: %w", o.flag, o.env, err)
+		if err := setOption(c, o, vals[i].s); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", o.names(), err))
 		}
 	}
-	fs.Visit(func(f *flag.Flag) {
-		for _, o := range options {
-			if o.flag == f.Name && o.secret {
-				c.SecretFlags = append(c.SecretFlags, "-"+o.flag)
-			}
+	for i, o := range options {
+		if o.secret && vals[i].source == "flag" {
+			c.SecretFlags = append(c.SecretFlags, "-"+o.flag)
 		}
-	})
+	}
+	if len(errs) == 0 { // the rules between settings need every value parsed
+		errs = c.validate()
+	}
+	if len(errs) > 0 {
+		return nil, nil, &ConfigError{Problems: errs}
+	}
 	if c.Poller.Holder == "" {
 		host, _ := os.Hostname()
 		c.Poller.Holder = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	return c, nil
+	return c, vals, nil
+}
+
+// printConfig prints the settings this process would run with, given the same
+// environment and flags as serve: one VARIABLE=value line per option with where
+// the value came from, secrets redacted. With -table it prints the options
+// table of the documentation instead.
+func printConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-table" || args[0] == "--table") {
+		_, err := io.WriteString(stdout, optionsMarkdown())
+		return err
+	}
+	if len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
+		fmt.Fprintln(stderr, "maventa-events config -table: print the table of options (markdown, for the docs)")
+	}
+	c, vals, err := readConfig("maventa-events config", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "# the settings 'maventa-events serve' would run with (flag > environment > default); secrets redacted")
+	for i, o := range options {
+		v, source := vals[i].s, vals[i].source
+		switch {
+		case o.secret && v != "":
+			v = "<redacted>"
+		case o.env == "POLL_HOLDER" && v == "":
+			v, source = c.Poller.Holder, "default: host name and process id"
+		}
+		fmt.Fprintf(tw, "%s=%s\t# %s\n", o.env, shellQuote(v), source)
+	}
+	// Read by the credential store, not through the table: show that it is set.
+	if getenv(maventa.CredentialsEnvVar) != "" {
+		fmt.Fprintf(tw, "%s=<redacted>\t# environment\n", maventa.CredentialsEnvVar)
+	}
+	return tw.Flush()
+}
+
+// shellQuote quotes v for a POSIX shell when it needs it, so the output can be
+// sourced as an environment file once the redacted lines are filled in.
+func shellQuote(v string) string {
+	if v != "" && (v == "<redacted>" || !strings.ContainsAny(v, " \t\n'\"\\$`|&;<>()*?[]#~{}!")) {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// ConfigError is every problem found in the configuration, one line each.
+type ConfigError struct{ Problems []error }
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.Error()
+	}
+	return "configuration: " + strings.Join(lines, "\nconfiguration: ")
+}
+
+func (e *ConfigError) Unwrap() []error { return e.Problems }
+
+// setOption parses v into c, turning the parsers' messages (strconv's
+// "invalid syntax") into what the option accepts.
+func setOption(c *config, o option, v string) error {
+	if o.isBool {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+	}
+	err := o.set(c, v)
+	if ne := (*strconv.NumError)(nil); errors.As(err, &ne) {
+		if ne.Func == "ParseFloat" {
+			return fmt.Errorf("want a number, got %q", v)
+		}
+		return fmt.Errorf("want a whole number, got %q", v)
+	}
+	return err
+}
+
+// names is how an error names an option: "-flag / ENV".
+func (o option) names() string { return "-" + o.flag + " / " + o.env }
+
+// optionDefault is the default of the option behind env var env.
+func optionDefault(env string) string {
+	for _, o := range options {
+		if o.env == env {
+			return o.def
+		}
+	}
+	panic("no option for " + env)
+}
+
+// optionNames is names() of the option behind env var env.
+func optionNames(env string) string {
+	for _, o := range options {
+		if o.env == env {
+			return o.names()
+		}
+	}
+	panic("no option for " + env) // a typo in this file; the tests run every rule
+}
+
+// validate checks what one option's parser cannot: addresses, URLs, and the
+// rules between settings that would otherwise surface later as a stream that
+// JetStream refuses to create (and a service retrying forever) or as events
+// emitted twice.
+func (c *config) validate() []error {
+	var errs []error
+	bad := func(env, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", optionNames(env), fmt.Sprintf(format, a...)))
+	}
+	both := func(envA, envB, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s and %s: %s", optionNames(envA), optionNames(envB), fmt.Sprintf(format, a...)))
+	}
+	if err := checkListenAddr(c.Listen); err != nil {
+		bad("LISTEN_ADDR", "%v", err)
+	}
+	if c.AdminListen != "" {
+		if err := checkListenAddr(c.AdminListen); err != nil {
+			bad("ADMIN_LISTEN", "%v", err)
+		}
+	}
+	if err := checkNATSURLs(c.NATS.URL); err != nil {
+		bad("NATS_URL", "%v", err)
+	}
+	if c.NATS.URL == "" {
+		if c.NATS.Port < -1 || c.NATS.Port > 65535 {
+			bad("NATS_EMBEDDED_PORT", "want a port 1-65535, 0 (in-process only) or -1 (any free port), got %d", c.NATS.Port)
+		}
+		if !c.NATS.AllowRemote && !isLoopback(c.NATS.Host) {
+			both("NATS_EMBEDDED_HOST", "NATS_EMBEDDED_ALLOW_REMOTE", "%q is not a loopback address: the embedded server would be reachable from other machines without encryption; use 127.0.0.1, or set NATS_EMBEDDED_ALLOW_REMOTE=true to mean it", c.NATS.Host)
+		}
+	}
+	if c.NATS.MaxStore < 0 {
+		bad("NATS_MAX_STORE", "want 0 (no limit) or a number of bytes, got %d", c.NATS.MaxStore)
+	}
+	if (c.NATS.TLSCert == "") != (c.NATS.TLSKey == "") {
+		both("NATS_TLS_CERT", "NATS_TLS_KEY", "give both the client certificate and its key, or neither")
+	}
+	for env, u := range map[string]string{"MAVENTA_AX_URL": c.Maventa.AXURL, "MAVENTA_RECEIVABLES_URL": c.Maventa.ReceivablesURL} {
+		if err := checkHTTPURL(u); err != nil {
+			bad(env, "%v", err)
+		}
+	}
+
+	// JetStream refuses a duplicate window longer than the stream's max age.
+	if c.Streams.WebhookMaxAge < c.Streams.DuplicateWindow {
+		both("WEBHOOK_MAX_AGE", "DEDUP_WINDOW", "the webhook stream's max age (%v) must be at least its duplicate window (%v)", c.Streams.WebhookMaxAge, c.Streams.DuplicateWindow)
+	}
+	if c.Streams.QuarantineMaxAge < c.Streams.DuplicateWindow {
+		both("QUARANTINE_MAX_AGE", "DEDUP_WINDOW", "the quarantine stream's max age (%v) must be at least its duplicate window (%v)", c.Streams.QuarantineMaxAge, c.Streams.DuplicateWindow)
+	}
+	if c.Pipeline.EventMaxAge < c.Pipeline.EventDuplicateWindow {
+		both("EVENT_MAX_AGE", "EVENT_DEDUP_WINDOW", "the domain-event stream's max age (%v) must be at least its duplicate window (%v)", c.Pipeline.EventMaxAge, c.Pipeline.EventDuplicateWindow)
+	}
+	if c.Pipeline.DeadLetterMaxAge < consumers.DeadLetterDuplicateWindow {
+		bad("DEADLETTER_MAX_AGE", "must be at least %v, the dead-letter stream's duplicate window, got %v", consumers.DeadLetterDuplicateWindow, c.Pipeline.DeadLetterMaxAge)
+	}
+	// Maventa retries a webhook for 24 hours: a marker must outlive every retry.
+	if c.Pipeline.ProcessedTTL < minProcessedTTL {
+		bad("PROCESSED_TTL", "must be at least %v (Maventa retries webhooks for 24h), got %v", minProcessedTTL, c.Pipeline.ProcessedTTL)
+	}
+	if c.Poller.LookBack > c.Pipeline.ProcessedTTL {
+		both("POLL_LOOKBACK", "PROCESSED_TTL", "the look-back (%v) must not exceed the processed-marker TTL (%v), or a first poll re-emits events whose markers expired", c.Poller.LookBack, c.Pipeline.ProcessedTTL)
+	}
+	return errs
+}
+
+// minProcessedTTL covers Maventa's 24 hours of webhook retries with an hour to spare.
+const minProcessedTTL = 25 * time.Hour
+
+func checkListenAddr(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err == nil {
+		var n int
+		n, err = strconv.Atoi(port)
+		if err == nil && (n < 0 || n > 65535) {
+			err = errors.New("port out of range")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("want host:port such as :8080 or 127.0.0.1:8080, got %q", v)
+	}
+	return nil
+}
+
+func checkNATSURLs(list string) error {
+	for _, u := range splitList(list) {
+		if !strings.Contains(u, "://") {
+			continue // host:port; nats.go adds nats://
+		}
+		p, err := url.Parse(u)
+		if err != nil || p.Host == "" {
+			return fmt.Errorf("want nats://host:4222 (comma-separated for a cluster), got %q", redactURL(u))
+		}
+		switch p.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("scheme %q is not NATS; want nats://host:4222 (or tls://, ws://, wss://), got %q", p.Scheme, redactURL(u))
+		}
+	}
+	return nil
+}
+
+func checkHTTPURL(v string) error {
+	p, err := url.Parse(v)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		return fmt.Errorf("want an http(s) base URL such as https://ax.maventa.com, got %q", v)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// oneOf accepts v when it is one of want.
+func oneOf(v string, want ...string) error {
+	if slices.Contains(want, v) {
+		return nil
+	}
+	return fmt.Errorf("want %s or %s, got %q", strings.Join(want[:len(want)-1], ", "), want[len(want)-1], v)
 }
 
 type optionValue struct {
 	s      string
 	isBool bool
+	source string // default, environment or flag
 }
 
 func (v *optionValue) String() string     { return v.s }
-func (v *optionValue) Set(s string) error { v.s = s; return nil }
+func (v *optionValue) Set(s string) error { v.s, v.source = s, "flag"; return nil }
 func (v *optionValue) IsBoolFlag() bool   { return v.isBool }
 
 // optionsMarkdown is the README's table of options.
@@ -307,22 +554,26 @@ func splitList(v string) []string {
 func positiveInt(v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("want a positive whole number, got %q", v)
 	}
 	if n <= 0 {
-		return 0, fmt.Errorf("must be positive, got %d", n)
+		return 0, fmt.Errorf("want a positive whole number, got %d", n)
 	}
 	return n, nil
 }
 
 // positiveDuration parses Go durations plus a day unit ("7d", "1d12h").
 func positiveDuration(v string) (time.Duration, error) {
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return 0, fmt.Errorf("%q has no unit; want a duration such as %ss, %sm or %sh (units s, m, h, d)", v, v, v, v)
+	}
+	invalid := fmt.Errorf("want a duration such as 90s, 5m, 2h or 7d, got %q", v)
 	var total time.Duration
 	rest := v
 	if i := strings.Index(rest, "d"); i > 0 {
 		days, err := strconv.Atoi(rest[:i])
 		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", v)
+			return 0, invalid
 		}
 		total = time.Duration(days) * 24 * time.Hour
 		rest = rest[i+1:]
@@ -330,12 +581,12 @@ func positiveDuration(v string) (time.Duration, error) {
 	if rest != "" {
 		d, err := time.ParseDuration(rest)
 		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", v)
+			return 0, invalid
 		}
 		total += d
 	}
 	if total <= 0 {
-		return 0, fmt.Errorf("must be a positive duration, got %q", v)
+		return 0, fmt.Errorf("want a positive duration, got %q", v)
 	}
 	return total, nil
 }

@@ -602,21 +602,12 @@ func TestReliabilityDocNamesRealTests(t *testing.T) {
 	}
 	for _, fact := range []string{
 		fmt.Sprintf("%d KiB (`431` beyond)", maxHeaderBytes>>10),
-		"`MAX_CONNECTIONS`, " + optionDefault("max-connections"),
+		"`MAX_CONNECTIONS`, " + optionDefault("MAX_CONNECTIONS"),
 	} {
 		if !strings.Contains(section, fact) {
 			t.Errorf("docs/reliability.md does not say %q", fact)
 		}
 	}
-}
-
-func optionDefault(flag string) string {
-	for _, o := range options {
-		if o.flag == flag {
-			return o.def
-		}
-	}
-	return ""
 }
 
 // A pair that stops loading (a file removed, a half-written rotation) keeps

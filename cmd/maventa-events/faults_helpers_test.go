@@ -246,7 +246,7 @@ func startProc(t *testing.T, env map[string]string) *proc {
 	go func() { p.exited <- cmd.Wait() }()
 	select {
 	case b := <-ready:
-		p.url, p.natsURL = b.url, b.natsURL
+		p.url, p.natsURL = b.url, withEmbeddedCredentials(t, b.natsURL, base["DATA_DIR"])
 	case err := <-p.exited:
 		t.Fatalf("service exited before it was ready: %v\n%s", err, p.stderr)
 	case <-time.After(60 * time.Second):

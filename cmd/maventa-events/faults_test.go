@@ -12,6 +12,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
@@ -368,6 +371,16 @@ func TestFaultHostileInput(t *testing.T) {
 		bad++
 	}
 
+	// An anonymous client on the embedded server's port is refused: it can
+	// neither store a forged webhook nor purge a stream through $JS.API.
+	if nc, err := nats.Connect(s.bareURL, nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Error("an anonymous NATS client connected to the embedded server")
+		bad++
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("anonymous NATS client: %v, want an authorization error", err)
+		bad++
+	}
 	var slow time.Duration
 	select {
 	case slow = <-cut:
@@ -390,8 +403,8 @@ func TestFaultHostileInput(t *testing.T) {
 	if s.status(t, "/readyz") != 200 {
 		t.Error("not ready after the hostile input")
 	}
-	report(t, "hostile_input", lost, dup, fmt.Sprintf("probes=%d (fuzz corpus %d) accepted_as_valid=%d unexpected_answers=%d slowloris_cut_after=%s header_flood=%d/%d_answered_431_in_%s rss_kib_before=%d rss_kib_after_flood=%d load_acked=%d",
-		len(probes), len(corpus), len(accepted), bad, slow.Round(100*time.Millisecond), flood.answered431, flood.conns,
+	report(t, "hostile_input", lost, dup, fmt.Sprintf("probes=%d (fuzz corpus %d, anonymous NATS client) accepted_as_valid=%d unexpected_answers=%d slowloris_cut_after=%s header_flood=%d/%d_answered_431_in_%s rss_kib_before=%d rss_kib_after_flood=%d load_acked=%d",
+		len(probes)+1, len(corpus), len(accepted), bad, slow.Round(100*time.Millisecond), flood.answered431, flood.conns,
 		flood.took.Round(100*time.Millisecond), flood.rssBefore, flood.rssAfter, l.nAcked.Load()))
 }
 

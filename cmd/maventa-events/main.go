@@ -8,16 +8,19 @@
 //	maventa-events webhooks register|list|delete [flags]  manage the webhook registrations at Maventa
 //	maventa-events dlq list|show|replay [flags]           inspect and replay dead letters
 //	maventa-events status [flags]    streams, consumers, KV buckets and reconciliation state
-//	maventa-events config            print the table of options
+//	maventa-events config [-table]   print the effective settings (or the table of options)
 //	maventa-events probe URL         exit 0 when URL answers 200 (container health checks)
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -30,10 +33,22 @@ func main() {
 	}
 }
 
-// run dispatches to a subcommand. args[0] is the program name.
+// run dispatches to a subcommand. args[0] is the program name. A request for
+// help (-h) is not an error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd, rest := "serve", args[1:]
-	if len(rest) > 0 && len(rest[0]) > 0 && rest[0][0] != '-' {
+	switch {
+	case len(rest) > 0 && slices.Contains([]string{"-h", "-help", "--help"}, rest[0]):
+		cmd = "help" // the commands first, then serve's flags
+	case len(rest) > 0 && len(rest[0]) > 0 && rest[0][0] != '-':
 		cmd, rest = rest[0], rest[1:]
 	}
 	switch cmd {
@@ -54,12 +69,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "probe":
 		return probe(ctx, rest, getenv)
 	case "config":
-		_, err := io.WriteString(stdout, optionsMarkdown())
-		return err
+		return printConfig(rest, getenv, stdout, stderr)
 	case "help":
-		_, err := fmt.Fprintln(stdout, "usage: maventa-events [serve|received|tail|reconcile|webhooks|dlq|status|config|probe] [flags]; 'maventa-events serve -h' lists the flags")
+		_, err := io.WriteString(stdout, usage)
+		if err == nil {
+			// The flags of serve, the default command, after the commands.
+			_, err = parseConfig("maventa-events serve", []string{"-h"}, getenv, stdout)
+		}
 		return err
 	default:
-		return fmt.Errorf("unknown command %q (want serve, received, tail, reconcile, webhooks, dlq, status, config, probe or help)", cmd)
+		return fmt.Errorf("unknown command %q ('maventa-events -h' lists the commands)", cmd)
 	}
 }
+
+// usage is what 'maventa-events -h' prints before serve's flags.
+const usage = `maventa-events receives Maventa webhooks, stores them in NATS JetStream and
+publishes domain events.
+
+usage: maventa-events [command] [flags]
+
+commands:
+  serve       run the service (the default)
+  received    list the webhooks stored most recently
+  tail        print domain events as they are published
+  reconcile   backfill a company (or all) from a time
+  webhooks    register, list or delete the webhook registrations at Maventa
+  dlq         list, show or replay dead letters
+  status      streams, consumers, KV buckets and reconciliation state
+  config      print the settings this process would run with (-table: the options table)
+  probe URL   exit 0 when URL answers 200 (container health checks)
+
+'maventa-events <command> -h' lists a command's flags. Every flag of serve is
+also an environment variable; the commands read the same ones.
+
+`

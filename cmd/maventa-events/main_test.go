@@ -24,7 +24,9 @@ const testSecret = "test-secret-123"
 // service is the real program started through run, as production starts it.
 type service struct {
 	url      string // http://127.0.0.1:port
-	natsURL  string // the embedded server's client URL, when embedded
+	natsURL  string // the embedded server's client URL with its credentials, when embedded
+	bareURL  string // the embedded server's client URL as the banner prints it
+	dataDir  string
 	adminURL string // the admin listener's base URL, when ADMIN_LISTEN is set
 	cancel   context.CancelFunc
 	done     chan error
@@ -73,7 +75,8 @@ func startService(t *testing.T, env map[string]string, args ...string) *service 
 	}()
 	select {
 	case b := <-scanBanner(pr):
-		s.url, s.natsURL, s.adminURL = b.url, b.natsURL, b.adminURL
+		s.url, s.adminURL, s.dataDir = b.url, b.adminURL, base["DATA_DIR"]
+		s.bareURL, s.natsURL = b.natsURL, withEmbeddedCredentials(t, b.natsURL, base["DATA_DIR"])
 	case err := <-s.done:
 		t.Fatalf("service exited before it was ready: %v\n%s", err, s.stderr)
 	case <-time.After(30 * time.Second):
@@ -86,6 +89,21 @@ func startService(t *testing.T, env map[string]string, args ...string) *service 
 		}
 	})
 	return s
+}
+
+// withEmbeddedCredentials adds to an embedded server's client URL the
+// credentials that the server wrote into dataDir, so that the tests' own
+// clients can connect; "" (no embedded server) stays "".
+func withEmbeddedCredentials(t *testing.T, natsURL, dataDir string) string {
+	t.Helper()
+	if natsURL == "" {
+		return ""
+	}
+	u, err := consumers.EmbeddedClientURL(natsURL, dataDir)
+	if err != nil {
+		t.Fatalf("embedded NATS credentials: %v", err)
+	}
+	return u
 }
 
 // banner is what the service's start-up banner says, once its streams are ready.
@@ -365,7 +383,7 @@ func TestConfigErrorsAreClear(t *testing.T) {
 		want string
 	}{
 		{"bad duration", []string{"-request-timeout", "soon"}, nil, "-request-timeout / WEBHOOK_REQUEST_TIMEOUT"},
-		{"negative body limit from env", nil, map[string]string{"WEBHOOK_MAX_BODY": "-1"}, "WEBHOOK_MAX_BODY: must be positive"},
+		{"negative body limit from env", nil, map[string]string{"WEBHOOK_MAX_BODY": "-1"}, "WEBHOOK_MAX_BODY: want a positive whole number"},
 		{"unknown publish mode", []string{"-publish-mode", "fast"}, nil, "want async or sync"},
 		{"unknown flag", []string{"-no-such-flag"}, nil, "no-such-flag"},
 		{"stray argument", []string{"-dev", "extra"}, nil, "unexpected arguments"},
@@ -396,7 +414,7 @@ func TestREADMEListsEveryOption(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(doc), optionsMarkdown()) {
-		t.Fatalf("docs/configuration.md's option table is out of date; replace it with optionsMarkdown()'s:\n%s", optionsMarkdown())
+		t.Fatalf("docs/configuration.md's option table is out of date; paste the output of `go run ./cmd/maventa-events config -table`:\n%s", optionsMarkdown())
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
@@ -48,6 +49,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("a secret was given as a flag, readable in the process list; set it in the environment instead",
 			"flag", f, "env", optionEnv(strings.TrimPrefix(f, "-")))
 	}
+	// Company credentials are configuration too: a typo must stop the service
+	// here, before NATS or anything else has started.
+	creds, err := loadCredentials(cfg, getenv, log)
+	if err != nil {
+		return err
+	}
 	tel, err := setupTelemetry(ctx, getenv, stdout, log)
 	if err != nil {
 		return err
@@ -64,19 +71,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
 		jetstream.WithPublishAsyncTimeout(cfg.RequestTimeout+5*time.Second))
 	if err != nil {
-		return err
+		return embeddedHint(err)
 	}
 	defer broker.Close()
 
 	// Streams are provisioned in the background so that an external NATS that is
-	// still starting makes us not-ready rather than crash-looping; a stream that
-	// conflicts with our configuration is fatal.
+	// still starting makes us not-ready rather than crash-looping, for a bounded
+	// time; a stream that conflicts with our configuration is fatal.
 	var streamsReady, draining atomic.Bool
 	fatal := make(chan error, 1)
 	provisioned := make(chan pipelineState, 1)
-	go provisionStreams(ctx, broker, cfg, log, &streamsReady, provisioned, fatal)
+	go func() {
+		if err := broker.WaitConnected(ctx); err != nil {
+			var te *consumers.ConnectTimeoutError
+			if errors.As(err, &te) {
+				fatal <- fmt.Errorf("%w; check -nats-url / NATS_URL (-nats-connect-timeout / NATS_CONNECT_TIMEOUT bounds this wait)", err)
+			}
+			return
+		}
+		provisionStreams(ctx, broker, cfg, log, &streamsReady, provisioned, fatal)
+	}()
 
-	api, creds, err := newMaventaClient(cfg, getenv, log)
+	api, err := newClient(cfg, creds, log)
 	if err != nil {
 		return err
 	}
@@ -170,19 +186,62 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return runErr // deferred broker.Close drains NATS, then stops the embedded server
 }
 
-// newMaventaClient builds the Maventa API client and its credential store.
+// loadCredentials reads the company credentials (MAVENTA_CREDENTIALS_FILE and
+// MAVENTA_COMPANY_CREDENTIALS) and checks that every company id is a UUID, as
+// Maventa's are: an id that is not would be polled, and refused, forever.
 // Without credentials every enrichment is skipped (the webhook-derived events
-// are still emitted), so a missing file is not fatal but worth a warning.
-func newMaventaClient(cfg *config, getenv func(string) string, log *slog.Logger) (*maventa.Client, *maventa.CredentialStore, error) {
+// are still emitted), so none at all is not fatal but worth a warning.
+func loadCredentials(cfg *config, getenv func(string) string, log *slog.Logger) (*maventa.CredentialStore, error) {
 	creds, err := maventa.NewCredentialStore(maventa.CredentialSource{
 		Path: cfg.Maventa.CredentialsFile, EnvVar: maventa.CredentialsEnvVar, Getenv: getenv,
 	}, log)
-	if err != nil {
-		return nil, nil, fmt.Errorf("maventa credentials: %w", err)
+	if err != nil { // the store's errors name the variable or file, never a key
+		return nil, &ConfigError{Problems: []error{err}}
+	}
+	var errs []error
+	for _, id := range creds.Companies() {
+		if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+			errs = append(errs, fmt.Errorf("%s or %s: company id %q is not a UUID; Maventa's look like %s",
+				maventa.CredentialsEnvVar, optionNames("MAVENTA_CREDENTIALS_FILE"), id, "53a4e05d-42f0-4e76-acd6-968ab4558c6f"))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &ConfigError{Problems: errs}
 	}
 	if len(creds.Companies()) == 0 {
 		log.Warn("no Maventa company credentials configured: domain events will come from webhooks alone, without assignments")
 	}
+	return creds, nil
+}
+
+// embeddedHint adds to an embedded server's failure the option that fixes it.
+func embeddedHint(err error) error {
+	var ee *consumers.EmbeddedError
+	switch {
+	case !errors.As(err, &ee):
+		return err
+	case errors.Is(err, consumers.ErrDataDirInUse):
+		return fmt.Errorf("%w: stop the other process, or choose another %s", err, optionNames("DATA_DIR"))
+	case ee.Setting == consumers.EmbeddedDataDir:
+		return fmt.Errorf("%w: choose another %s (a directory this user can write)", err, optionNames("DATA_DIR"))
+	case ee.Setting == consumers.EmbeddedListen:
+		return fmt.Errorf("%w: choose another %s (-1: any free port, 0: none) or %s", err, optionNames("NATS_EMBEDDED_PORT"), optionNames("NATS_EMBEDDED_HOST"))
+	}
+	return err
+}
+
+// newMaventaClient builds the Maventa API client and its credential store.
+func newMaventaClient(cfg *config, getenv func(string) string, log *slog.Logger) (*maventa.Client, *maventa.CredentialStore, error) {
+	creds, err := loadCredentials(cfg, getenv, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	api, err := newClient(cfg, creds, log)
+	return api, creds, err
+}
+
+// newClient builds the Maventa API client over creds.
+func newClient(cfg *config, creds *maventa.CredentialStore, log *slog.Logger) (*maventa.Client, error) {
 	client, err := maventa.New(maventa.Config{
 		AXBaseURL: cfg.Maventa.AXURL, ReceivablesBaseURL: cfg.Maventa.ReceivablesURL,
 		VendorAPIKey:      maventa.NewSecret(cfg.Maventa.VendorAPIKey),
@@ -197,9 +256,9 @@ func newMaventaClient(cfg *config, getenv func(string) string, log *slog.Logger)
 		MaxElapsed: 10 * time.Second,
 	}, creds, log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("maventa client: %w", err)
+		return nil, fmt.Errorf("maventa client: %w", err)
 	}
-	return client, creds, nil
+	return client, nil
 }
 
 // runConsumers processes stored webhooks into domain events, and polls Maventa
@@ -344,13 +403,28 @@ func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
 // sampleWebhook is seed 004's example of a delivered invoice.
 const sampleWebhook = `{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"53a4e05d-42f0-4e76-acd6-968ab4558c6f","event_timestamp":"2019-11-23T12:03:48+02:00","event_data":{"invoice_id":"12f88354-5998-495b-8675-67bf05de60e5","invoice_number":"1003","destination":"PEPPOL","recipient_name":"Recipient","recipient_bid":"933646920"}}`
 
+// cliCommand is the command line that runs the CLI command cmd against this
+// service: the settings the CLI cannot guess (where the embedded server listens
+// and keeps its credentials) are spelled out when they are not the defaults.
+func cliCommand(cfg *config, natsURL, cmd string) string {
+	var b strings.Builder
+	if cfg.NATS.URL == "" && cfg.NATS.DataDir != optionDefault("DATA_DIR") {
+		fmt.Fprintf(&b, "DATA_DIR=%s ", shellQuote(cfg.NATS.DataDir))
+	}
+	b.WriteString("go run ./cmd/maventa-events " + cmd)
+	if natsURL != "" && natsURL != "nats://127.0.0.1:"+optionDefault("NATS_EMBEDDED_PORT") {
+		b.WriteString(" -nats-url " + shellQuote(natsURL))
+	}
+	return b.String()
+}
+
 // printBanner tells a person where things are. The secret is printed only when it
 // was generated for this development run; a configured secret is never printed.
 func printBanner(w io.Writer, baseURL, natsURL, adminURL string, cfg *config, devSecret string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "maventa-events listening on %s\n", baseURL)
 	if natsURL != "" {
-		fmt.Fprintf(&b, "  NATS:        %s (embedded; JetStream data in %s)\n", natsURL, cfg.NATS.DataDir)
+		fmt.Fprintf(&b, "  NATS:        %s (embedded; JetStream data and client credentials in %s)\n", natsURL, cfg.NATS.DataDir)
 	}
 	if adminURL != "" {
 		fmt.Fprintf(&b, "  admin:       %s (/metrics, /debug/pprof/)\n", adminURL)
@@ -360,7 +434,7 @@ func printBanner(w io.Writer, baseURL, natsURL, adminURL string, cfg *config, de
 		fmt.Fprintf(&b, "  dev secret:  %s (generated for this run; set WEBHOOK_SECRETS to choose your own)\n", devSecret)
 		fmt.Fprintf(&b, "\nSend a sample webhook:\n  curl -sS -X POST '%s%s?secret=%s' -H 'Content-Type: application/json' -d '%s'\n",
 			baseURL, handlers.WebhookPath, devSecret, sampleWebhook)
-		fmt.Fprintf(&b, "\nSee it stored:\n  go run ./cmd/maventa-events received\n")
+		fmt.Fprintf(&b, "\nSee it stored:\n  %s\n", cliCommand(cfg, natsURL, "received"))
 	}
 	_, _ = io.WriteString(w, b.String())
 }

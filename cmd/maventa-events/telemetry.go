@@ -41,6 +41,11 @@ type telemetry struct {
 // The providers are global to the process, and instruments created before the
 // first provider is installed stay bound to it, so they are set up once per
 // process (the first serve decides; tests start several services in one process).
+// A second run in one process cannot get telemetry of its own while handlers,
+// consumers and maventa create their instruments from the global API in
+// package variables: otel delegates those to the first provider ever set, once.
+// Giving each run its own providers needs those packages to take a
+// MeterProvider and TracerProvider as dependencies.
 var (
 	telemetryOnce sync.Once
 	telemetryInst *telemetry
@@ -64,6 +69,17 @@ var (
 //     OTEL_RESOURCE_ATTRIBUTES.
 //
 // OTEL_SDK_DISABLED=true installs no provider at all (propagation still works).
+//
+// go.opentelemetry.io/contrib/exporters/autoexport (v0.72.0) would choose the
+// exporters from the same variables, but it reads them with os.Getenv, so
+// run's getenv would no longer decide (nor tests set them); with
+// OTEL_TRACES_EXPORTER unset it exports OTLP to localhost:4318 even when no
+// endpoint is configured (retrying into the void, where this turns tracing
+// off); its console exporter writes to os.Stdout, not run's stdout; and its
+// "prometheus" reader serves a second HTTP server on localhost:9464 instead of
+// the admin listener's /metrics. It would add console metrics and metric
+// producers, which nobody here uses, and the log-exporter and Prometheus-bridge
+// modules to the build.
 func setupTelemetry(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger) (*telemetry, error) {
 	telemetryOnce.Do(func() {
 		telemetryInst, telemetryErr = newTelemetry(ctx, getenv, stdout, log)
