@@ -22,6 +22,7 @@ type options struct {
 	retries     int
 	retryDelay  time.Duration
 	e2e         bool
+	e2eWait     time.Duration
 	startups    int
 }
 
@@ -41,6 +42,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pad, "pad", 0, "extra bytes of event_data per webhook (the seed examples are ~300 bytes)")
 	fs.IntVar(&o.retries, "retries", 3, "like Maventa: resend the same body after a non-2xx answer or transport error, at most this many times")
 	fs.DurationVar(&o.retryDelay, "retry-delay", 100*time.Millisecond, "wait before a resend (Maventa waits an hour; a 503's Retry-After is capped to this)")
+	fs.DurationVar(&o.e2eWait, "e2e-wait", time.Minute, "with -e2e: how long to wait after the load for every expected event (bounded: at most 30m); the retained state and RSS are read after it")
 	fs.BoolVar(&o.e2e, "e2e", false, "end to end: in-process sandbox answers enrichment; latency from webhook POST to its domain events on NATS (needs -rate; async mode only)")
 	fs.IntVar(&o.startups, "startup", 0, "only measure start-up: start the service this many times, process start to /readyz 200")
 	if err := fs.Parse(args); err != nil {
@@ -63,6 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-retries must be in [0, 100] and -retry-delay in [0, 1m]")
 	case o.e2e && (o.rate <= 0 || int64(o.rate)*int64((o.duration+o.warmup)/time.Second+1) > maxE2EInvoices):
 		return o, fmt.Errorf("-e2e needs -rate > 0 and at most %d webhooks in warm-up plus duration", maxE2EInvoices)
+	case o.e2eWait <= 0 || o.e2eWait > 30*time.Minute:
+		return o, errors.New("-e2e-wait must be in (0, 30m]")
 	case o.startups < 0 || o.startups > 100:
 		return o, errors.New("-startup must be in [0, 100]")
 	}

@@ -117,7 +117,7 @@ func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer)
 	r.retries += warm.retries
 	r.gaveUp += warm.gaveUp
 	if e2e != nil {
-		r.e2e = e2e.finish(ctx, 60*time.Second)
+		r.e2e = e2e.finish(ctx, o.e2eWait)
 		_, r.peakRSS = svc.usage()
 		r.e2e.rssNow = svc.rssNow()
 		r.e2e.retained = retainedState(ctx, e2e.broker.JS)
