@@ -115,7 +115,15 @@ type CompanyPoll struct {
 	Newest   time.Time // created_at of the newest event read
 	Cursor   time.Time // the cursor after the poll
 	Duration time.Duration
+
+	EventsEmitted   int // of Emitted, from /v1/events
+	InvoicesEmitted int // of Emitted, from the invoice fallback
+	// Each read's failure; one failing does not stop the others.
+	EventsErr, InvoicesErr, MessagesErr error
 }
+
+// Err joins the failures of the poll's reads (nil when all succeeded).
+func (r CompanyPoll) Err() error { return errors.Join(r.EventsErr, r.InvoicesErr, r.MessagesErr) }
 
 // Poller reconciles with Maventa by polling: so that no event is missed when a
 // webhook never arrives, and the assignment events Maventa sends no webhook for
@@ -281,13 +289,54 @@ func (p *Poller) errorDelay(c string, err error) time.Duration {
 // new, then the invoice and message fallbacks, and, when advance is true, moves
 // the cursor forward once everything read is stored. It is safe to run while
 // other pollers and consumers run: everything it emits goes through the markers.
+//
+// The three reads are independent: a failed events read (a company without the
+// receivables service answers 403) does not skip the invoice fallback, which
+// such a company needs most. The error joins every part's failure.
 func (p *Poller) PollCompany(ctx context.Context, c string, since time.Time, advance bool) (CompanyPoll, error) {
+	res := p.poll(ctx, c, since, advance, pollParts{events: true, invoices: p.cfg.Invoices, messages: p.cfg.Messages})
+	return res, res.Err()
+}
+
+// pollParts selects the reads of one poll (the scheduler skips what a company's
+// tier says is pointless, e.g. /v1/events of a company without receivables).
+type pollParts struct{ events, invoices, messages bool }
+
+// poll runs the selected reads, each whatever the others' outcome.
+func (p *Poller) poll(ctx context.Context, c string, since time.Time, advance bool, parts pollParts) CompanyPoll {
 	start := p.cfg.Now()
 	res := CompanyPoll{Company: c}
+	if parts.events {
+		res.EventsErr = p.pollAssignmentEvents(ctx, c, since, advance, &res)
+	}
+	if parts.invoices {
+		n, calls, err := p.pollInvoices(ctx, c, since, advance)
+		res.Calls += calls
+		res.Emitted += n
+		res.InvoicesEmitted = n
+		res.InvoicesErr = err
+	}
+	if parts.messages {
+		n, calls, err := p.pollMessages(ctx, c)
+		res.Calls += calls
+		res.Emitted += n
+		res.MessagesErr = err
+	}
+	res.Duration = p.cfg.Now().Sub(start)
+	p.Stats.Polls.Add(1)
+	p.Stats.APICalls.Add(int64(res.Calls))
+	p.Stats.Emitted.Add(int64(res.Emitted))
+	return res
+}
+
+// pollAssignmentEvents is the /v1/events part of a poll: read from the cursor,
+// emit what is new, advance the cursor.
+func (p *Poller) pollAssignmentEvents(ctx context.Context, c string, since time.Time, advance bool, res *CompanyPoll) error {
+	start := p.cfg.Now()
 	var cur Cursor
 	rev, err := p.store.get(ctx, cursorKey("", c), &cur)
 	if err != nil {
-		return res, err
+		return err
 	}
 	if rev == 0 {
 		cur.After = start.Add(-p.cfg.LookBack)
@@ -296,54 +345,35 @@ func (p *Poller) PollCompany(ctx context.Context, c string, since time.Time, adv
 	if !since.IsZero() {
 		from = since
 	}
+	res.Cursor = cur.After
 	evs, calls, err := p.readEvents(ctx, c, from)
 	res.Calls += calls
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Events = len(evs)
 	p.Stats.EventsSeen.Add(int64(len(evs)))
 	emitted, calls, err := p.emitAssignmentEvents(ctx, c, evs, from)
 	res.Calls += calls
 	res.Emitted += emitted
+	res.EventsEmitted = emitted
 	if err != nil {
-		return res, err
+		return err
 	}
 	for _, e := range evs {
 		if e.CreatedAt != nil && e.CreatedAt.After(res.Newest) {
 			res.Newest = *e.CreatedAt
 		}
 	}
-	res.Cursor = cur.After
 	if advance && res.Newest.After(cur.After) {
 		res.Cursor = res.Newest
 		// Compare-and-set: a concurrent writer (a former lease holder finishing
 		// late) makes this poll's advance a no-op; the next poll re-reads.
 		if err := p.store.put(ctx, cursorKey("", c), Cursor{After: res.Newest, UpdatedAt: start}, rev); err != nil && !errors.Is(err, errConflict) {
-			return res, err
+			return err
 		}
 	}
-	if p.cfg.Invoices {
-		n, calls, err := p.pollInvoices(ctx, c, since, advance)
-		res.Calls += calls
-		res.Emitted += n
-		if err != nil {
-			return res, err
-		}
-	}
-	if p.cfg.Messages {
-		n, calls, err := p.pollMessages(ctx, c)
-		res.Calls += calls
-		res.Emitted += n
-		if err != nil {
-			return res, err
-		}
-	}
-	res.Duration = p.cfg.Now().Sub(start)
-	p.Stats.Polls.Add(1)
-	p.Stats.APICalls.Add(int64(res.Calls))
-	p.Stats.Emitted.Add(int64(res.Emitted))
-	return res, nil
+	return nil
 }
 
 // readEvents reads every page of events created from `from` on: one request
