@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -34,12 +33,27 @@ type Companies interface {
 
 // PollerConfig configures reconciliation polling.
 type PollerConfig struct {
-	// Interval between two polls of one company. Default 60s.
+	// Interval between two polls of an active company (the base interval).
+	// Default 60s.
 	Interval time.Duration
-	// Jitter spreads companies over the interval: each company's polls are
-	// offset by a fixed fraction (from its id) of up to Jitter x Interval.
-	// Default 0.2.
+	// ActiveFor is how long a company stays active (polled every Interval)
+	// after something new was seen for it or it was nudged. Default 10m.
+	ActiveFor time.Duration
+	// QuietMax is the ceiling of a quiet company's delay, which doubles from
+	// Interval while nothing new appears. Default 15m.
+	QuietMax time.Duration
+	// NoReceivablesMax is the ceiling of the invoice polling delay of a company
+	// without the receivables service. Default 1h.
+	NoReceivablesMax time.Duration
+	// NoReceivablesRecheck is how often /v1/events is asked again of a company
+	// that refused it (403/404). Default 24h.
+	NoReceivablesRecheck time.Duration
+	// Jitter spreads the first pass after a start over Jitter x Interval
+	// (active companies first). Zero: 1 (the whole interval); negative: none.
 	Jitter float64
+	// After waits on the clock of Now (a time-scaled simulation divides d).
+	// Default time.After.
+	After func(d time.Duration) <-chan time.Time
 	// Overlap is re-read before the cursor on every poll, so events written late
 	// or with a skewed clock are not skipped. Default 10m.
 	Overlap time.Duration
@@ -54,7 +68,9 @@ type PollerConfig struct {
 	// Concurrency is how many companies this replica polls at once. Default 4.
 	Concurrency int
 	// ErrorBackoffMax bounds a failing company's delay between polls (the
-	// delay doubles from Interval; other companies are not held up). Default 15m.
+	// delay doubles from Interval; other companies are not held up; a
+	// company refusing /v1/events is not failing but without receivables).
+	// Default 15m.
 	ErrorBackoffMax time.Duration
 	// Invoices enables the GET /v1/invoices fallback for lost DOCUMENTS
 	// webhooks. Messages enables polling Amili message threads. Both default on
@@ -68,8 +84,26 @@ func (c PollerConfig) withDefaults() PollerConfig {
 	if c.Interval <= 0 {
 		c.Interval = time.Minute
 	}
-	if c.Jitter < 0 || c.Jitter > 1 {
-		c.Jitter = 0.2
+	if c.ActiveFor <= 0 {
+		c.ActiveFor = 10 * time.Minute
+	}
+	if c.QuietMax <= 0 {
+		c.QuietMax = 15 * time.Minute
+	}
+	if c.NoReceivablesMax <= 0 {
+		c.NoReceivablesMax = time.Hour
+	}
+	if c.NoReceivablesRecheck <= 0 {
+		c.NoReceivablesRecheck = 24 * time.Hour
+	}
+	switch {
+	case c.Jitter == 0 || c.Jitter > 1:
+		c.Jitter = 1
+	case c.Jitter < 0:
+		c.Jitter = 0
+	}
+	if c.After == nil {
+		c.After = time.After
 	}
 	if c.Overlap <= 0 {
 		c.Overlap = 10 * time.Minute
@@ -139,149 +173,16 @@ type Poller struct {
 	log   *slog.Logger
 	Stats PollStats
 
-	mu      sync.Mutex
-	next    map[string]time.Time     // when each company is due
-	backoff map[string]time.Duration // current error delay per company
-	running map[string]bool
-	noMsgs  map[string]time.Time // companies without messaging, until
+	sched *schedule // when each company is due, by tier (schedule.go)
+
+	mu     sync.Mutex
+	noMsgs map[string]time.Time // companies without messaging, until
 }
 
 // NewPoller returns a poller; Run starts it.
 func NewPoller(cfg PollerConfig, api PollAPI, comp Companies, store *ReconcileStore, em EventEmitter, log *slog.Logger) *Poller {
 	return &Poller{cfg: cfg.withDefaults(), api: api, comp: comp, store: store, emit: em, log: log,
-		next: map[string]time.Time{}, backoff: map[string]time.Duration{}, running: map[string]bool{}, noMsgs: map[string]time.Time{}}
-}
-
-// Run polls every company when it is due until ctx ends, then releases its
-// leases so that another replica takes over at once.
-func (p *Poller) Run(ctx context.Context) error {
-	tick := time.NewTicker(max(p.cfg.Interval/20, 10*time.Millisecond))
-	defer tick.Stop()
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	defer func() {
-		wg.Wait()
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, c := range p.comp.Companies() {
-			p.store.releaseLease(rctx, c, p.cfg.Holder)
-		}
-	}()
-	for {
-		now := p.cfg.Now()
-		for _, c := range p.comp.Companies() {
-			if !p.due(c, now) {
-				continue
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return nil
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				p.pollScheduled(ctx, c)
-			}()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
-}
-
-// due marks c running when it should be polled now.
-func (p *Poller) due(c string, now time.Time) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.running[c] {
-		return false
-	}
-	next, ok := p.next[c]
-	if !ok {
-		next = now.Add(p.offset(c)) // first poll of c, spread over the interval
-		p.next[c] = next
-	}
-	if now.Before(next) {
-		return false
-	}
-	p.running[c] = true
-	return true
-}
-
-// offset is c's fixed place in the interval, so companies do not all poll at once.
-func (p *Poller) offset(c string) time.Duration {
-	h := fnv.New32a()
-	h.Write([]byte(c))
-	return time.Duration(float64(p.cfg.Interval) * p.cfg.Jitter * float64(h.Sum32()%1000) / 1000)
-}
-
-func (p *Poller) pollScheduled(ctx context.Context, c string) {
-	start := p.cfg.Now()
-	delay := p.cfg.Interval
-	defer func() {
-		p.mu.Lock()
-		p.running[c] = false
-		p.next[c] = start.Add(delay)
-		p.mu.Unlock()
-	}()
-	ok, prev, err := p.store.acquireLease(ctx, c, p.cfg.Holder, start, p.cfg.LeaseTTL)
-	if err != nil || !ok {
-		if err != nil {
-			p.log.Warn("poll lease failed", "company_id", c, "err", err)
-		}
-		return // another replica polls c; look again next interval (takeover)
-	}
-	if prev != "" && prev != p.cfg.Holder {
-		p.Stats.LeaseChanges.Add(1)
-		leaseChanges.Add(ctx, 1)
-		p.log.Info("took over polling", "company_id", c, "from", prev, "holder", p.cfg.Holder)
-	}
-	res, err := p.PollCompany(ctx, c, time.Time{}, true)
-	if err != nil {
-		p.Stats.Errors.Add(1)
-		reconcileErrors.Add(ctx, 1, companyAttr(c))
-		delay = p.errorDelay(c, err)
-		p.log.Warn("poll failed; company backs off", "company_id", c, "err", err, "retry_in", delay)
-		return
-	}
-	p.mu.Lock()
-	delete(p.backoff, c)
-	p.mu.Unlock()
-	lag := pollLag(res, p.cfg.Now())
-	recordPoll(ctx, res, lag.Seconds())
-	p.log.Debug("polled", "company_id", c, "calls", res.Calls, "events", res.Events, "emitted", res.Emitted,
-		"poll_lag", lag, "duration", res.Duration)
-}
-
-// pollLag is now minus the newest event seen (the cursor when nothing new was read).
-func pollLag(r CompanyPoll, now time.Time) time.Duration {
-	newest := r.Newest
-	if newest.IsZero() {
-		newest = r.Cursor
-	}
-	return now.Sub(newest)
-}
-
-// errorDelay is how long a failing company waits: Retry-After when Maventa said
-// so, else doubling from Interval up to ErrorBackoffMax.
-func (p *Poller) errorDelay(c string, err error) time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	d := p.backoff[c]
-	if d == 0 {
-		d = p.cfg.Interval
-	} else {
-		d = min(2*d, p.cfg.ErrorBackoffMax)
-	}
-	p.backoff[c] = d
-	if ra, ok := maventa.RetryAfter(err); ok && ra > d {
-		return ra
-	}
-	return d
+		sched: newSchedule(), noMsgs: map[string]time.Time{}}
 }
 
 // PollCompany reads the company's assignment events from its cursor (minus the
