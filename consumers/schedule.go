@@ -443,3 +443,20 @@ func (p *Poller) watchNudges(ctx context.Context) {
 		p.log.Warn("watching nudges failed; webhooks processed by other replicas will not pull polls forward", "err", err)
 	}
 }
+
+// runDue polls, one after the other, every company due at the clock's now:
+// tests and simulations step a clock through a schedule with it instead of Run.
+func (p *Poller) runDue(ctx context.Context) int {
+	if len(p.sched.byID) == 0 {
+		p.syncCompanies(ctx, p.cfg.Now())
+	}
+	n := 0
+	for {
+		e, _ := p.sched.pop(p.cfg.Now())
+		if e == nil {
+			return n
+		}
+		p.pollEntry(ctx, e)
+		n++
+	}
+}

@@ -93,7 +93,8 @@ func (c PollerConfig) advance(st schedState, res CompanyPoll, parts pollParts, n
 		case refused(res.EventsErr):
 			st.Tier, st.EventsAt = TierNoReceivables, now.Add(c.NoReceivablesRecheck)
 		case res.EventsErr == nil && st.Tier == TierNoReceivables:
-			st.Tier, st.EventsAt = TierQuiet, time.Time{} // the service was activated
+			// The service was activated: start over from the base interval.
+			st.Tier, st.EventsAt, st.Delay = TierQuiet, time.Time{}, 0
 		}
 	}
 	changed := nudged || res.EventsEmitted > 0 || res.InvoicesEmitted > 0 || res.Emitted > 0
