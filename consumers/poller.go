@@ -37,16 +37,17 @@ type PollerConfig struct {
 	// Default 60s.
 	Interval time.Duration
 	// ActiveFor is how long a company stays active (polled every Interval)
-	// after something new was seen for it or it was nudged. Default 10m.
+	// after something new was seen for it or it was nudged. Default 10 x
+	// Interval (10m).
 	ActiveFor time.Duration
 	// QuietMax is the ceiling of a quiet company's delay, which doubles from
-	// Interval while nothing new appears. Default 15m.
+	// Interval while nothing new appears. Default 15 x Interval (15m).
 	QuietMax time.Duration
 	// NoReceivablesMax is the ceiling of the invoice polling delay of a company
-	// without the receivables service. Default 1h.
+	// without the receivables service. Default 60 x Interval (1h).
 	NoReceivablesMax time.Duration
 	// NoReceivablesRecheck is how often /v1/events is asked again of a company
-	// that refused it (403/404). Default 24h.
+	// that refused it (403/404). Default 1440 x Interval (24h).
 	NoReceivablesRecheck time.Duration
 	// Jitter spreads the first pass after a start over Jitter x Interval
 	// (active companies first). Zero: 1 (the whole interval); negative: none.
@@ -76,6 +77,9 @@ type PollerConfig struct {
 	// webhooks. Messages enables polling Amili message threads. Both default on
 	// in the service; the zero value here is off.
 	Invoices, Messages bool
+	// Budgets, when set, is read every Interval and the budget use per host
+	// written to the bucket for `maventa-events status` (*maventa.Client.Budgets).
+	Budgets func() []maventa.BudgetStat
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -84,17 +88,19 @@ func (c PollerConfig) withDefaults() PollerConfig {
 	if c.Interval <= 0 {
 		c.Interval = time.Minute
 	}
+	// The tier defaults scale with the interval, so that a short interval
+	// (tests, simulations) keeps the same proportions.
 	if c.ActiveFor <= 0 {
-		c.ActiveFor = 10 * time.Minute
+		c.ActiveFor = 10 * c.Interval
 	}
 	if c.QuietMax <= 0 {
-		c.QuietMax = 15 * time.Minute
+		c.QuietMax = 15 * c.Interval
 	}
 	if c.NoReceivablesMax <= 0 {
-		c.NoReceivablesMax = time.Hour
+		c.NoReceivablesMax = 60 * c.Interval
 	}
 	if c.NoReceivablesRecheck <= 0 {
-		c.NoReceivablesRecheck = 24 * time.Hour
+		c.NoReceivablesRecheck = 1440 * c.Interval
 	}
 	switch {
 	case c.Jitter == 0 || c.Jitter > 1:

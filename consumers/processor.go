@@ -63,6 +63,9 @@ type Processor struct {
 	state *ReconcileStore
 	log   *slog.Logger
 	Stats ProcessorStats
+	// Nudge, when set, is told the company of every webhook processed (the
+	// poller pulls that company's next poll forward: Poller.Nudge).
+	Nudge func(companyID string)
 }
 
 // NewProcessor returns a processor using api for enrichment and em to publish.
@@ -102,6 +105,9 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
 	log := p.log.With("event", w.Event, "company_id", w.CompanyID)
+	if p.Nudge != nil {
+		p.Nudge(w.CompanyID)
+	}
 
 	if isServiceEvent(ev) {
 		// The activation webhook's own data may lack the agency's IBAN/BIC and the

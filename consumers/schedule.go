@@ -198,10 +198,13 @@ func (p *Poller) Run(ctx context.Context) error {
 	}()
 	p.syncCompanies(ctx, p.cfg.Now())
 	nextSync := p.cfg.Now().Add(p.cfg.Interval)
+	var budgets budgetReporter
+	p.reportBudget(ctx, &budgets)
 	for {
 		now := p.cfg.Now()
 		if !now.Before(nextSync) {
 			p.syncCompanies(ctx, now)
+			p.reportBudget(ctx, &budgets)
 			nextSync = now.Add(p.cfg.Interval)
 		}
 		e, wait := p.sched.pop(now)
@@ -458,5 +461,16 @@ func (p *Poller) runDue(ctx context.Context) int {
 		}
 		p.pollEntry(ctx, e)
 		n++
+	}
+}
+
+// reportBudget writes this replica's Maventa budget use for `status`.
+func (p *Poller) reportBudget(ctx context.Context, r *budgetReporter) {
+	if p.cfg.Budgets == nil {
+		return
+	}
+	rb := r.report(p.cfg.Holder, p.cfg.Now(), p.cfg.Budgets())
+	if err := p.store.saveReplicaBudget(ctx, rb); err != nil && ctx.Err() == nil {
+		p.log.Warn("storing the budget report failed", "err", err)
 	}
 }
