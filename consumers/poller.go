@@ -223,7 +223,7 @@ func (p *Poller) poll(ctx context.Context, c string, since time.Time, advance bo
 		res.InvoicesEmitted = n
 		res.InvoicesErr = err
 	}
-	if parts.messages {
+	if parts.messages && !refused(res.EventsErr) { // the same service refuses both
 		n, calls, err := p.pollMessages(ctx, c)
 		res.Calls += calls
 		res.Emitted += n

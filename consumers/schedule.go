@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -13,43 +14,77 @@ import (
 
 // entry is one company in this replica's schedule.
 type entry struct {
-	company string
-	due     time.Time
-	index   int // in the heap; -1 while polled
-	st      schedState
-	seen    time.Time // when this replica first listed the company (lag of a never-polled one)
-	other   bool      // another live replica holds its lease
-	nudged  bool      // a webhook or command asked for a poll
+	company  string
+	due      time.Time // when it should be polled
+	deadline time.Time // when its lag passes its tier's ceiling (zero: nudged)
+	index    int       // in its heap; -1 while polled
+	ready    bool      // in the ready heap (due, waiting for a worker)
+	st       schedState
+	seen     time.Time // when this replica first listed the company (lag of a never-polled one)
+	other    bool      // another live replica holds its lease
+	nudged   bool      // a webhook or command asked for a poll
 }
 
-// dueHeap orders entries by due time: picking the next company is O(log n).
-type dueHeap []*entry
+// entryHeap orders entries by due time (the waiting) or by deadline (the
+// ready): picking the next company is O(log n).
+type entryHeap struct {
+	items      []*entry
+	byDeadline bool
+}
 
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
-func (h *dueHeap) Push(x any)        { e := x.(*entry); e.index = len(*h); *h = append(*h, e) }
-func (h *dueHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.index = -1
+func (h *entryHeap) Len() int { return len(h.items) }
+func (h *entryHeap) Less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	if h.byDeadline && !a.deadline.Equal(b.deadline) {
+		return a.deadline.Before(b.deadline)
+	}
+	return a.due.Before(b.due)
+}
+func (h *entryHeap) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	h.items[i].index, h.items[j].index = i, j
+}
+func (h *entryHeap) Push(x any) {
+	e := x.(*entry)
+	e.index, e.ready = len(h.items), h.byDeadline
+	h.items = append(h.items, e)
+}
+func (h *entryHeap) Pop() any {
+	n := len(h.items) - 1
+	e := h.items[n]
+	h.items[n] = nil
+	h.items = h.items[:n]
+	e.index, e.ready = -1, false
 	return e
 }
 
-// schedule is the poller's in-memory view: every company by id, and those not
-// being polled in a heap by due time.
+// schedule is the poller's in-memory view: every company by id; those not
+// being polled wait in a heap by due time, then, once due, in a heap by
+// deadline (earliest deadline first): when polling falls behind, the company
+// closest to passing its tier's ceiling goes first (an active one before a
+// company without receivables whose ceiling is an hour away), and nobody
+// starves, since every deadline comes.
 type schedule struct {
-	mu      sync.Mutex
-	byID    map[string]*entry
-	h       dueHeap
-	wake    chan struct{} // signalled when something became due earlier
-	running int
+	mu    sync.Mutex
+	byID  map[string]*entry
+	h     *entryHeap    // waiting, by due time
+	ready *entryHeap    // due, by deadline
+	wake  chan struct{} // signalled when something became due earlier
+}
+
+// heapOf is the heap e is in (nil: none, it is being polled).
+func (s *schedule) heapOf(e *entry) *entryHeap {
+	switch {
+	case e.index < 0:
+		return nil
+	case e.ready:
+		return s.ready
+	}
+	return s.h
 }
 
 func newSchedule() *schedule {
-	return &schedule{byID: map[string]*entry{}, wake: make(chan struct{}, 1)}
+	return &schedule{byID: map[string]*entry{}, h: &entryHeap{}, ready: &entryHeap{byDeadline: true}, wake: make(chan struct{}, 1)}
 }
 
 func (s *schedule) signal() {
@@ -90,9 +125,11 @@ func (p *Poller) nudgeLocal(companyID string) (other bool) {
 		return true
 	}
 	e.nudged = true
-	if e.index >= 0 {
-		e.due = p.cfg.Now()
-		heap.Fix(&s.h, e.index)
+	if h := s.heapOf(e); h != nil {
+		// Due now, and before every company merely due.
+		heap.Remove(h, e.index)
+		e.due, e.deadline = time.Time{}, time.Time{}
+		heap.Push(s.ready, e)
 		s.signal()
 	}
 	return false
@@ -118,8 +155,8 @@ func (p *Poller) syncCompanies(ctx context.Context, now time.Time) {
 	}
 	for c, e := range s.byID {
 		if !present[c] {
-			if e.index >= 0 {
-				heap.Remove(&s.h, e.index)
+			if h := s.heapOf(e); h != nil {
+				heap.Remove(h, e.index)
 			}
 			delete(s.byID, c)
 		}
@@ -164,7 +201,7 @@ func (p *Poller) syncCompanies(ctx context.Context, now time.Time) {
 	s.mu.Lock()
 	for _, e := range added {
 		if _, ok := s.byID[e.company]; ok && e.index < 0 {
-			heap.Push(&s.h, e)
+			heap.Push(s.h, e)
 		}
 	}
 	s.mu.Unlock()
@@ -207,7 +244,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			p.reportBudget(ctx, &budgets)
 			nextSync = now.Add(p.cfg.Interval)
 		}
-		e, wait := p.sched.pop(now)
+		e, wait := p.sched.pop(now, p.cfg)
 		if e == nil {
 			// Sleep until the next company is due, a nudge, or the company
 			// list is read again; never more than a second of the clock's
@@ -236,20 +273,32 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
-// pop takes the company due first if it is due at now; else how long to wait.
-func (s *schedule) pop(now time.Time) (*entry, time.Duration) {
+// pop takes, among the companies due at now, the one with the earliest
+// deadline; else it says how long until the next is due.
+func (s *schedule) pop(now time.Time, cfg PollerConfig) (*entry, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.h) == 0 {
+	for s.h.Len() > 0 && !s.h.items[0].due.After(now) {
+		e := heap.Pop(s.h).(*entry)
+		if !e.nudged {
+			last := e.st.Last
+			if last.IsZero() {
+				last = e.seen
+			}
+			e.deadline = last.Add(cfg.ceiling(e.st.Tier))
+		}
+		heap.Push(s.ready, e)
+	}
+	if s.ready.Len() > 0 {
+		return heap.Pop(s.ready).(*entry), 0
+	}
+	if s.h.Len() == 0 {
 		return nil, time.Second
 	}
-	if d := s.h[0].due.Sub(now); d > 0 {
-		return nil, d
-	}
-	return heap.Pop(&s.h).(*entry), 0
+	return nil, s.h.items[0].due.Sub(now)
 }
 
-// push puts e back in the heap, due at due (now when nudged meanwhile).
+// push puts e back in the heap, due at due (zero: at once, before the others).
 func (s *schedule) push(e *entry, due time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -257,7 +306,10 @@ func (s *schedule) push(e *entry, due time.Time) {
 		return
 	}
 	e.due = due
-	heap.Push(&s.h, e)
+	if due.IsZero() {
+		e.deadline = time.Time{}
+	}
+	heap.Push(s.h, e)
 }
 
 // pollEntry polls one due company if this replica holds (or takes) its lease,
@@ -327,6 +379,7 @@ func (p *Poller) pollEntry(ctx context.Context, e *entry) {
 		return
 	}
 	next := p.cfg.advance(st, res, parts, nudged, now)
+	next.Next = spreadDelay(now, next.Next)
 	if err := p.store.saveSchedState(ctx, c, next); err != nil {
 		p.log.Warn("storing schedule state failed", "company_id", c, "err", err)
 	}
@@ -335,8 +388,8 @@ func (p *Poller) pollEntry(ctx context.Context, e *entry) {
 	s.mu.Lock()
 	e.st, e.other = next, false
 	due := next.Next
-	if e.nudged { // a webhook arrived while polling
-		due = p.cfg.Now()
+	if e.nudged { // a webhook arrived while polling: next, before the others
+		due = time.Time{}
 	}
 	s.mu.Unlock()
 	s.push(e, due)
@@ -455,7 +508,7 @@ func (p *Poller) runDue(ctx context.Context) int {
 	}
 	n := 0
 	for {
-		e, _ := p.sched.pop(p.cfg.Now())
+		e, _ := p.sched.pop(p.cfg.Now(), p.cfg)
 		if e == nil {
 			return n
 		}
@@ -473,4 +526,13 @@ func (p *Poller) reportBudget(ctx context.Context, r *budgetReporter) {
 	if err := p.store.saveReplicaBudget(ctx, rb); err != nil && ctx.Err() == nil {
 		p.log.Warn("storing the budget report failed", "err", err)
 	}
+}
+
+// spreadDelay moves a due time by up to ±10 % of its delay at random:
+// companies whose delays double in step (every company of a first pass)
+// would otherwise come due together in ever larger waves, each holding up the
+// active companies behind it.
+func spreadDelay(now, next time.Time) time.Time {
+	d := next.Sub(now)
+	return now.Add(d + time.Duration((rand.Float64()-0.5)*0.2*float64(d)))
 }

@@ -90,13 +90,14 @@ func TestTiersOverTwoDaysAndAcrossARestart(t *testing.T) {
 	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n > 3 {
 		t.Errorf("%d Receivables requests in 2 days for a company without the service, want <= 3", n)
 	}
-	if g := api.maxGap(pollCompanyN, end); g > time.Hour+30*time.Second {
+	// Ceilings plus the ±10 % spread of due times.
+	if g := api.maxGap(pollCompanyN, end); g > 66*time.Minute+30*time.Second {
 		t.Errorf("no-receivables company: longest gap %v, want <= its 1h ceiling", g)
 	}
-	if g := api.maxGap(pollCompanyA, end); g > 15*time.Minute+30*time.Second {
+	if g := api.maxGap(pollCompanyA, end); g > 16*time.Minute+30*time.Second {
 		t.Errorf("quiet company: longest gap %v, want <= its 15m ceiling", g)
 	}
-	if n := len(api.at[pollCompanyA]); n < 2*24*4 || n > 2*24*4+10 {
+	if n := len(api.at[pollCompanyA]); n < 2*24*4-10 || n > 2*24*4+20 {
 		t.Errorf("quiet company polled %d times in 2 days, want about every 15m (192)", n)
 	}
 	for _, ts := range p.TierStats() {
@@ -120,12 +121,12 @@ func TestTiersOverTwoDaysAndAcrossARestart(t *testing.T) {
 	if st := p2.sched.byID[pollCompanyN].st; st.Tier != TierNoReceivables {
 		t.Errorf("after a restart the company's tier is %q, want no_receivables", st.Tier)
 	}
-	for range 2 * 61 {
+	for range 2 * 70 { // its invoice delay (1h, ±10 %) and a little
 		p2.runDue(ctx)
 		clk.Add(30 * time.Second)
 	}
 	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n != before+1 {
-		t.Errorf("%d Receivables requests within an hour after the re-check time, want 1", n-before)
+		t.Errorf("%d Receivables requests within 70 minutes after the re-check time, want 1", n-before)
 	}
 }
 

@@ -43,6 +43,7 @@ type budget struct {
 	share    float64       // background share of rate, in (0, 1]
 	cooldown time.Duration // how long a 429 halves the budget
 	now      func() time.Time
+	after    func(time.Duration) <-chan time.Time
 
 	mu          sync.Mutex
 	all, bg     window
@@ -52,6 +53,8 @@ type budget struct {
 	factor      float64       // budget multiplier while shrunk, in (0, 1]
 	wake        chan struct{} // closed when a background waiter may go earlier
 	granted     [2]int64      // priority, background
+	sec         int64         // the current second (Unix) of the clock
+	inSec, peak int64         // grants in it, most in any second
 	waited      [2]time.Duration
 }
 
@@ -94,10 +97,10 @@ func perWindow(rate float64) (int, time.Duration) {
 	return 1, time.Duration(float64(time.Second) / rate)
 }
 
-func newBudget(host string, rate, share float64, cooldown time.Duration, now func() time.Time) *budget {
+func newBudget(host string, rate, share float64, cooldown time.Duration, now func() time.Time, after func(time.Duration) <-chan time.Time) *budget {
 	n, span := perWindow(rate)
 	nb, spanb := perWindow(rate * share)
-	return &budget{host: host, rate: rate, share: share, cooldown: cooldown, now: now,
+	return &budget{host: host, rate: rate, share: share, cooldown: cooldown, now: now, after: after,
 		all: newWindow(n, span), bg: newWindow(nb, spanb), factor: 1, wake: make(chan struct{})}
 }
 
@@ -164,6 +167,11 @@ func (b *budget) wait(ctx context.Context, background bool) error {
 		ok, at := b.reserveLocked(now, background)
 		if ok {
 			b.granted[class]++
+			if s := now.Unix(); s != b.sec {
+				b.sec, b.inSec = s, 0
+			}
+			b.inSec++
+			b.peak = max(b.peak, b.inSec)
 			b.waited[class] += now.Sub(start)
 			b.mu.Unlock()
 			recordBudget(ctx, b.host, background, now.Sub(start))
@@ -175,23 +183,15 @@ func (b *budget) wait(ctx context.Context, background bool) error {
 		}
 		wake := b.wake
 		b.mu.Unlock()
-		var timer *time.Timer
 		var fire <-chan time.Time
 		if !at.IsZero() {
-			timer = time.NewTimer(at.Sub(now))
-			fire = timer.C
+			fire = b.after(at.Sub(now))
 		}
 		select {
 		case <-ctx.Done():
-			if timer != nil {
-				timer.Stop()
-			}
 			return ctx.Err()
 		case <-fire:
 		case <-wake:
-			if timer != nil {
-				timer.Stop()
-			}
 		}
 	}
 }
@@ -224,6 +224,8 @@ type BudgetStat struct {
 	Priority, Background int64
 	// PriorityWait and BackgroundWait sum the time spent waiting for the budget.
 	PriorityWait, BackgroundWait time.Duration
+	// PeakSecond is the most requests let through in one clock second.
+	PeakSecond int64
 }
 
 func (b *budget) stat() BudgetStat {
@@ -234,7 +236,7 @@ func (b *budget) stat() BudgetStat {
 		Limit:           float64(kAll) / b.all.span.Seconds(),
 		BackgroundLimit: float64(kBg) / b.bg.span.Seconds(),
 		Priority:        b.granted[0], Background: b.granted[1],
-		PriorityWait: b.waited[0], BackgroundWait: b.waited[1]}
+		PriorityWait: b.waited[0], BackgroundWait: b.waited[1], PeakSecond: b.peak}
 }
 
 // Budgets reports every host's budget (none when the rate is unlimited).
@@ -262,7 +264,7 @@ func (c *Client) budget(host string) *budget {
 	defer c.limMu.Unlock()
 	b, ok := c.budgets[host]
 	if !ok {
-		b = newBudget(host, c.cfg.RequestsPerSecond, c.cfg.BackgroundShare, c.cfg.ThrottleCooldown, func() time.Time { return c.now() })
+		b = newBudget(host, c.cfg.RequestsPerSecond, c.cfg.BackgroundShare, c.cfg.ThrottleCooldown, func() time.Time { return c.now() }, c.cfg.After)
 		c.budgets[host] = b
 	}
 	return b

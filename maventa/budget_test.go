@@ -75,7 +75,7 @@ func TestBudgetNeverLetsASecondExceedTheRateAndPollingKeepsItsShare(t *testing.T
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
-			b := newBudget("h", tc.rate, 0.7, time.Minute, func() time.Time { return clk })
+			b := newBudget("h", tc.rate, 0.7, time.Minute, func() time.Time { return clk }, time.After)
 			gs, asked := runBudget(b, &clk, 20*time.Second, tc.prio)
 			all, bg := maxPerSecond(gs)
 			if all > tc.wantMaxAll || bg > tc.wantMaxBg {
@@ -101,7 +101,7 @@ func TestBudgetNeverLetsASecondExceedTheRateAndPollingKeepsItsShare(t *testing.T
 
 func TestA429PausesForRetryAfterThenHalvesTheBudgetForTheCooldown(t *testing.T) {
 	clk := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
-	b := newBudget("h", 10, 0.7, time.Minute, func() time.Time { return clk })
+	b := newBudget("h", 10, 0.7, time.Minute, func() time.Time { return clk }, time.After)
 	b.throttle(5 * time.Second)
 	gs, _ := runBudget(b, &clk, 30*time.Second, 4)
 	if len(gs) == 0 || gs[0].at.Sub(gs[0].at.Truncate(time.Hour)) < 5*time.Second {

@@ -91,7 +91,7 @@ func New(cfg Config, creds *CredentialStore, logger *slog.Logger) (*Client, erro
 		receivablesBase: rec,
 		budgets:         map[string]*budget{},
 		axHost:          hostOf(ax),
-		now:             time.Now,
+		now:             cfg.Clock,
 		sleep:           sleepCtx,
 	}, nil
 }

@@ -91,6 +91,12 @@ type Config struct {
 	// host before the 429's Retry-After. Zero: DefaultThrottleCooldown.
 	ThrottleCooldown time.Duration
 
+	// Clock is the time of token expiry and of the request budget; After
+	// waits on it. Zero: the wall clock (time.Now, time.After). A time-scaled
+	// simulation sets both, so that "per second" means per simulated second.
+	Clock func() time.Time
+	After func(time.Duration) <-chan time.Time
+
 	// Filters holds the unpublished query parameter names for list endpoints.
 	// Zero fields: see Filters.
 	Filters Filters
@@ -248,6 +254,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ThrottleCooldown <= 0 {
 		c.ThrottleCooldown = DefaultThrottleCooldown
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.After == nil {
+		c.After = time.After
 	}
 	c.Scopes = c.Scopes.withDefaults(c.AuthMode)
 	c.Filters = c.Filters.withDefaults()
