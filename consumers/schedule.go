@@ -244,8 +244,16 @@ func (p *Poller) Run(ctx context.Context) error {
 			p.reportBudget(ctx, &budgets)
 			nextSync = now.Add(p.cfg.Interval)
 		}
-		e, wait := p.sched.pop(now, p.cfg)
+		// A worker first, then the company: the choice is made as late as
+		// possible, so a nudge meanwhile still goes first.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		e, wait := p.sched.pop(p.cfg.Now(), p.cfg)
 		if e == nil {
+			<-sem
 			// Sleep until the next company is due, a nudge, or the company
 			// list is read again; never more than a second of the clock's
 			// time in one go, so a stepped test clock is followed.
@@ -257,12 +265,6 @@ func (p *Poller) Run(ctx context.Context) error {
 			case <-p.cfg.After(max(wait, time.Millisecond)):
 			}
 			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			p.sched.push(e, now)
-			return nil
 		}
 		wg.Add(1)
 		go func() {
