@@ -101,14 +101,20 @@ func (s *schedule) signal() {
 // reconcile bucket (in the background: Nudge never blocks its caller).
 func (p *Poller) Nudge(companyID string) {
 	if p.nudgeLocal(companyID) {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := p.store.putNudge(ctx, companyID, p.cfg.Now()); err != nil {
-				p.log.Warn("passing a nudge to the replica polling the company failed", "company_id", companyID, "err", err)
-			}
-		}()
+		p.forwardNudge(companyID)
 	}
+}
+
+// forwardNudge passes a nudge to the replica holding the company, through
+// the bucket, in the background.
+func (p *Poller) forwardNudge(companyID string) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.store.putNudge(ctx, companyID, p.cfg.Now()); err != nil {
+			p.log.Warn("passing a nudge to the replica polling the company failed", "company_id", companyID, "err", err)
+		}
+	}()
 }
 
 // nudgeLocal nudges the company in this replica's schedule; it reports
@@ -337,8 +343,10 @@ func (p *Poller) pollEntry(ctx context.Context, e *entry) {
 		// it past each next poll, so this is when it would have died).
 		s.mu.Lock()
 		e.other = true
-		e.nudged = e.nudged || nudged
 		s.mu.Unlock()
+		if nudged {
+			p.forwardNudge(c) // the holder polls it
+		}
 		s.push(e, later(l.Expires, now.Add(p.cfg.LeaseTTL/10)))
 		return
 	}

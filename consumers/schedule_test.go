@@ -2,6 +2,7 @@ package consumers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -324,5 +325,53 @@ func TestACompanyLateBeyondTwiceItsCeilingIsReportedOverdue(t *testing.T) {
 	}
 	if got[TierQuiet].Companies != 1 || got[TierQuiet].Overdue != 0 {
 		t.Errorf("quiet: %+v, want 1 company, not overdue", got[TierQuiet])
+	}
+}
+
+// A webhook processed by a replica that does not hold the company reaches
+// the holder through the bucket, which polls the company at once.
+func TestANudgeOnAnotherReplicaReachesTheHolder(t *testing.T) {
+	env := newPollEnv(t, nil)
+	cfg := PollerConfig{Interval: time.Hour, Jitter: -1, LeaseTTL: time.Hour, Invoices: true}
+	ca, cb := cfg, cfg
+	ca.Holder, cb.Holder = "replica-a", "replica-b"
+	apiA, apiB := newInvoicePolls(env.client, time.Now), newInvoicePolls(env.client, time.Now)
+	a, b := env.poller(ca, apiA), env.poller(cb, apiB)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	doneA, doneB := make(chan error, 1), make(chan error, 1)
+	go func() { doneA <- a.Run(ctx) }()
+	waitFor(t, "replica a polls both companies", func() bool {
+		apiA.mu.Lock()
+		defer apiA.mu.Unlock()
+		return len(apiA.at[pollCompanyA]) == 1 && len(apiA.at[pollCompanyB]) == 1
+	})
+	go func() { doneB <- b.Run(ctx) }()
+	waitFor(t, "replica b lists both companies", func() bool {
+		b.sched.mu.Lock()
+		defer b.sched.mu.Unlock()
+		return len(b.sched.byID) == 2 && b.sched.h.Len()+b.sched.ready.Len() == 2
+	})
+	// A webhook for A processed by replica b, which has not polled A yet (A
+	// is due in an hour): b finds the lease held and passes the nudge on.
+	b.Nudge(pollCompanyA)
+	waitFor(t, "replica a polls A again", func() bool {
+		apiA.mu.Lock()
+		defer apiA.mu.Unlock()
+		return len(apiA.at[pollCompanyA]) == 2
+	})
+	cancel()
+	if err := errors.Join(<-doneA, <-doneB); err != nil {
+		t.Fatal(err)
+	}
+	apiB.mu.Lock()
+	defer apiB.mu.Unlock()
+	if len(apiB.at[pollCompanyA]) != 0 || len(apiB.at[pollCompanyB]) != 0 {
+		t.Errorf("replica b polled companies replica a holds: %v", apiB.at)
+	}
+	apiA.mu.Lock()
+	defer apiA.mu.Unlock()
+	if len(apiA.at[pollCompanyB]) != 1 {
+		t.Errorf("B polled %d times, want 1 (only A was nudged)", len(apiA.at[pollCompanyB]))
 	}
 }
