@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -34,12 +33,28 @@ type Companies interface {
 
 // PollerConfig configures reconciliation polling.
 type PollerConfig struct {
-	// Interval between two polls of one company. Default 60s.
+	// Interval between two polls of an active company (the base interval).
+	// Default 60s.
 	Interval time.Duration
-	// Jitter spreads companies over the interval: each company's polls are
-	// offset by a fixed fraction (from its id) of up to Jitter x Interval.
-	// Default 0.2.
+	// ActiveFor is how long a company stays active (polled every Interval)
+	// after something new was seen for it or it was nudged. Default 10 x
+	// Interval (10m).
+	ActiveFor time.Duration
+	// QuietMax is the ceiling of a quiet company's delay, which doubles from
+	// Interval while nothing new appears. Default 15 x Interval (15m).
+	QuietMax time.Duration
+	// NoReceivablesMax is the ceiling of the invoice polling delay of a company
+	// without the receivables service. Default 60 x Interval (1h).
+	NoReceivablesMax time.Duration
+	// NoReceivablesRecheck is how often /v1/events is asked again of a company
+	// that refused it (403/404). Default 1440 x Interval (24h).
+	NoReceivablesRecheck time.Duration
+	// Jitter spreads the first pass after a start over Jitter x Interval
+	// (active companies first). Zero: 1 (the whole interval); negative: none.
 	Jitter float64
+	// After waits on the clock of Now (a time-scaled simulation divides d).
+	// Default time.After.
+	After func(d time.Duration) <-chan time.Time
 	// Overlap is re-read before the cursor on every poll, so events written late
 	// or with a skewed clock are not skipped. Default 10m.
 	Overlap time.Duration
@@ -54,12 +69,17 @@ type PollerConfig struct {
 	// Concurrency is how many companies this replica polls at once. Default 4.
 	Concurrency int
 	// ErrorBackoffMax bounds a failing company's delay between polls (the
-	// delay doubles from Interval; other companies are not held up). Default 15m.
+	// delay doubles from Interval; other companies are not held up; a
+	// company refusing /v1/events is not failing but without receivables).
+	// Default 15m.
 	ErrorBackoffMax time.Duration
 	// Invoices enables the GET /v1/invoices fallback for lost DOCUMENTS
 	// webhooks. Messages enables polling Amili message threads. Both default on
 	// in the service; the zero value here is off.
 	Invoices, Messages bool
+	// Budgets, when set, is read every Interval and the budget use per host
+	// written to the bucket for `maventa-events status` (*maventa.Client.Budgets).
+	Budgets func() []maventa.BudgetStat
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -68,8 +88,28 @@ func (c PollerConfig) withDefaults() PollerConfig {
 	if c.Interval <= 0 {
 		c.Interval = time.Minute
 	}
-	if c.Jitter < 0 || c.Jitter > 1 {
-		c.Jitter = 0.2
+	// The tier defaults scale with the interval, so that a short interval
+	// (tests, simulations) keeps the same proportions.
+	if c.ActiveFor <= 0 {
+		c.ActiveFor = 10 * c.Interval
+	}
+	if c.QuietMax <= 0 {
+		c.QuietMax = 15 * c.Interval
+	}
+	if c.NoReceivablesMax <= 0 {
+		c.NoReceivablesMax = 60 * c.Interval
+	}
+	if c.NoReceivablesRecheck <= 0 {
+		c.NoReceivablesRecheck = 1440 * c.Interval
+	}
+	switch {
+	case c.Jitter == 0 || c.Jitter > 1:
+		c.Jitter = 1
+	case c.Jitter < 0:
+		c.Jitter = 0
+	}
+	if c.After == nil {
+		c.After = time.After
 	}
 	if c.Overlap <= 0 {
 		c.Overlap = 10 * time.Minute
@@ -115,7 +155,15 @@ type CompanyPoll struct {
 	Newest   time.Time // created_at of the newest event read
 	Cursor   time.Time // the cursor after the poll
 	Duration time.Duration
+
+	EventsEmitted   int // of Emitted, from /v1/events
+	InvoicesEmitted int // of Emitted, from the invoice fallback
+	// Each read's failure; one failing does not stop the others.
+	EventsErr, InvoicesErr, MessagesErr error
 }
+
+// Err joins the failures of the poll's reads (nil when all succeeded).
+func (r CompanyPoll) Err() error { return errors.Join(r.EventsErr, r.InvoicesErr, r.MessagesErr) }
 
 // Poller reconciles with Maventa by polling: so that no event is missed when a
 // webhook never arrives, and the assignment events Maventa sends no webhook for
@@ -132,11 +180,10 @@ type Poller struct {
 	log   *slog.Logger
 	Stats PollStats
 
-	mu      sync.Mutex
-	next    map[string]time.Time     // when each company is due
-	backoff map[string]time.Duration // current error delay per company
-	running map[string]bool
-	noMsgs  map[string]time.Time // companies without messaging, until
+	sched *schedule // when each company is due, by tier (schedule.go)
+
+	mu     sync.Mutex
+	noMsgs map[string]time.Time // companies without messaging, until
 }
 
 // NewPoller returns a poller; Run starts it.
@@ -144,139 +191,7 @@ type Poller struct {
 // records (Stores.Facts of the processor).
 func NewPoller(cfg PollerConfig, api PollAPI, comp Companies, store *ReconcileStore, facts Records, em EventEmitter, log *slog.Logger) *Poller {
 	return &Poller{cfg: cfg.withDefaults(), api: api, comp: comp, store: store, facts: facts, emit: em, log: log,
-		next: map[string]time.Time{}, backoff: map[string]time.Duration{}, running: map[string]bool{}, noMsgs: map[string]time.Time{}}
-}
-
-// Run polls every company when it is due until ctx ends, then releases its
-// leases so that another replica takes over at once.
-func (p *Poller) Run(ctx context.Context) error {
-	tick := time.NewTicker(max(p.cfg.Interval/20, 10*time.Millisecond))
-	defer tick.Stop()
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	defer func() {
-		wg.Wait()
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, c := range p.comp.Companies() {
-			p.store.releaseLease(rctx, c, p.cfg.Holder)
-		}
-	}()
-	for {
-		now := p.cfg.Now()
-		for _, c := range p.comp.Companies() {
-			if !p.due(c, now) {
-				continue
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return nil
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				p.pollScheduled(ctx, c)
-			}()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
-}
-
-// due marks c running when it should be polled now.
-func (p *Poller) due(c string, now time.Time) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.running[c] {
-		return false
-	}
-	next, ok := p.next[c]
-	if !ok {
-		next = now.Add(p.offset(c)) // first poll of c, spread over the interval
-		p.next[c] = next
-	}
-	if now.Before(next) {
-		return false
-	}
-	p.running[c] = true
-	return true
-}
-
-// offset is c's fixed place in the interval, so companies do not all poll at once.
-func (p *Poller) offset(c string) time.Duration {
-	h := fnv.New32a()
-	h.Write([]byte(c))
-	return time.Duration(float64(p.cfg.Interval) * p.cfg.Jitter * float64(h.Sum32()%1000) / 1000)
-}
-
-func (p *Poller) pollScheduled(ctx context.Context, c string) {
-	start := p.cfg.Now()
-	delay := p.cfg.Interval
-	defer func() {
-		p.mu.Lock()
-		p.running[c] = false
-		p.next[c] = start.Add(delay)
-		p.mu.Unlock()
-	}()
-	ok, prev, err := p.store.acquireLease(ctx, c, p.cfg.Holder, start, p.cfg.LeaseTTL)
-	if err != nil || !ok {
-		if err != nil {
-			p.log.Warn("poll lease failed", "company_id", c, "err", err)
-		}
-		return // another replica polls c; look again next interval (takeover)
-	}
-	if prev != "" && prev != p.cfg.Holder {
-		p.Stats.LeaseChanges.Add(1)
-		leaseChanges.Add(ctx, 1)
-		p.log.Info("took over polling", "company_id", c, "from", prev, "holder", p.cfg.Holder)
-	}
-	res, err := p.PollCompany(ctx, c, time.Time{}, true)
-	if err != nil {
-		p.Stats.Errors.Add(1)
-		reconcileErrors.Add(ctx, 1, companyAttr(c))
-		delay = p.errorDelay(c, err)
-		p.log.Warn("poll failed; company backs off", "company_id", c, "err", err, "retry_in", delay)
-		return
-	}
-	p.mu.Lock()
-	delete(p.backoff, c)
-	p.mu.Unlock()
-	lag := pollLag(res, p.cfg.Now())
-	recordPoll(ctx, res, lag.Seconds())
-	p.log.Debug("polled", "company_id", c, "calls", res.Calls, "events", res.Events, "emitted", res.Emitted,
-		"poll_lag", lag, "duration", res.Duration)
-}
-
-// pollLag is now minus the newest event seen (the cursor when nothing new was read).
-func pollLag(r CompanyPoll, now time.Time) time.Duration {
-	newest := r.Newest
-	if newest.IsZero() {
-		newest = r.Cursor
-	}
-	return now.Sub(newest)
-}
-
-// errorDelay is how long a failing company waits: Retry-After when Maventa said
-// so, else doubling from Interval up to ErrorBackoffMax.
-func (p *Poller) errorDelay(c string, err error) time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	d := p.backoff[c]
-	if d == 0 {
-		d = p.cfg.Interval
-	} else {
-		d = min(2*d, p.cfg.ErrorBackoffMax)
-	}
-	p.backoff[c] = d
-	if ra, ok := maventa.RetryAfter(err); ok && ra > d {
-		return ra
-	}
-	return d
+		sched: newSchedule(), noMsgs: map[string]time.Time{}}
 }
 
 // PollCompany reads the company's assignment events from its cursor (minus the
@@ -284,13 +199,54 @@ func (p *Poller) errorDelay(c string, err error) time.Duration {
 // new, then the invoice and message fallbacks, and, when advance is true, moves
 // the cursor forward once everything read is stored. It is safe to run while
 // other pollers and consumers run: everything it emits goes through the records.
+//
+// The three reads are independent: a failed events read (a company without the
+// receivables service answers 403) does not skip the invoice fallback, which
+// such a company needs most. The error joins every part's failure.
 func (p *Poller) PollCompany(ctx context.Context, c string, since time.Time, advance bool) (CompanyPoll, error) {
+	res := p.poll(ctx, c, since, advance, pollParts{events: true, invoices: p.cfg.Invoices, messages: p.cfg.Messages})
+	return res, res.Err()
+}
+
+// pollParts selects the reads of one poll (the scheduler skips what a company's
+// tier says is pointless, e.g. /v1/events of a company without receivables).
+type pollParts struct{ events, invoices, messages bool }
+
+// poll runs the selected reads, each whatever the others' outcome.
+func (p *Poller) poll(ctx context.Context, c string, since time.Time, advance bool, parts pollParts) CompanyPoll {
 	start := p.cfg.Now()
 	res := CompanyPoll{Company: c}
+	if parts.events {
+		res.EventsErr = p.pollAssignmentEvents(ctx, c, since, advance, &res)
+	}
+	if parts.invoices {
+		n, calls, err := p.pollInvoices(ctx, c, since, advance)
+		res.Calls += calls
+		res.Emitted += n
+		res.InvoicesEmitted = n
+		res.InvoicesErr = err
+	}
+	if parts.messages && !refused(res.EventsErr) { // the same service refuses both
+		n, calls, err := p.pollMessages(ctx, c)
+		res.Calls += calls
+		res.Emitted += n
+		res.MessagesErr = err
+	}
+	res.Duration = p.cfg.Now().Sub(start)
+	p.Stats.Polls.Add(1)
+	p.Stats.APICalls.Add(int64(res.Calls))
+	p.Stats.Emitted.Add(int64(res.Emitted))
+	return res
+}
+
+// pollAssignmentEvents is the /v1/events part of a poll: read from the cursor,
+// emit what is new, advance the cursor.
+func (p *Poller) pollAssignmentEvents(ctx context.Context, c string, since time.Time, advance bool, res *CompanyPoll) error {
+	start := p.cfg.Now()
 	var cur Cursor
 	rev, err := p.store.get(ctx, cursorKey("", c), &cur)
 	if err != nil {
-		return res, err
+		return err
 	}
 	if rev == 0 {
 		cur.After = start.Add(-p.cfg.LookBack)
@@ -299,54 +255,35 @@ func (p *Poller) PollCompany(ctx context.Context, c string, since time.Time, adv
 	if !since.IsZero() {
 		from = since
 	}
+	res.Cursor = cur.After
 	evs, calls, err := p.readEvents(ctx, c, from)
 	res.Calls += calls
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Events = len(evs)
 	p.Stats.EventsSeen.Add(int64(len(evs)))
 	emitted, calls, err := p.emitAssignmentEvents(ctx, c, evs, from)
 	res.Calls += calls
 	res.Emitted += emitted
+	res.EventsEmitted = emitted
 	if err != nil {
-		return res, err
+		return err
 	}
 	for _, e := range evs {
 		if e.CreatedAt != nil && e.CreatedAt.After(res.Newest) {
 			res.Newest = *e.CreatedAt
 		}
 	}
-	res.Cursor = cur.After
 	if advance && res.Newest.After(cur.After) {
 		res.Cursor = res.Newest
 		// Compare-and-set: a concurrent writer (a former lease holder finishing
 		// late) makes this poll's advance a no-op; the next poll re-reads.
 		if err := p.store.put(ctx, cursorKey("", c), Cursor{After: res.Newest, UpdatedAt: start}, rev); err != nil && !errors.Is(err, errConflict) {
-			return res, err
+			return err
 		}
 	}
-	if p.cfg.Invoices {
-		n, calls, err := p.pollInvoices(ctx, c, since, advance)
-		res.Calls += calls
-		res.Emitted += n
-		if err != nil {
-			return res, err
-		}
-	}
-	if p.cfg.Messages {
-		n, calls, err := p.pollMessages(ctx, c)
-		res.Calls += calls
-		res.Emitted += n
-		if err != nil {
-			return res, err
-		}
-	}
-	res.Duration = p.cfg.Now().Sub(start)
-	p.Stats.Polls.Add(1)
-	p.Stats.APICalls.Add(int64(res.Calls))
-	p.Stats.Emitted.Add(int64(res.Emitted))
-	return res, nil
+	return nil
 }
 
 // readEvents reads every page of events created from `from` on: one request

@@ -2,6 +2,7 @@ package consumers
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -30,6 +31,39 @@ var (
 		metric.WithUnit("{lease}"),
 		metric.WithDescription("Companies this replica took over from another poller"))
 )
+
+// Scheduling instruments, by tier (their names are what the dashboards and
+// alerts in deploy/ use: keep them).
+var (
+	pollLagHist, _ = meter.Float64Histogram("maventa.reconcile.poll.lag",
+		metric.WithUnit("s"),
+		metric.WithDescription("Time since a company's previous poll, when it is polled again, by tier"),
+		metric.WithExplicitBucketBoundaries(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400))
+	tierCompanies, _ = meter.Int64ObservableGauge("maventa.reconcile.companies",
+		metric.WithUnit("{company}"),
+		metric.WithDescription("Companies this replica polls, by tier"))
+	tierOverdue, _ = meter.Int64ObservableGauge("maventa.reconcile.overdue",
+		metric.WithUnit("{company}"),
+		metric.WithDescription("Companies not polled for more than twice their tier's ceiling, by tier"))
+)
+
+const attrTier = attribute.Key("tier")
+
+func lagRecorded(ctx context.Context, t Tier, lag time.Duration) {
+	pollLagHist.Record(ctx, lag.Seconds(), metric.WithAttributes(attrTier.String(string(t))))
+}
+
+// observeTiers reports p's tiers through the gauges until unregistered.
+func (p *Poller) observeTiers() (metric.Registration, error) {
+	return meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, ts := range p.TierStats() {
+			attrs := metric.WithAttributes(attrTier.String(string(ts.Tier)))
+			o.ObserveInt64(tierCompanies, int64(ts.Companies), attrs)
+			o.ObserveInt64(tierOverdue, int64(ts.Overdue), attrs)
+		}
+		return nil
+	}, tierCompanies, tierOverdue)
+}
 
 const attrCompany = attribute.Key("maventa.company_id")
 

@@ -53,24 +53,40 @@ func newPollEnv(t *testing.T, now func() time.Time) *pollEnv {
 // newPollEnvWindow is newPollEnv with the domain stream's duplicate window.
 func newPollEnvWindow(t *testing.T, now func() time.Time, window time.Duration) *pollEnv {
 	t.Helper()
+	return newPollEnvFull(t, now, natstest.Start(t, "").ClientURL(), window,
+		sandbox.Company{ID: pollCompanyA}, sandbox.Company{ID: pollCompanyB})
+}
+
+// newPollEnvWith is newPollEnv with other companies (their API keys and names
+// are made up) on the NATS server at url.
+func newPollEnvWith(t *testing.T, now func() time.Time, url string, companies ...sandbox.Company) *pollEnv {
+	t.Helper()
+	return newPollEnvFull(t, now, url, 100*time.Millisecond, companies...)
+}
+
+func newPollEnvFull(t *testing.T, now func() time.Time, url string, window time.Duration, companies ...sandbox.Company) *pollEnv {
+	t.Helper()
 	ctx := context.Background()
 	sb := sandbox.New(sandbox.Config{Seed: 11, Clock: now})
-	for _, c := range []string{pollCompanyA, pollCompanyB} {
-		sb.AddCompany(sandbox.Company{ID: c, APIKey: "key-" + c[:4], VendorAPIKey: "vendor", Name: "Oy " + c[:4]})
+	keys := map[string]string{}
+	for _, c := range companies {
+		c.APIKey, c.VendorAPIKey, c.Name = "key-"+c.ID[:4], "vendor", "Oy "+c.ID[:4]
+		sb.AddCompany(c)
+		keys[c.ID] = c.APIKey
 	}
 	srv, err := sandbox.Start(sb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	creds := maventa.StaticCredentials(map[string]string{pollCompanyA: "key-" + pollCompanyA[:4], pollCompanyB: "key-" + pollCompanyB[:4]})
+	creds := maventa.StaticCredentials(keys)
 	client, err := maventa.New(maventa.Config{AXBaseURL: srv.AXURL, ReceivablesBaseURL: srv.ReceivablesURL,
 		VendorAPIKey: maventa.NewSecret("vendor"), RequestsPerSecond: -1, MaxElapsed: time.Second,
 		InitialBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}, creds, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := connect(t, natstest.Start(t, "").ClientURL())
+	b := connect(t, url)
 	pc := PipelineConfig{EventDuplicateWindow: window}
 	kv, err := EnsurePipeline(ctx, b.JS, pc, quiet)
 	if err != nil {

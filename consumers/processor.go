@@ -63,6 +63,9 @@ type Processor struct {
 	rec   Stores
 	log   *slog.Logger
 	Stats ProcessorStats
+	// Nudge, when set, is told the company of every webhook processed (the
+	// poller pulls that company's next poll forward: Poller.Nudge).
+	Nudge func(companyID string)
 }
 
 // Stores are the aggregate records the processor and the poller share.
@@ -122,6 +125,9 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
 	log := p.log.With("event", w.Event, "company_id", w.CompanyID)
+	if p.Nudge != nil {
+		p.Nudge(w.CompanyID)
+	}
 
 	if isServiceEvent(ev) {
 		// The activation webhook's own data may lack the agency's IBAN/BIC and the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -181,4 +182,141 @@ func (s *ReconcileStore) releaseLease(ctx context.Context, company, holder strin
 		return
 	}
 	_ = s.put(ctx, key, Lease{Holder: holder, Expires: time.Time{}}, rev)
+}
+
+// tryLease is acquireLease that also returns the lease found (its holder and
+// expiry when another holder keeps it).
+func (s *ReconcileStore) tryLease(ctx context.Context, company, holder string, now time.Time, ttl time.Duration) (bool, Lease, error) {
+	key := "lease." + kvKey(company)
+	var l Lease
+	rev, err := s.get(ctx, key, &l)
+	if err != nil {
+		return false, l, err
+	}
+	if rev != 0 && l.Holder != holder && now.Before(l.Expires) {
+		return false, l, nil
+	}
+	err = s.put(ctx, key, Lease{Holder: holder, Expires: now.Add(ttl)}, rev)
+	if errors.Is(err, errConflict) {
+		return false, Lease{Expires: now.Add(ttl)}, nil // someone else just took it
+	}
+	if err != nil {
+		return false, l, err
+	}
+	return true, l, nil
+}
+
+// holdLease extends holder's lease of company until until (after a poll, to
+// past the next one). It does nothing when another holder took it meanwhile.
+func (s *ReconcileStore) holdLease(ctx context.Context, company, holder string, until time.Time) error {
+	key := "lease." + kvKey(company)
+	var l Lease
+	rev, err := s.get(ctx, key, &l)
+	if err != nil || (rev != 0 && l.Holder != holder) {
+		return err
+	}
+	err = s.put(ctx, key, Lease{Holder: holder, Expires: until}, rev)
+	if errors.Is(err, errConflict) {
+		return nil
+	}
+	return err
+}
+
+// schedKey names a company's scheduler state.
+func schedKey(company string) string { return "sched." + kvKey(company) }
+
+// schedState reads a company's scheduler state (rev 0: none yet).
+func (s *ReconcileStore) schedState(ctx context.Context, company string) (schedState, uint64, error) {
+	var st schedState
+	rev, err := s.get(ctx, schedKey(company), &st)
+	return st, rev, err
+}
+
+// saveSchedState writes a company's scheduler state. Only the lease holder
+// writes it, so the last write wins.
+func (s *ReconcileStore) saveSchedState(ctx context.Context, company string, st schedState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if _, err := s.kv.Put(ctx, schedKey(company), b); err != nil {
+		return fmt.Errorf("write %s: %w", schedKey(company), err)
+	}
+	return nil
+}
+
+// schedStates reads every company's scheduler state, by company id, in one
+// watch of the bucket (a cold start of a replica).
+func (s *ReconcileStore) schedStates(ctx context.Context) (map[string]schedState, error) {
+	w, err := s.kv.Watch(ctx, "sched.>", jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("watch schedule states: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	out := map[string]schedState{}
+	for {
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return out, errors.New("watch schedule states: closed")
+			}
+			if e == nil {
+				return out, nil // every stored value was delivered
+			}
+			c, err := companyOfKey(strings.TrimPrefix(e.Key(), "sched."))
+			if err != nil {
+				continue
+			}
+			var st schedState
+			if json.Unmarshal(e.Value(), &st) == nil {
+				out[c] = st
+			}
+		}
+	}
+}
+
+// companyOfKey reverses kvKey.
+func companyOfKey(k string) (string, error) {
+	if rest, ok := strings.CutPrefix(k, "x."); ok {
+		b, err := base64.RawURLEncoding.DecodeString(rest)
+		return string(b), err
+	}
+	return k, nil
+}
+
+// putNudge asks whichever replica polls company to poll it now.
+func (s *ReconcileStore) putNudge(ctx context.Context, company string, at time.Time) error {
+	b, _ := json.Marshal(at)
+	if _, err := s.kv.Put(ctx, "nudge."+kvKey(company), b); err != nil {
+		return fmt.Errorf("write nudge: %w", err)
+	}
+	return nil
+}
+
+// watchNudges calls f with the company of every nudge written from now on,
+// until ctx ends.
+func (s *ReconcileStore) watchNudges(ctx context.Context, f func(company string)) error {
+	w, err := s.kv.Watch(ctx, "nudge.>", jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("watch nudges: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e == nil {
+				continue
+			}
+			if c, err := companyOfKey(strings.TrimPrefix(e.Key(), "nudge.")); err == nil {
+				f(c)
+			}
+		}
+	}
 }

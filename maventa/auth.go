@@ -144,7 +144,13 @@ func (c *Client) fetchToken(ctx context.Context, e *tokenEntry, f *tokenFlight, 
 		defer cancel()
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.httpClient)
-	tok, err := cc.Token(ctx)
+	// A token request is a request to the AX host like any other: it counts
+	// against that host's budget (in the class of the call that needed it).
+	var tok *oauth2.Token
+	err := c.waitBudget(ctx, c.axHost)
+	if err == nil {
+		tok, err = cc.Token(ctx)
+	}
 	recordTokenRefresh(ctx, err)
 	if err == nil && !tok.Expiry.IsZero() {
 		// oauth2 computed Expiry from expires_in on the wall clock; move it onto

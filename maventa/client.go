@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"golang.org/x/time/rate"
 )
 
 // maxErrorBody and maxResponseBody bound how much of a response is read.
@@ -42,8 +41,9 @@ type Client struct {
 	receivablesBase string
 	tokens          tokens
 
-	limMu    sync.Mutex
-	limiters map[string]*rate.Limiter
+	limMu   sync.Mutex
+	budgets map[string]*budget // per host
+	axHost  string             // where token requests go
 
 	// now and sleep are the clock; tests replace them to avoid wall-clock waits.
 	now   func() time.Time
@@ -56,6 +56,9 @@ func New(cfg Config, creds *CredentialStore, logger *slog.Logger) (*Client, erro
 	cfg = cfg.withDefaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BackgroundShare < 0 || cfg.BackgroundShare > 1 {
+		return nil, fmt.Errorf("maventa: New: BackgroundShare %v must be in (0, 1] (the most of a host's budget polling may use)", cfg.BackgroundShare)
 	}
 	if cfg.AuthMode == AuthCompany && creds == nil {
 		return nil, errors.New("maventa: New: company authentication needs a CredentialStore")
@@ -86,8 +89,9 @@ func New(cfg Config, creds *CredentialStore, logger *slog.Logger) (*Client, erro
 		httpClient:      hc,
 		axBase:          ax,
 		receivablesBase: rec,
-		limiters:        map[string]*rate.Limiter{},
-		now:             time.Now,
+		budgets:         map[string]*budget{},
+		axHost:          hostOf(ax),
+		now:             cfg.Clock,
 		sleep:           sleepCtx,
 	}, nil
 }
@@ -116,21 +120,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// limiter returns the rate limiter of host, created on first use.
-func (c *Client) limiter(host string) *rate.Limiter {
-	c.limMu.Lock()
-	defer c.limMu.Unlock()
-	l, ok := c.limiters[host]
-	if !ok {
-		if c.cfg.RequestsPerSecond < 0 {
-			l = rate.NewLimiter(rate.Inf, 1)
-		} else {
-			burst := max(1, int(c.cfg.RequestsPerSecond))
-			l = rate.NewLimiter(rate.Limit(c.cfg.RequestsPerSecond), burst)
-		}
-		c.limiters[host] = l
-	}
-	return l
+// hostOf is the host (and port) of a checked base URL.
+func hostOf(base string) string {
+	u, _ := url.Parse(base)
+	return u.Host
 }
 
 // request describes one logical API call (which may take several attempts).
@@ -249,7 +242,7 @@ func idempotent(method string) bool {
 
 // attempt sends one HTTP request and decodes its answer.
 func (c *Client) attempt(ctx context.Context, u *url.URL, r request, payload []byte, accessToken string, attempt int) (http.Header, error) {
-	if err := c.limiter(u.Host).Wait(ctx); err != nil {
+	if err := c.waitBudget(ctx, u.Host); err != nil {
 		return nil, &TransportError{Method: r.method, Path: r.path, Err: err}
 	}
 	actx := ctx
@@ -296,6 +289,11 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, r request, payload []b
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		ae := newAPIError(r.method, r.path, resp.StatusCode, resp.Header, data, c.now())
+		if resp.StatusCode == http.StatusTooManyRequests {
+			// Maventa says the vendor asks too much: every caller of this
+			// host slows down, not only this one.
+			c.throttleHost(u.Host, ae.RetryAfter)
+		}
 		c.logger.WarnContext(ctx, "maventa request answered with error", "method", r.method, "path", r.path,
 			"status", resp.StatusCode, "attempt", attempt, "code", ae.Code)
 		return nil, ae

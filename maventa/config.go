@@ -22,6 +22,10 @@ const (
 	DefaultMaxBackoff = 30 * time.Second
 	// DefaultRequestsPerSecond is the per-host request rate; Maventa publishes no limit.
 	DefaultRequestsPerSecond = 10
+	// DefaultBackgroundShare is the most of a host's budget polling may use.
+	DefaultBackgroundShare = 0.7
+	// DefaultThrottleCooldown is how long a 429 halves a host's budget.
+	DefaultThrottleCooldown = time.Minute
 	// DefaultTokenEarlyRefresh is how long before expiry a token is replaced.
 	DefaultTokenEarlyRefresh = 2 * time.Minute
 	// DefaultPerPage is the page size used for lists (Maventa's maximum).
@@ -73,9 +77,25 @@ type Config struct {
 	InitialBackoff time.Duration
 	// MaxBackoff caps a single retry interval. Zero: DefaultMaxBackoff.
 	MaxBackoff time.Duration
-	// RequestsPerSecond is the sustained request rate allowed per host (burst equal
-	// to the rate, at least 1). Zero: DefaultRequestsPerSecond. Negative: unlimited.
+	// RequestsPerSecond is the request budget per host, shared by every call
+	// (token requests included): no second ever holds more than this many
+	// requests. Zero: DefaultRequestsPerSecond. Negative: unlimited.
 	RequestsPerSecond float64
+	// BackgroundShare is the most of a host's budget that background calls
+	// (WithBackground: reconciliation polling) may use; priority calls
+	// (enrichment, commands) always go first. Zero: DefaultBackgroundShare.
+	// Must be in (0, 1].
+	BackgroundShare float64
+	// ThrottleCooldown is how long a 429 from Maventa halves a host's budget
+	// for every caller (each further 429 halves it again); nothing goes to the
+	// host before the 429's Retry-After. Zero: DefaultThrottleCooldown.
+	ThrottleCooldown time.Duration
+
+	// Clock is the time of token expiry and of the request budget; After
+	// waits on it. Zero: the wall clock (time.Now, time.After). A time-scaled
+	// simulation sets both, so that "per second" means per simulated second.
+	Clock func() time.Time
+	After func(time.Duration) <-chan time.Time
 
 	// Filters holds the unpublished query parameter names for list endpoints.
 	// Zero fields: see Filters.
@@ -228,6 +248,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestsPerSecond == 0 {
 		c.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if c.BackgroundShare == 0 {
+		c.BackgroundShare = DefaultBackgroundShare
+	}
+	if c.ThrottleCooldown <= 0 {
+		c.ThrottleCooldown = DefaultThrottleCooldown
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.After == nil {
+		c.After = time.After
 	}
 	c.Scopes = c.Scopes.withDefaults(c.AuthMode)
 	c.Filters = c.Filters.withDefaults()

@@ -23,6 +23,13 @@ var (
 		metric.WithUnit("s"),
 		metric.WithDescription("Duration of one HTTP request to Maventa's APIs, by method, route template and status"),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+	budgetRequests, _ = meter.Int64Counter("maventa.api.budget.requests",
+		metric.WithUnit("{request}"),
+		metric.WithDescription("Requests let through a host's budget, by host and class (priority, background); divide its rate by maventa.api.budget.limit for the use"))
+	budgetWait, _ = meter.Float64Histogram("maventa.api.budget.wait",
+		metric.WithUnit("s"),
+		metric.WithDescription("Time a request waited for its host's budget, by host and class"),
+		metric.WithExplicitBucketBoundaries(0, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60))
 	tokenRefreshes, _ = meter.Int64Counter("maventa.api.token.refreshes",
 		metric.WithUnit("{request}"),
 		metric.WithDescription("OAuth2 token requests to Maventa, by outcome (ok, error)"))
@@ -74,4 +81,39 @@ func recordTokenRefresh(ctx context.Context, err error) {
 		outcome = "error"
 	}
 	tokenRefreshes.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+}
+
+const (
+	attrHost  = attribute.Key("server.address")
+	attrClass = attribute.Key("maventa.budget.class")
+)
+
+// recordBudget counts one request let through host's budget after waiting w.
+func recordBudget(ctx context.Context, host string, background bool, w time.Duration) {
+	class := "priority"
+	if background {
+		class = "background"
+	}
+	opt := metric.WithAttributes(attrHost.String(host), attrClass.String(class))
+	budgetRequests.Add(ctx, 1, opt)
+	budgetWait.Record(ctx, w.Seconds(), opt)
+}
+
+// ObserveBudgets reports the client's per-host budgets (requests per second
+// allowed now, shrunk after a 429) as maventa.api.budget.limit, until
+// unregistered. The service calls it once for its one client.
+func (c *Client) ObserveBudgets() (metric.Registration, error) {
+	g, err := meter.Float64ObservableGauge("maventa.api.budget.limit",
+		metric.WithUnit("{request}/s"),
+		metric.WithDescription("Requests per second a host's budget allows now (halved for a while after a 429), by host and class"))
+	if err != nil {
+		return nil, err
+	}
+	return meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, b := range c.Budgets() {
+			o.ObserveFloat64(g, b.Limit, metric.WithAttributes(attrHost.String(b.Host), attrClass.String("all")))
+			o.ObserveFloat64(g, b.BackgroundLimit, metric.WithAttributes(attrHost.String(b.Host), attrClass.String("background")))
+		}
+		return nil
+	}, g)
 }

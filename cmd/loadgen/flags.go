@@ -24,6 +24,7 @@ type options struct {
 	e2e         bool
 	e2eWait     time.Duration
 	startups    int
+	scale       scaleOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -45,8 +46,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.e2eWait, "e2e-wait", time.Minute, "with -e2e: how long to wait after the load for every expected event (bounded: at most 30m); the retained state and RSS are read after it")
 	fs.BoolVar(&o.e2e, "e2e", false, "end to end: in-process sandbox answers enrichment; latency from webhook POST to its domain events on NATS (needs -rate; async mode only)")
 	fs.IntVar(&o.startups, "startup", 0, "only measure start-up: start the service this many times, process start to /readyz 200")
+	fs.IntVar(&o.scale.companies, "scale", 0, "only simulate reconciliation of this many companies, time-scaled, in process (issue 15; see docs/performance.md)")
+	fs.Float64Var(&o.scale.receivables, "scale-receivables", 0.1, "-scale: share of companies with the receivables service")
+	fs.Float64Var(&o.scale.active, "scale-active", 0.01, "-scale: share of receivables companies active in a given hour")
+	fs.Float64Var(&o.scale.hours, "scale-hours", 3, "-scale: simulated hours (the first third is the warm-up)")
+	fs.Float64Var(&o.scale.speed, "scale-speed", 60, "-scale: simulated seconds per real second")
+	fs.Float64Var(&o.scale.rps, "scale-rps", 10, "-scale: MAVENTA_REQUESTS_PER_SECOND, per simulated second")
+	fs.DurationVar(&o.scale.interval, "scale-interval", time.Minute, "-scale: POLL_INTERVAL (simulated); the tier ceilings are its defaults")
+	fs.IntVar(&o.scale.concurrency, "scale-concurrency", 16, "-scale: POLL_CONCURRENCY")
+	fs.DurationVar(&o.scale.drain, "scale-drain", 30*time.Second, "-scale: real time allowed after the run for the last facts to arrive")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.scale.companies > 0 {
+		return o, o.scale.validate()
 	}
 	for _, m := range strings.Split(modes, ",") {
 		if m != "async" && m != "sync" {

@@ -11,6 +11,7 @@
 //	go run ./cmd/loadgen -rate 10000 -duration 10s -modes async
 //	go run ./cmd/loadgen -e2e -rate 1000 -duration 10s   # webhook POST -> domain event, sandbox answering enrichment
 //	go run ./cmd/loadgen -startup 10                      # process start -> /readyz 200
+//	go run ./cmd/loadgen -scale 50000 -scale-hours 3      # reconciliation at scale, time-scaled, in process
 //
 // A non-2xx answer is handled as Maventa handles it: the same body is resent
 // later (-retries, -retry-delay), and the resends are counted.
@@ -38,6 +39,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	opts, err := parseFlags(args[1:], stderr)
 	if err != nil {
 		return err
+	}
+	if opts.scale.companies > 0 {
+		return runScale(ctx, opts.scale, stdout, stderr)
 	}
 	bin := opts.bin
 	if bin == "" {

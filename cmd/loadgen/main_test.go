@@ -58,6 +58,10 @@ func TestLoadgenFlagsAreBounded(t *testing.T) {
 		{"-e2e"}, // needs a rate
 		{"-e2e", "-rate", "100000", "-duration", "60s"}, // too many invoices
 		{"-startup", "1000"},
+		{"-scale", "1000", "-scale-hours", "24", "-scale-speed", "60"}, // 24 minutes of real time
+		{"-scale", "1000", "-scale-speed", "0.5"},
+		{"-scale", "1000000"},
+		{"-scale", "10", "-scale-receivables", "0"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
@@ -81,5 +85,26 @@ func TestLoadgenCountsOnAnExternalNATS(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), ": match") {
 		t.Errorf("output lacks the stored == 2xx check:\n%s", out.String())
+	}
+}
+
+// TestScaleSimulationDeliversEveryFactOnce runs the -scale simulation small
+// and fast: it must report every section and lose or double no fact (the tool
+// fails otherwise). It asserts no figure.
+func TestScaleSimulationDeliversEveryFactOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a time-scaled simulation of a few seconds")
+	}
+	var out strings.Builder
+	args := []string{"loadgen", "-scale", "300", "-scale-receivables", "0.5", "-scale-active", "0.2", "-scale-hours", "1",
+		"-scale-speed", "360", "-scale-drain", "1m"}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"fact -> domain event lag", "active", "quiet", "no_receivables", "stored more than once: 0",
+		"Maventa requests", "peak second", "per no-receivables company"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }

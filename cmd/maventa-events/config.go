@@ -52,6 +52,8 @@ type maventaConfig struct {
 	VendorAPIKey          string
 	CredentialsFile       string
 	RequestsPerSecond     float64
+	PollShare             float64
+	ThrottleCooldown      time.Duration
 }
 
 // option is one setting: a flag, the environment variable behind it, and its
@@ -196,7 +198,7 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Pipeline.DeadLetterMaxAge, err = positiveDuration(v); return }},
 	{flag: "poll", env: "POLL_ENABLED", def: "true", isBool: true, usage: "reconcile by polling Maventa (assignment events, sent invoices, message threads) in this process",
 		set: func(c *config, v string) (err error) { c.PollOn, err = strconv.ParseBool(v); return }},
-	{flag: "poll-interval", env: "POLL_INTERVAL", def: "60s", usage: "time between two polls of one company (companies are spread over it)",
+	{flag: "poll-interval", env: "POLL_INTERVAL", def: "60s", usage: "time between two polls of an active company (the base interval; quiet ones back off from it)",
 		set: func(c *config, v string) (err error) { c.Poller.Interval, err = positiveDuration(v); return }},
 	{flag: "poll-overlap", env: "POLL_OVERLAP", def: "10m", usage: "re-read before the cursor on every poll, for late-written events",
 		set: func(c *config, v string) (err error) { c.Poller.Overlap, err = positiveDuration(v); return }},
@@ -216,6 +218,28 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Poller.Messages, err = strconv.ParseBool(v); return }},
 	{flag: "poll-error-backoff-max", env: "POLL_ERROR_BACKOFF_MAX", def: "15m", usage: "longest wait of a company whose polls fail (doubling from the interval; Retry-After wins)",
 		set: func(c *config, v string) (err error) { c.Poller.ErrorBackoffMax, err = positiveDuration(v); return }},
+	{flag: "poll-active-for", env: "POLL_ACTIVE_FOR", def: "", usage: "how long a company stays active (polled every POLL_INTERVAL) after news, a webhook or a command (default 10 x POLL_INTERVAL)",
+		set: func(c *config, v string) (err error) { c.Poller.ActiveFor, err = optionalDuration(v); return }},
+	{flag: "poll-quiet-max", env: "POLL_QUIET_MAX", def: "", usage: "ceiling of a quiet receivables company's delay, doubling from the interval while nothing is new (default 15 x POLL_INTERVAL)",
+		set: func(c *config, v string) (err error) { c.Poller.QuietMax, err = optionalDuration(v); return }},
+	{flag: "poll-no-receivables-max", env: "POLL_NO_RECEIVABLES_MAX", def: "", usage: "ceiling of the invoice polling delay of a company without the receivables service (default 60 x POLL_INTERVAL)",
+		set: func(c *config, v string) (err error) { c.Poller.NoReceivablesMax, err = optionalDuration(v); return }},
+	{flag: "poll-no-receivables-recheck", env: "POLL_NO_RECEIVABLES_RECHECK", def: "", usage: "how often /v1/events is asked again of a company that refused it with 403/404 (default 1440 x POLL_INTERVAL)",
+		set: func(c *config, v string) (err error) {
+			c.Poller.NoReceivablesRecheck, err = optionalDuration(v)
+			return
+		}},
+	{flag: "poll-jitter", env: "POLL_JITTER", def: "1", usage: "fraction of the interval the first pass after a start is spread over (0 to 1; active companies first)",
+		set: func(c *config, v string) (err error) {
+			c.Poller.Jitter, err = strconv.ParseFloat(v, 64)
+			if err == nil && (c.Poller.Jitter < 0 || c.Poller.Jitter > 1) {
+				err = fmt.Errorf("must be between 0 and 1, got %s", v)
+			}
+			if err == nil && c.Poller.Jitter == 0 {
+				c.Poller.Jitter = -1 // no spread (the poller's zero value means the default)
+			}
+			return err
+		}},
 	{flag: "poll-holder", env: "POLL_HOLDER", def: "", usage: "this replica's name in poll leases (default: host name and process id)",
 		set: func(c *config, v string) error { c.Poller.Holder = v; return nil }},
 	{flag: "maventa-ax-url", env: "MAVENTA_AX_URL", def: "https://ax.maventa.com", usage: "Maventa AX API base URL (staging: https://ax-stage.maventa.com)",
@@ -234,6 +258,16 @@ var options = []option{
 			}
 			return err
 		}},
+	{flag: "maventa-poll-share", env: "MAVENTA_POLL_SHARE", def: "0.7", usage: "most of each host's requests per second polling may use (enrichment and commands go first)",
+		set: func(c *config, v string) (err error) {
+			c.Maventa.PollShare, err = strconv.ParseFloat(v, 64)
+			if err == nil && (c.Maventa.PollShare <= 0 || c.Maventa.PollShare > 1) {
+				err = fmt.Errorf("must be in (0, 1], got %s", v)
+			}
+			return err
+		}},
+	{flag: "maventa-throttle-cooldown", env: "MAVENTA_THROTTLE_COOLDOWN", def: "1m", usage: "how long a 429 from Maventa halves a host's budget for every caller",
+		set: func(c *config, v string) (err error) { c.Maventa.ThrottleCooldown, err = positiveDuration(v); return }},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error (debug logs every request)",
 		set: func(c *config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
 	{flag: "log-format", env: "LOG_FORMAT", def: "text", usage: "text or json",
@@ -563,6 +597,15 @@ func positiveInt(v string) (int64, error) {
 }
 
 // positiveDuration parses Go durations plus a day unit ("7d", "1d12h").
+// optionalDuration is positiveDuration where empty means "the default"
+// (zero, which the package turns into its documented default).
+func optionalDuration(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	return positiveDuration(v)
+}
+
 func positiveDuration(v string) (time.Duration, error) {
 	if _, err := strconv.ParseFloat(v, 64); err == nil {
 		return 0, fmt.Errorf("%q has no unit; want a duration such as %ss, %sm or %sh (units s, m, h, d)", v, v, v, v)

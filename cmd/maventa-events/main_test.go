@@ -385,6 +385,8 @@ func TestConfigErrorsAreClear(t *testing.T) {
 		{"bad duration", []string{"-request-timeout", "soon"}, nil, "-request-timeout / WEBHOOK_REQUEST_TIMEOUT"},
 		{"negative body limit from env", nil, map[string]string{"WEBHOOK_MAX_BODY": "-1"}, "WEBHOOK_MAX_BODY: want a positive whole number"},
 		{"unknown publish mode", []string{"-publish-mode", "fast"}, nil, "want async or sync"},
+		{"poll share above the budget", nil, map[string]string{"MAVENTA_POLL_SHARE": "1.5"}, "MAVENTA_POLL_SHARE: must be in (0, 1]"},
+		{"jitter beyond the interval", []string{"-poll-jitter", "2"}, nil, "POLL_JITTER: must be between 0 and 1"},
 		{"unknown flag", []string{"-no-such-flag"}, nil, "no-such-flag"},
 		{"stray argument", []string{"-dev", "extra"}, nil, "unexpected arguments"},
 		{"unknown command", nil, nil, ""},

@@ -99,6 +99,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.Maventa.CredentialsFile != "" {
 		go creds.WatchFile(ctx, 10*time.Second)
 	}
+	if reg, err := api.ObserveBudgets(); err == nil {
+		defer func() { _ = reg.Unregister() }()
+	}
 	// Consumers run on their own context so that they stop after the HTTP server
 	// has answered its last request, and before NATS is closed.
 	consumerCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
@@ -246,6 +249,7 @@ func newClient(cfg *config, creds *maventa.CredentialStore, log *slog.Logger) (*
 		AXBaseURL: cfg.Maventa.AXURL, ReceivablesBaseURL: cfg.Maventa.ReceivablesURL,
 		VendorAPIKey:      maventa.NewSecret(cfg.Maventa.VendorAPIKey),
 		RequestsPerSecond: cfg.Maventa.RequestsPerSecond,
+		BackgroundShare:   cfg.Maventa.PollShare, ThrottleCooldown: cfg.Maventa.ThrottleCooldown,
 		// One client span per HTTP request, children of the processing span, named
 		// after the route template (never a raw path with ids).
 		Transport: otelhttp.NewTransport(http.DefaultTransport.(*http.Transport).Clone(),
@@ -283,7 +287,10 @@ func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipe
 	var wg sync.WaitGroup
 	pollErr := make(chan error, 1)
 	if cfg.PollOn {
-		poller := consumers.NewPoller(cfg.Poller, api, creds, state, stores.Facts, emitter, log)
+		pc := cfg.Poller
+		pc.Budgets = api.Budgets // budget use per host, for `status`
+		poller := consumers.NewPoller(pc, api, creds, state, stores.Facts, emitter, log)
+		proc.Nudge = poller.Nudge // a webhook for a company pulls its next poll forward
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

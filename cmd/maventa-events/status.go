@@ -24,6 +24,8 @@ type statusReport struct {
 	Consumers      []consumerStatus `json:"consumers"`
 	Buckets        []bucketStatus   `json:"kv_buckets"`
 	Reconciliation reconcileStatus  `json:"reconciliation"`
+	// Scheduler is the poll schedule per tier and the budget use per host.
+	Scheduler consumers.SchedulerStatus `json:"scheduler"`
 }
 
 type streamStatus struct {
@@ -92,6 +94,9 @@ func status(ctx context.Context, args []string, getenv func(string) string, stdo
 	defer b.Close()
 	rep, err := collectStatus(ctx, b.JS, time.Now())
 	if err != nil {
+		return err
+	}
+	if rep.Scheduler, err = consumers.ReadSchedulerStatus(ctx, b.JS, cfg.Poller, rep.Time); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -312,6 +317,9 @@ func printStatus(w io.Writer, rep statusReport) error {
 	if err != nil {
 		return err
 	}
+	if err := printScheduler(w, rep.Scheduler, rep.Time); err != nil {
+		return err
+	}
 	rc := rep.Reconciliation
 	if !rc.Present {
 		_, err := fmt.Fprintf(w, "reconciliation: no %s bucket (not running yet)\n", rc.Bucket)
@@ -362,4 +370,36 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// printScheduler prints the poll tiers and each replica's budget use.
+func printScheduler(w io.Writer, s consumers.SchedulerStatus, now time.Time) error {
+	if len(s.Tiers) == 0 && len(s.Replicas) == 0 {
+		return nil
+	}
+	secs := func(f float64) string {
+		return humanDuration(time.Duration(f * float64(time.Second)).Truncate(time.Second))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "POLL TIER\tCOMPANIES\tLAG P50\tLAG P99\tLAG MAX\tCEILING\tOVERDUE (> 2x CEILING)")
+	for _, t := range s.Tiers {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\n", t.Tier, t.Companies, secs(t.LagP50), secs(t.LagP99), secs(t.LagMax), secs(t.CeilingSeconds), t.Overdue)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "MAVENTA HOST\tREPLICA\tREQ/S\tPOLLING REQ/S\tLIMIT\tUSE\tREPORTED")
+	for _, r := range s.Replicas {
+		for _, h := range r.Hosts {
+			use := "-"
+			if h.Limit > 0 {
+				use = fmt.Sprintf("%.0f %%", 100*h.PerSecond/h.Limit)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%s ago\n", h.Host, r.Holder, h.PerSecond, h.BackgroundPerSecond, h.Limit, use,
+				humanDuration(now.Sub(r.At).Truncate(time.Second)))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w)
+	return err
 }

@@ -14,7 +14,7 @@ import (
 // receivables services and sent invoices.
 func (s *Sandbox) AXHandler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.faultMiddleware("ax"))
+	r.Use(s.countMiddleware("ax"), s.faultMiddleware("ax"))
 	r.Post("/oauth2/token", s.handleToken)
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireScope(ScopeCompanyRead, ScopeCompanyWrite))

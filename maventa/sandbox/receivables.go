@@ -15,9 +15,9 @@ import (
 // operator:receivables:assignments (ASSUMED, see "Operator tokens" in token.go).
 func (s *Sandbox) ReceivablesHandler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.faultMiddleware("receivables"))
+	r.Use(s.countMiddleware("receivables"), s.faultMiddleware("receivables"))
 	r.Group(func(r chi.Router) {
-		r.Use(s.requireScope(ScopeReceivables, ScopeOperatorReceivables))
+		r.Use(s.requireScope(ScopeReceivables, ScopeOperatorReceivables), s.receivablesServiceGate)
 		r.Get("/v1/assignments", s.handleListAssignments)
 		r.Get("/v1/assignments/overview", s.handleOverview)
 		r.Get("/v1/assignments/{id}", s.handleGetAssignment)

@@ -64,6 +64,10 @@ type Company struct {
 	Name string `json:"name"`
 	// BID is the company's business id.
 	BID string `json:"bid"`
+	// NoReceivables makes every Receivables route answer the company's
+	// tokens 403, as Maventa does for a company without the receivables
+	// service (e-invoicing only).
+	NoReceivables bool `json:"no_receivables,omitempty"`
 }
 
 // Sandbox is the in-memory Maventa. All methods are safe for concurrent use.
@@ -78,6 +82,7 @@ type Sandbox struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wh     webhookState
+	counts counters // requests per host (counting.go)
 }
 
 // New returns a Sandbox configured by cfg with no companies.

@@ -1,0 +1,377 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
+	"github.com/maventa-bridge/maventa-events/events"
+	"github.com/maventa-bridge/maventa-events/maventa"
+	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
+)
+
+const pollCompanyN = "8b3e4c99-8e3f-4c77-9d58-5a7f3f4f1c33" // no receivables service
+
+// invoicePolls records, per company, the clock time of each invoice listing:
+// one per scheduled poll, whatever the company's tier.
+type invoicePolls struct {
+	PollAPI
+	now func() time.Time
+
+	mu     sync.Mutex
+	at     map[string][]time.Time
+	flight *flights // shared by the replicas of a test
+}
+
+// flights counts polls in progress per company, across pollers.
+type flights struct {
+	mu       sync.Mutex
+	inFlight map[string]int
+	overlaps int // a company polled by two pollers at once
+}
+
+func newInvoicePolls(api PollAPI, now func() time.Time) *invoicePolls {
+	return &invoicePolls{PollAPI: api, now: now, at: map[string][]time.Time{}, flight: &flights{inFlight: map[string]int{}}}
+}
+
+func (r *invoicePolls) ListInvoices(ctx context.Context, c string, q maventa.InvoiceQuery, p maventa.PageOptions) (maventa.Page[maventa.Invoice], error) {
+	r.mu.Lock()
+	r.at[c] = append(r.at[c], r.now())
+	r.mu.Unlock()
+	f := r.flight
+	f.mu.Lock()
+	f.inFlight[c]++
+	if f.inFlight[c] > 1 {
+		f.overlaps++
+	}
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.inFlight[c]--; f.mu.Unlock() }()
+	if !maventa.IsBackground(ctx) {
+		return maventa.Page[maventa.Invoice]{}, fmt.Errorf("poll of %s not marked background for the Maventa budget", c)
+	}
+	return r.PollAPI.ListInvoices(ctx, c, q, p)
+}
+
+// maxGap is the longest time between two polls of c, and until end.
+func (r *invoicePolls) maxGap(c string, end time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var gap time.Duration
+	at := append(r.at[c], end)
+	for i := 1; i < len(at); i++ {
+		gap = max(gap, at[i].Sub(at[i-1]))
+	}
+	return gap
+}
+
+func TestTiersOverTwoDaysAndAcrossARestart(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
+	env := newPollEnvWith(t, clk.Now, natstest.Start(t, "").ClientURL(),
+		sandbox.Company{ID: pollCompanyA}, sandbox.Company{ID: pollCompanyN, NoReceivables: true})
+	ctx := context.Background()
+	env.invoice(pollCompanyN, "7001")
+	api := newInvoicePolls(env.client, clk.Now)
+	cfg := PollerConfig{Interval: time.Minute, Invoices: true, Messages: true, Now: clk.Now}
+	p := env.poller(cfg, api)
+	start := clk.Now()
+	for clk.Now().Before(start.Add(48 * time.Hour)) {
+		p.runDue(ctx)
+		clk.Add(30 * time.Second)
+	}
+	end := clk.Now()
+	if got := countType(env.stored(), events.TypeInvoiceDelivered); got != 1 {
+		t.Errorf("%d invoice.delivered for the company without receivables, want 1 (invoice fallback)", got)
+	}
+	// /v1/events at the start, then once a day (the message threads are never
+	// asked: the same service refuses them).
+	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n > 3 {
+		t.Errorf("%d Receivables requests in 2 days for a company without the service, want <= 3", n)
+	}
+	// Ceilings plus the ±10 % spread of due times.
+	if g := api.maxGap(pollCompanyN, end); g > 66*time.Minute+30*time.Second {
+		t.Errorf("no-receivables company: longest gap %v, want <= its 1h ceiling", g)
+	}
+	if g := api.maxGap(pollCompanyA, end); g > 16*time.Minute+30*time.Second {
+		t.Errorf("quiet company: longest gap %v, want <= its 15m ceiling", g)
+	}
+	if n := len(api.at[pollCompanyA]); n < 2*24*4-10 || n > 2*24*4+20 {
+		t.Errorf("quiet company polled %d times in 2 days, want about every 15m (192)", n)
+	}
+	for _, ts := range p.TierStats() {
+		if ts.Overdue != 0 {
+			t.Errorf("tier %s: %d overdue", ts.Tier, ts.Overdue)
+		}
+	}
+
+	// A restarted replica knows the company without receivables from the
+	// bucket: no /v1/events for it before its daily re-check, one after.
+	recheck := p.sched.byID[pollCompanyN].st.EventsAt
+	before := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]
+	p2 := env.poller(cfg, api)
+	for clk.Now().Before(recheck) {
+		p2.runDue(ctx)
+		clk.Add(30 * time.Second)
+	}
+	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n != before {
+		t.Errorf("after a restart: %d Receivables requests for the company without the service before its re-check, want none", n-before)
+	}
+	if st := p2.sched.byID[pollCompanyN].st; st.Tier != TierNoReceivables {
+		t.Errorf("after a restart the company's tier is %q, want no_receivables", st.Tier)
+	}
+	for range 2 * 70 { // its invoice delay (1h, ±10 %) and a little
+		p2.runDue(ctx)
+		clk.Add(30 * time.Second)
+	}
+	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n != before+1 {
+		t.Errorf("%d Receivables requests within 70 minutes after the re-check time, want 1", n-before)
+	}
+}
+
+func TestANudgePullsAQuietCompanysPollForwardAndMakesItActive(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
+	env := newPollEnv(t, clk.Now)
+	ctx := context.Background()
+	a := env.invoice(pollCompanyA, "8001")
+	p := env.poller(PollerConfig{Interval: time.Minute, Now: clk.Now}, nil)
+	for range 4 * 60 { // 2 hours: quiet at 15 minutes
+		p.runDue(ctx)
+		clk.Add(30 * time.Second)
+	}
+	if st := p.sched.byID[pollCompanyA].st; st.Tier != TierQuiet || st.Delay != 15*time.Minute {
+		t.Fatalf("state %+v, want quiet at 15m", st)
+	}
+	env.agencyEvent(a.AssignmentID, "reminder_sent", nil)
+	p.Nudge(pollCompanyA) // its webhook arrived
+	if n := p.runDue(ctx); n != 1 {
+		t.Fatalf("%d companies polled right after the nudge, want 1", n)
+	}
+	if got := countType(env.stored(), mustType("reminder_sent")); got != 1 {
+		t.Errorf("%d reminder_sent after the nudged poll, want 1", got)
+	}
+	if st := p.sched.byID[pollCompanyA].st; st.Tier != TierActive || st.Delay != time.Minute {
+		t.Errorf("after the nudge: %+v, want active at the base interval", st)
+	}
+	p.Nudge("unknown-company") // ignored
+}
+
+func TestTheFirstPassIsSpreadOverTheIntervalActiveFirst(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
+	const companyC = "9c4f5d00-9f40-4d88-8e69-6b8040502d44"
+	env := newPollEnvWith(t, clk.Now, natstest.Start(t, "").ClientURL(),
+		sandbox.Company{ID: pollCompanyA}, sandbox.Company{ID: pollCompanyB}, sandbox.Company{ID: companyC}, sandbox.Company{ID: pollCompanyN})
+	ctx := context.Background()
+	now := clk.Now()
+	// What a previous run learned; all four are overdue after the downtime.
+	// Company ids sort A, B, C, N: the wanted order is not alphabetical.
+	for c, st := range map[string]schedState{
+		pollCompanyA: {Tier: TierNoReceivables, Next: now.Add(-time.Hour)},
+		pollCompanyB: {Tier: TierQuiet, Next: now.Add(-time.Hour)},
+		pollCompanyN: {Tier: TierActive, Next: now.Add(-time.Minute)},
+	} {
+		if err := env.store.saveSchedState(ctx, c, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := env.poller(PollerConfig{Interval: time.Minute, Now: clk.Now}, nil)
+	p.syncCompanies(ctx, now)
+	order := []string{pollCompanyN, pollCompanyB, companyC, pollCompanyA} // active, quiet, new, no receivables
+	var prev time.Time
+	for i, c := range order {
+		due := p.sched.byID[c].due
+		if want := now.Add(time.Duration(i) * time.Minute / 4); !due.Equal(want) {
+			t.Errorf("%d. %s due at +%v, want +%v", i+1, c[:4], due.Sub(now), want.Sub(now))
+		}
+		if due.Before(prev) {
+			t.Errorf("%s due before the one ranked above it", c[:4])
+		}
+		prev = due
+	}
+}
+
+// TestReplicasDivideTheCompaniesAndTakeOverADeadOne runs 2 and 4 pollers on a
+// 3-node JetStream cluster: each company is polled by one replica at a time
+// (never two at once), and a replica that dies without releasing its leases
+// has its companies taken over by the others.
+func TestReplicasDivideTheCompaniesAndTakeOverADeadOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	cluster := natstest.StartCluster(t, 3)
+	for _, replicas := range []int{2, 4} {
+		t.Run(fmt.Sprintf("%d replicas", replicas), func(t *testing.T) {
+			var companies []sandbox.Company
+			for i := range 12 {
+				companies = append(companies, sandbox.Company{ID: fmt.Sprintf("%04d%d-aaaa-4aaa-8aaa-aaaaaaaaaaaa", i, replicas)})
+			}
+			env := newPollEnvWith(t, nil, cluster.ClientURLs(), companies...)
+			cfg := PollerConfig{Interval: 50 * time.Millisecond, QuietMax: 200 * time.Millisecond, LeaseTTL: time.Second, Invoices: true}
+			type replica struct {
+				p      *Poller
+				api    *invoicePolls
+				cancel context.CancelFunc
+				done   chan error
+			}
+			var rs []*replica
+			shared := &flights{inFlight: map[string]int{}}
+			for i := range replicas {
+				c := cfg
+				c.Holder = fmt.Sprintf("replica-%d", i)
+				api := newInvoicePolls(env.client, time.Now)
+				api.flight = shared
+				ctx, cancel := context.WithCancel(context.Background())
+				r := &replica{p: env.poller(c, api), api: api, cancel: cancel, done: make(chan error, 1)}
+				go func() { r.done <- r.p.Run(ctx) }()
+				rs = append(rs, r)
+			}
+			polled := func(r *replica, c string) int {
+				r.api.mu.Lock()
+				defer r.api.mu.Unlock()
+				return len(r.api.at[c])
+			}
+			// Every company polled three times; each by one replica only.
+			waitFor(t, "every company polled 3 times", func() bool {
+				for _, c := range companies {
+					n := 0
+					for _, r := range rs {
+						n += polled(r, c.ID)
+					}
+					if n < 3 {
+						return false
+					}
+				}
+				return true
+			})
+			owner := map[string]int{}
+			for _, c := range companies {
+				owner[c.ID] = -1
+				for i, r := range rs {
+					if polled(r, c.ID) > 0 {
+						if owner[c.ID] >= 0 {
+							t.Errorf("company %s polled by replicas %d and %d", c.ID[:5], owner[c.ID], i)
+						}
+						owner[c.ID] = i
+					}
+				}
+			}
+			// Replica 0 dies: its leases stay as they were (a crash releases nothing).
+			rs[0].cancel()
+			if err := <-rs[0].done; err != nil {
+				t.Fatal(err)
+			}
+			var orphans []string
+			for c, i := range owner {
+				if i == 0 {
+					orphans = append(orphans, c)
+					// (false: a survivor already took it over, which is fine)
+					if _, _, err := env.store.acquireLease(context.Background(), c, "replica-0", time.Now(), cfg.LeaseTTL); err != nil {
+						t.Fatalf("restoring the dead replica's lease: %v", err)
+					}
+				}
+			}
+			if len(orphans) == 0 {
+				t.Log("replica 0 held no company")
+			}
+			waitFor(t, "the dead replica's companies polled by the others", func() bool {
+				for _, c := range orphans {
+					n := 0
+					for _, r := range rs[1:] {
+						n += polled(r, c)
+					}
+					if n == 0 {
+						return false
+					}
+				}
+				return true
+			})
+			for _, r := range rs[1:] {
+				r.cancel()
+				if err := <-r.done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if shared.overlaps != 0 {
+				t.Errorf("%d polls overlapping another poll of the same company", shared.overlaps)
+			}
+			taken := int64(0)
+			for _, r := range rs[1:] {
+				taken += r.p.Stats.LeaseChanges.Load()
+			}
+			if taken < int64(len(orphans)) {
+				t.Errorf("%d lease takeovers, want >= %d", taken, len(orphans))
+			}
+		})
+	}
+}
+
+func TestACompanyLateBeyondTwiceItsCeilingIsReportedOverdue(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
+	env := newPollEnv(t, clk.Now)
+	ctx := context.Background()
+	p := env.poller(PollerConfig{Interval: time.Minute, Now: clk.Now}, nil)
+	p.runDue(ctx) // the first company of the spread pass is polled
+	clk.Add(2*time.Minute + time.Second)
+	// Nobody polled for 2m01s: the never-polled company is overdue (its
+	// ceiling is the base interval), the polled one (quiet, 15m) is not.
+	got := map[Tier]TierStat{}
+	for _, ts := range p.TierStats() {
+		got[ts.Tier] = ts
+	}
+	if got[TierNew].Companies != 1 || got[TierNew].Overdue != 1 || got[TierNew].MaxLag != 2*time.Minute+time.Second {
+		t.Errorf("new: %+v, want 1 company, overdue, lag 2m1s", got[TierNew])
+	}
+	if got[TierQuiet].Companies != 1 || got[TierQuiet].Overdue != 0 {
+		t.Errorf("quiet: %+v, want 1 company, not overdue", got[TierQuiet])
+	}
+}
+
+// A webhook processed by a replica that does not hold the company reaches
+// the holder through the bucket, which polls the company at once.
+func TestANudgeOnAnotherReplicaReachesTheHolder(t *testing.T) {
+	env := newPollEnv(t, nil)
+	cfg := PollerConfig{Interval: time.Hour, Jitter: -1, LeaseTTL: time.Hour, Invoices: true}
+	ca, cb := cfg, cfg
+	ca.Holder, cb.Holder = "replica-a", "replica-b"
+	apiA, apiB := newInvoicePolls(env.client, time.Now), newInvoicePolls(env.client, time.Now)
+	a, b := env.poller(ca, apiA), env.poller(cb, apiB)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	doneA, doneB := make(chan error, 1), make(chan error, 1)
+	go func() { doneA <- a.Run(ctx) }()
+	waitFor(t, "replica a polls both companies", func() bool {
+		apiA.mu.Lock()
+		defer apiA.mu.Unlock()
+		return len(apiA.at[pollCompanyA]) == 1 && len(apiA.at[pollCompanyB]) == 1
+	})
+	go func() { doneB <- b.Run(ctx) }()
+	waitFor(t, "replica b lists both companies", func() bool {
+		b.sched.mu.Lock()
+		defer b.sched.mu.Unlock()
+		return len(b.sched.byID) == 2 && b.sched.h.Len()+b.sched.ready.Len() == 2
+	})
+	// A webhook for A processed by replica b, which has not polled A yet (A
+	// is due in an hour): b finds the lease held and passes the nudge on.
+	b.Nudge(pollCompanyA)
+	waitFor(t, "replica a polls A again", func() bool {
+		apiA.mu.Lock()
+		defer apiA.mu.Unlock()
+		return len(apiA.at[pollCompanyA]) == 2
+	})
+	cancel()
+	if err := errors.Join(<-doneA, <-doneB); err != nil {
+		t.Fatal(err)
+	}
+	apiB.mu.Lock()
+	defer apiB.mu.Unlock()
+	if len(apiB.at[pollCompanyA]) != 0 || len(apiB.at[pollCompanyB]) != 0 {
+		t.Errorf("replica b polled companies replica a holds: %v", apiB.at)
+	}
+	apiA.mu.Lock()
+	defer apiA.mu.Unlock()
+	if len(apiA.at[pollCompanyB]) != 1 {
+		t.Errorf("B polled %d times, want 1 (only A was nudged)", len(apiA.at[pollCompanyB]))
+	}
+}
