@@ -265,23 +265,34 @@ func (c *WebhookConsumer) readInfo(ctx context.Context) {
 }
 
 // handleKeepingLease runs the handler while telling JetStream every AckWait/3
-// that the message is still being worked on. The heartbeat stops however the
-// handler ends (deferred), so a handler that never returns an answer cannot keep
-// the message from being redelivered.
+// that the message is still being worked on. The heartbeat is one timer that
+// re-arms itself, not a goroutine and a ticker per message (those were a
+// goroutine start, a channel and a ticker for every webhook, although almost
+// every one finishes long before the first beat). It stops however the handler
+// ends (deferred), so a handler that never returns an answer cannot keep the
+// message from being redelivered.
 func (c *WebhookConsumer) handleKeepingLease(ctx context.Context, msg jetstream.Msg) error {
-	beat := time.NewTicker(c.cfg.AckWait / 3)
-	defer beat.Stop()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case <-beat.C:
-				_ = msg.InProgress()
-			case <-done:
-				return
-			}
+	every := c.cfg.AckWait / 3
+	var (
+		mu      sync.Mutex
+		stopped bool
+		beat    *time.Timer
+	)
+	mu.Lock() // beat is read by its own callback
+	beat = time.AfterFunc(every, func() {
+		_ = msg.InProgress()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			beat.Reset(every)
 		}
+	})
+	mu.Unlock()
+	defer func() {
+		mu.Lock()
+		stopped = true
+		beat.Stop()
+		mu.Unlock()
 	}()
 	return c.handle(ctx, msg)
 }
