@@ -162,9 +162,17 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 	}
 	ctx, span := c.startProcess(ctx, msg, md)
 	defer span.End()
-	log := c.log.With("stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "subject", msg.Subject())
-	if sc := span.SpanContext(); sc.IsValid() {
-		log = log.With("trace_id", sc.TraceID().String())
+	// The message's logger is built only when something is logged: With
+	// formats its attributes at once, for every webhook, and almost none logs.
+	var msgLog *slog.Logger
+	log := func() *slog.Logger {
+		if msgLog == nil {
+			msgLog = c.log.With("stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "subject", msg.Subject())
+			if sc := span.SpanContext(); sc.IsValid() {
+				msgLog = msgLog.With("trace_id", sc.TraceID().String())
+			}
+		}
+		return msgLog
 	}
 	if md.NumDelivered > uint64(c.cfg.MaxDeliver) {
 		// Tried too often without an answer (e.g. the process died on it every time).
@@ -182,7 +190,7 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 	case err == nil:
 		c.outcome(ctx, span, "ack")
 		if err := msg.Ack(); err != nil {
-			log.Warn("ack failed; the message will come back and be skipped as processed", "err", err)
+			log().Warn("ack failed; the message will come back and be skipped as processed", "err", err)
 		}
 	case errors.As(err, &pe) && !pe.Retry:
 		c.deadLetter(ctx, msg, pe.Reason, err, log)
@@ -195,7 +203,7 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 	default:
 		delay := c.retryDelay(md.NumDelivered, pe)
 		c.outcome(ctx, span, "retry")
-		log.Info("webhook processing will be retried", "err", err, "delay", delay)
+		log().Info("webhook processing will be retried", "err", err, "delay", delay)
 		_ = msg.NakWithDelay(delay)
 	}
 }
@@ -297,7 +305,8 @@ func (c *WebhookConsumer) handleKeepingLease(ctx context.Context, msg jetstream.
 	return c.handle(ctx, msg)
 }
 
-func (c *WebhookConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, reason string, cause error, log *slog.Logger) {
+func (c *WebhookConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, reason string, cause error, msgLog func() *slog.Logger) {
+	log := msgLog()
 	if err := c.dl.Put(ctx, msg, reason, cause); err != nil {
 		// Never drop it: try again later.
 		log.Error("dead letter failed; message will be retried", "reason", reason, "err", err)
