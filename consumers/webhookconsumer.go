@@ -24,8 +24,9 @@ type ConsumerConfig struct {
 	// "maventa-events-webhooks".
 	Durable string
 	// Concurrency is how many messages this process works on at once. Default
-	// 16: processing one waits on Maventa and on about fifteen JetStream round
-	// trips (markers, events, states), not on the CPU, so with 4 the end-to-end
+	// 16: processing one waits on Maventa (two calls) and on six JetStream
+	// round trips (per aggregate a read, a batch of publishes and a
+	// compare-and-set), not on the CPU, so with 4 the end-to-end
 	// load test at 1 000 webhooks/s queued for hundreds of milliseconds
 	// (docs/performance.md); the Maventa rate limit still bounds the API calls.
 	Concurrency int
