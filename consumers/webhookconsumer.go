@@ -24,8 +24,9 @@ type ConsumerConfig struct {
 	// "maventa-events-webhooks".
 	Durable string
 	// Concurrency is how many messages this process works on at once. Default
-	// 16: processing one waits on Maventa and on about fifteen JetStream round
-	// trips (records, events), not on the CPU, so with 4 the end-to-end
+	// 16: processing one waits on Maventa (two calls) and on six JetStream
+	// round trips (per aggregate a read, a batch of publishes and a
+	// compare-and-set), not on the CPU, so with 4 the end-to-end
 	// load test at 1 000 webhooks/s queued for hundreds of milliseconds
 	// (docs/performance.md); the Maventa rate limit still bounds the API calls.
 	Concurrency int
@@ -162,9 +163,17 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 	}
 	ctx, span := c.startProcess(ctx, msg, md)
 	defer span.End()
-	log := c.log.With("stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "subject", msg.Subject())
-	if sc := span.SpanContext(); sc.IsValid() {
-		log = log.With("trace_id", sc.TraceID().String())
+	// The message's logger is built only when something is logged: With
+	// formats its attributes at once, for every webhook, and almost none logs.
+	var msgLog *slog.Logger
+	log := func() *slog.Logger {
+		if msgLog == nil {
+			msgLog = c.log.With("stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "subject", msg.Subject())
+			if sc := span.SpanContext(); sc.IsValid() {
+				msgLog = msgLog.With("trace_id", sc.TraceID().String())
+			}
+		}
+		return msgLog
 	}
 	if md.NumDelivered > uint64(c.cfg.MaxDeliver) {
 		// Tried too often without an answer (e.g. the process died on it every time).
@@ -182,7 +191,7 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 	case err == nil:
 		c.outcome(ctx, span, "ack")
 		if err := msg.Ack(); err != nil {
-			log.Warn("ack failed; the message will come back and be skipped as processed", "err", err)
+			log().Warn("ack failed; the message will come back and be skipped as processed", "err", err)
 		}
 	case errors.As(err, &pe) && !pe.Retry:
 		c.deadLetter(ctx, msg, pe.Reason, err, log)
@@ -195,7 +204,7 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 	default:
 		delay := c.retryDelay(md.NumDelivered, pe)
 		c.outcome(ctx, span, "retry")
-		log.Info("webhook processing will be retried", "err", err, "delay", delay)
+		log().Info("webhook processing will be retried", "err", err, "delay", delay)
 		_ = msg.NakWithDelay(delay)
 	}
 }
@@ -265,28 +274,40 @@ func (c *WebhookConsumer) readInfo(ctx context.Context) {
 }
 
 // handleKeepingLease runs the handler while telling JetStream every AckWait/3
-// that the message is still being worked on. The heartbeat stops however the
-// handler ends (deferred), so a handler that never returns an answer cannot keep
-// the message from being redelivered.
+// that the message is still being worked on. The heartbeat is one timer that
+// re-arms itself, not a goroutine and a ticker per message (those were a
+// goroutine start, a channel and a ticker for every webhook, although almost
+// every one finishes long before the first beat). It stops however the handler
+// ends (deferred), so a handler that never returns an answer cannot keep the
+// message from being redelivered.
 func (c *WebhookConsumer) handleKeepingLease(ctx context.Context, msg jetstream.Msg) error {
-	beat := time.NewTicker(c.cfg.AckWait / 3)
-	defer beat.Stop()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case <-beat.C:
-				_ = msg.InProgress()
-			case <-done:
-				return
-			}
+	every := c.cfg.AckWait / 3
+	var (
+		mu      sync.Mutex
+		stopped bool
+		beat    *time.Timer
+	)
+	mu.Lock() // beat is read by its own callback
+	beat = time.AfterFunc(every, func() {
+		_ = msg.InProgress()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			beat.Reset(every)
 		}
+	})
+	mu.Unlock()
+	defer func() {
+		mu.Lock()
+		stopped = true
+		beat.Stop()
+		mu.Unlock()
 	}()
 	return c.handle(ctx, msg)
 }
 
-func (c *WebhookConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, reason string, cause error, log *slog.Logger) {
+func (c *WebhookConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, reason string, cause error, msgLog func() *slog.Logger) {
+	log := msgLog()
 	if err := c.dl.Put(ctx, msg, reason, cause); err != nil {
 		// Never drop it: try again later.
 		log.Error("dead letter failed; message will be retried", "reason", reason, "err", err)

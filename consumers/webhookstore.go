@@ -145,24 +145,38 @@ func BodyID(body []byte) string {
 // duplicate window (nothing new was stored). meta is copied into the message
 // headers (request metadata worth keeping for later re-normalization).
 func (s *WebhookStore) Store(ctx context.Context, companyID, event string, body []byte, meta http.Header) (duplicate bool, err error) {
-	msg := &nats.Msg{Subject: WebhookSubject(companyID, event), Data: body, Header: nats.Header(meta.Clone())}
-	if msg.Header == nil {
-		msg.Header = nats.Header{}
-	}
-	msg.Header.Set(HeaderEvent, event)
-	msg.Header.Set(HeaderCompanyID, companyID)
+	msg := &nats.Msg{Subject: WebhookSubject(companyID, event), Data: body,
+		Header: headerWith(meta, HeaderEvent, event, HeaderCompanyID, companyID)}
 	return s.publish(ctx, msg, s.webhooks, BodyID(body), attrEvent.String(event), attrCompanyID.String(companyID))
 }
 
 // Quarantine keeps an authenticated request that could not be understood, with
 // the reason, deduplicated by body like Store.
 func (s *WebhookStore) Quarantine(ctx context.Context, reason string, body []byte, meta http.Header) (duplicate bool, err error) {
-	msg := &nats.Msg{Subject: QuarantineSubject(reason), Data: body, Header: nats.Header(meta.Clone())}
-	if msg.Header == nil {
-		msg.Header = nats.Header{}
-	}
-	msg.Header.Set(HeaderReason, reason)
+	msg := &nats.Msg{Subject: QuarantineSubject(reason), Data: body, Header: headerWith(meta, HeaderReason, reason)}
 	return s.publish(ctx, msg, s.quarantine, BodyID(body))
+}
+
+// headerWith is a copy of meta (which stays untouched) with the canonical
+// keys and values of kv set: one map and one backing array for the values,
+// where Clone and Set made a map, an array and a slice per value set.
+func headerWith(meta http.Header, kv ...string) nats.Header {
+	n := 0
+	for _, vs := range meta {
+		n += len(vs)
+	}
+	// The room for what publish adds (trace context) avoids growing the map.
+	h := make(nats.Header, len(meta)+len(kv)/2+2)
+	vals := make([]string, 0, n+len(kv)/2)
+	for k, vs := range meta {
+		vals = append(vals, vs...)
+		h[k] = vals[len(vals)-len(vs) : len(vals) : len(vals)]
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		vals = append(vals, kv[i+1])
+		h[kv[i]] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	return h
 }
 
 // publish writes msg within a producer span whose context it injects into the

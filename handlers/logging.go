@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -41,6 +42,33 @@ func requestInfoFrom(ctx context.Context) *requestInfo {
 	return i
 }
 
+// requestState is what the edge keeps per request, allocated once by
+// serverTelemetry: the access log's fields and chi's route context. Both are
+// reached through edgeContext.Value, so a webhook costs one allocation here
+// instead of two context.WithValue, a route context, a second response
+// wrapper and a second copy of the request (profile in docs/performance.md).
+type requestState struct {
+	info  requestInfo
+	route chi.Context
+}
+
+// edgeContext serves requestState's parts under the keys their readers use
+// (chi.RouteCtxKey, infoKey) and everything else from the parent.
+type edgeContext struct {
+	context.Context
+	st *requestState
+}
+
+func (c edgeContext) Value(key any) any {
+	switch key {
+	case chi.RouteCtxKey:
+		return &c.st.route
+	case infoKey{}:
+		return &c.st.info
+	}
+	return c.Context.Value(key)
+}
+
 // accessLog logs one line per request. It logs the path only: the query string
 // (?secret=) and the Authorization header carry the webhook secret and are never
 // logged. Successful requests log at debug so that a busy receiver does not spend
@@ -49,9 +77,18 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			info := &requestInfo{}
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+			// Behind serverTelemetry (every route but the health checks) the
+			// request already carries its info and a status-recording writer.
+			info := requestInfoFrom(r.Context())
+			if info == nil {
+				info = &requestInfo{}
+				r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+			}
+			ww, ok := w.(middleware.WrapResponseWriter)
+			if !ok {
+				ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			}
+			next.ServeHTTP(ww, r)
 			status := ww.Status()
 			if status == 0 {
 				status = http.StatusOK

@@ -1,13 +1,11 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -74,8 +72,9 @@ func serverTelemetry(next http.Handler) http.Handler {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		// A route context given to chi is the one it fills in (instead of one
 		// from its pool), so the matched template is still readable afterwards.
-		rctx := chi.NewRouteContext()
-		next.ServeHTTP(ww, r.WithContext(context.WithValue(ctx, chi.RouteCtxKey, rctx)))
+		st := &requestState{}
+		rctx := &st.route
+		next.ServeHTTP(ww, r.WithContext(edgeContext{Context: ctx, st: st}))
 
 		status := ww.Status()
 		if status == 0 {

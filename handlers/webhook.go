@@ -219,12 +219,21 @@ func storedAnswer(duplicate bool) []byte {
 // not copied from the request: the store injects the context of its own publish
 // span (which continues the request's trace) under the W3C names.
 func requestMeta(r *http.Request) http.Header {
-	h := http.Header{}
-	h.Set("Received-At", time.Now().UTC().Format(time.RFC3339Nano))
-	h.Set("Remote-Addr", r.RemoteAddr)
-	for _, k := range []string{"Content-Type", "User-Agent", "X-Forwarded-For"} {
+	// Canonical keys set directly and one backing array for the values: this
+	// runs for every webhook, and Header.Set canonicalizes and allocates a
+	// slice per value.
+	vals := make([]string, 0, 5)
+	h := make(http.Header, 8) // room for what the store adds
+	put := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	var ts [len(time.RFC3339Nano) + 8]byte
+	put("Received-At", string(time.Now().UTC().AppendFormat(ts[:0], time.RFC3339Nano)))
+	put("Remote-Addr", r.RemoteAddr)
+	for _, k := range [...]string{"Content-Type", "User-Agent", "X-Forwarded-For"} {
 		if v := r.Header.Get(k); v != "" {
-			h.Set(k, v)
+			put(k, v)
 		}
 	}
 	return h

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -74,22 +77,41 @@ func ParseWebhookEnvelope(body []byte) (Webhook, error) {
 	case trimmed[0] != '{':
 		return Webhook{}, &WebhookError{Problems: []string{"body is not a JSON object"}}
 	}
-	var top struct {
-		Event          json.RawMessage `json:"event"`
-		CompanyID      json.RawMessage `json:"company_id"`
-		EventTimestamp json.RawMessage `json:"event_timestamp"`
-		EventData      json.RawMessage `json:"event_data"`
-	}
-	// json.Unmarshal also rejects anything after the object.
-	if err := json.Unmarshal(trimmed, &top); err != nil {
-		return Webhook{}, &WebhookError{Problems: []string{"body is not valid JSON: " + err.Error()}}
+	// One pass of the v2 decoder with encoding/json's semantics (jsonOptions:
+	// case-insensitive names, the last of duplicate names, invalid UTF-8
+	// accepted) validates the whole body and keeps the four members raw: this
+	// runs for every webhook, and encoding/json scans the body twice (validate,
+	// then decode) and then each string member twice more. Only when v2
+	// refuses the body does encoding/json run, for its error message.
+	var top envelopeMembers
+	if err := jsonv2.Unmarshal(trimmed, &top, jsonOptions); err != nil {
+		top = envelopeMembers{}
+		var v1 struct {
+			Event          json.RawMessage `json:"event"`
+			CompanyID      json.RawMessage `json:"company_id"`
+			EventTimestamp json.RawMessage `json:"event_timestamp"`
+			EventData      json.RawMessage `json:"event_data"`
+		}
+		// json.Unmarshal also rejects anything after the object.
+		if err := json.Unmarshal(trimmed, &v1); err != nil {
+			return Webhook{}, &WebhookError{Problems: []string{"body is not valid JSON: " + err.Error()}}
+		}
+		top.Event, top.CompanyID = jsontext.Value(v1.Event), jsontext.Value(v1.CompanyID)
+		top.EventTimestamp, top.EventData = jsontext.Value(v1.EventTimestamp), jsontext.Value(v1.EventData)
 	}
 	var w Webhook
 	var problems []string
-	str := func(name string, raw json.RawMessage) (string, bool) {
-		if isNull(raw) {
+	str := func(name string, raw jsontext.Value) (string, bool) {
+		if isNull(json.RawMessage(raw)) {
 			problems = append(problems, fmt.Sprintf("missing %q", name))
 			return "", false
+		}
+		if s, ok := plainString(raw); ok {
+			if strings.TrimSpace(s) == "" {
+				problems = append(problems, fmt.Sprintf("%q is empty", name))
+				return "", false
+			}
+			return s, true
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
@@ -115,13 +137,38 @@ func ParseWebhookEnvelope(body []byte) (Webhook, error) {
 			w.EventTimestamp = t
 		}
 	}
-	if !isNull(top.EventData) {
-		w.EventData = top.EventData // a sub-slice of body: no copy
+	if !isNull(json.RawMessage(top.EventData)) {
+		w.EventData = json.RawMessage(top.EventData)
 	}
 	if len(problems) > 0 {
 		return Webhook{}, &WebhookError{Problems: problems}
 	}
 	return w, nil
+}
+
+// envelopeMembers are the members of a webhook envelope, raw.
+type envelopeMembers struct {
+	Event          jsontext.Value `json:"event"`
+	CompanyID      jsontext.Value `json:"company_id"`
+	EventTimestamp jsontext.Value `json:"event_timestamp"`
+	EventData      jsontext.Value `json:"event_data"`
+}
+
+// plainString is the value of raw when it is a JSON string without escapes
+// and of printable ASCII only, which is what encoding/json would decode it to
+// (every event name, company id and timestamp Maventa sends); ok is false for
+// anything else, which the caller decodes with encoding/json.
+func plainString(raw jsontext.Value) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(in), true
 }
 
 // MarshalJSON writes the envelope back in Maventa's shape, unknown fields included.

@@ -53,6 +53,8 @@ type e2eResult struct {
 	posted, expected, arrived, duplicated, missing, streamEvents int
 	histInv, histOpen                                            *hdr.Histogram
 	rssNow                                                       int64
+	cpu                                                          time.Duration // service CPU from warm-up start to the last event
+	webhooks                                                     int64         // 2xx answers (warm-up included)
 	retained                                                     []streamState
 }
 
@@ -239,6 +241,10 @@ func (r *e2eResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  expected events %d, arrived %d, missing %d, duplicated %d, distinct events in stream %d: %s\n",
 		r.expected, r.arrived, r.missing, r.duplicated, r.streamEvents,
 		map[bool]string{true: "match", false: "MISMATCH"}[r.ok()])
+	if r.webhooks > 0 {
+		fmt.Fprintf(w, "  service CPU from warm-up to the last event %.2fs: %.0f us per webhook\n",
+			r.cpu.Seconds(), float64(r.cpu.Microseconds())/float64(r.webhooks))
+	}
 	if r.rssNow > 0 {
 		fmt.Fprintf(w, "  service RSS after the run %.1f MB\n", float64(r.rssNow)/(1<<20))
 	}

@@ -107,6 +107,7 @@ func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer)
 		body, onSend = e2e.body, e2e.sent
 	}
 
+	cpuStart, _ := svc.usage()
 	warm := drive(ctx, client, url, body, onSend, o, o.warmup, false)
 	cpu0, _ := svc.usage()
 	r := drive(ctx, client, url, body, onSend, o, o.duration, true)
@@ -118,7 +119,10 @@ func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer)
 	r.gaveUp += warm.gaveUp
 	if e2e != nil {
 		r.e2e = e2e.finish(ctx, o.e2eWait)
-		_, r.peakRSS = svc.usage()
+		// Everything the webhooks cost, the enrichment after the load included.
+		var cpuEnd time.Duration
+		cpuEnd, r.peakRSS = svc.usage()
+		r.e2e.cpu, r.e2e.webhooks = cpuEnd-cpuStart, warm.ok+r.ok
 		r.e2e.rssNow = svc.rssNow()
 		r.e2e.retained = retainedState(ctx, e2e.broker.JS)
 	}

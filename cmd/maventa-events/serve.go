@@ -252,7 +252,7 @@ func newClient(cfg *config, creds *maventa.CredentialStore, log *slog.Logger) (*
 		BackgroundShare:   cfg.Maventa.PollShare, ThrottleCooldown: cfg.Maventa.ThrottleCooldown,
 		// One client span per HTTP request, children of the processing span, named
 		// after the route template (never a raw path with ids).
-		Transport: otelhttp.NewTransport(http.DefaultTransport.(*http.Transport).Clone(),
+		Transport: otelhttp.NewTransport(maventaTransport(cfg.Consumer.Concurrency+cfg.Poller.Concurrency),
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 				return r.Method + " " + maventa.RouteTemplate(r.URL.Path)
 			})),
@@ -263,6 +263,17 @@ func newClient(cfg *config, creds *maventa.CredentialStore, log *slog.Logger) (*
 		return nil, fmt.Errorf("maventa client: %w", err)
 	}
 	return client, nil
+}
+
+// maventaTransport is http.DefaultTransport with room to keep a connection
+// per concurrent caller: its default of 2 idle connections per host made all
+// but two of the consumers' concurrent Maventa calls open (and close) a new
+// connection, a TCP (and TLS) handshake per call (docs/performance.md).
+func maventaTransport(callers int) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(callers, 2)
+	tr.MaxIdleConns = max(tr.MaxIdleConns, 2*tr.MaxIdleConnsPerHost)
+	return tr
 }
 
 // runConsumers processes stored webhooks into domain events, and polls Maventa
