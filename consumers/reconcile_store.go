@@ -2,7 +2,9 @@ package consumers
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,10 +111,21 @@ func isWrongSequence(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
+// maxPlainKey is the longest id used in a KV key as it is. A key is part of a
+// NATS subject, which travels in the protocol's control line (4 KiB by
+// default): an id from a hostile webhook (a 70 000-character company_id) would
+// make the server close the connection, and every later webhook would fail.
+const maxPlainKey = 128
+
 // kvKey makes any id usable in a KV key: letters, digits, "-" and "_" pass as
 // they are (UUIDs), anything else is base64url-encoded behind "x." (a dot never
-// appears in the plain form, so the two forms cannot collide).
+// appears in the plain form, so the two forms cannot collide). An id longer
+// than maxPlainKey bytes becomes "h." and the hex SHA-256 of the id.
 func kvKey(id string) string {
+	if len(id) > maxPlainKey {
+		sum := sha256.Sum256([]byte(id))
+		return "h." + hex.EncodeToString(sum[:])
+	}
 	for i := 0; i < len(id); i++ {
 		if !plainKeyByte(id[i]) {
 			return "x." + base64.RawURLEncoding.EncodeToString([]byte(id))
@@ -279,6 +292,9 @@ func (s *ReconcileStore) schedStates(ctx context.Context) (map[string]schedState
 
 // companyOfKey reverses kvKey.
 func companyOfKey(k string) (string, error) {
+	if strings.HasPrefix(k, "h.") {
+		return "", fmt.Errorf("key %s: a hashed id cannot be decoded (no configured company id is that long)", k)
+	}
 	if rest, ok := strings.CutPrefix(k, "x."); ok {
 		b, err := base64.RawURLEncoding.DecodeString(rest)
 		return string(b), err

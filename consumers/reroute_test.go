@@ -3,6 +3,7 @@ package consumers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -108,5 +109,31 @@ func TestARerouteDeliveryIsNeverLostWhenProcessedConcurrently(t *testing.T) {
 	bySubject := countsBySubject(evs)
 	for i := range invoices {
 		assertRerouted(t, bySubject[fmt.Sprintf("inv-par-%02d", i)], fmt.Sprintf("invoice %d", i))
+	}
+}
+
+// An id far longer than a NATS subject may be (a hostile 70 000-character
+// company_id or invoice_id, accepted by the intake) must not become a KV key
+// as it is: the server closes the connection over the control-line limit, and
+// every later webhook then fails.
+func TestAnOversizeIDKeepsTheConnection(t *testing.T) {
+	p := newPipeline(t, &fakeMaventa{}, StreamsConfig{})
+	ctx := context.Background()
+	long := strings.Repeat("X", 70000)
+	bodies := [][]byte{
+		[]byte(`{"event":"NETWORKS.PEPPOL.CREATED","company_id":"` + long + `","event_timestamp":"2026-03-02T08:00:00Z","event_data":{}}`),
+		invoiceWebhook("DELIVERED", long, "2026-03-02T08:00:00Z"),
+		invoiceWebhook("DELIVERED", "after-the-long-ones", "2026-03-02T08:00:00Z"),
+	}
+	for i, b := range bodies {
+		if err := p.proc.Process(ctx, b, nil); err != nil {
+			t.Fatalf("webhook %d: %v", i, err)
+		}
+	}
+	if len(kvKey(long)) > 200 {
+		t.Errorf("kvKey of a 70 000-byte id is %d bytes", len(kvKey(long)))
+	}
+	if kvKey(long) == kvKey(long+"Y") {
+		t.Error("two long ids share a key")
 	}
 }
