@@ -236,6 +236,7 @@ var allTypes = []TypeDef{
 	TypeAssignmentServiceLevelChanged, TypeAssignmentDeliveryStatus,
 	TypeAssignmentStatusChanged, TypeAssignmentCollectionStatusChanged,
 	TypeMessageReceived,
+	TypeCommandSucceeded, TypeCommandRejected, TypeCommandFailed, TypeCommandOutcomeUnknown,
 	TypeUnrecognized,
 }
 
