@@ -217,7 +217,9 @@ type Problem struct {
 type Problems []Problem
 
 // Add records one problem.
-func (p *Problems) Add(field, problem string) { *p = append(*p, Problem{Field: field, Problem: problem}) }
+func (p *Problems) Add(field, problem string) {
+	*p = append(*p, Problem{Field: field, Problem: problem})
+}
 
 // Error lists the problems in one line.
 func (p Problems) Error() string {
@@ -388,7 +390,9 @@ type CancelCommand struct{}
 func (CancelCommand) Check(*Problems) {}
 
 // CheckAgainst implements AssignmentCommandData.
-func (CancelCommand) CheckAgainst(a AssignmentFacts, p *Problems) { closedRefuses(a, "a cancellation", p) }
+func (CancelCommand) CheckAgainst(a AssignmentFacts, p *Problems) {
+	closedRefuses(a, "a cancellation", p)
+}
 
 // FreezeCommand is the data of assignment.freeze.
 type FreezeCommand struct {
