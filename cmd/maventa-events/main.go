@@ -51,15 +51,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return dlq(ctx, rest, getenv, stdout, stderr)
 	case "status":
 		return status(ctx, rest, getenv, stdout, stderr)
+	case "command":
+		return command(ctx, rest, getenv, stdout, stderr)
 	case "probe":
 		return probe(ctx, rest)
 	case "config":
 		_, err := io.WriteString(stdout, optionsMarkdown())
 		return err
 	case "help":
-		_, err := fmt.Fprintln(stdout, "usage: maventa-events [serve|received|tail|reconcile|webhooks|dlq|status|config|probe] [flags]; 'maventa-events serve -h' lists the flags")
+		_, err := fmt.Fprintln(stdout, "usage: maventa-events [serve|received|tail|reconcile|webhooks|dlq|status|command|config|probe] [flags]; 'maventa-events serve -h' lists the flags")
 		return err
 	default:
-		return fmt.Errorf("unknown command %q (want serve, received, tail, reconcile, webhooks, dlq, status, config, probe or help)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, received, tail, reconcile, webhooks, dlq, status, command, config, probe or help)", cmd)
 	}
 }

@@ -232,10 +232,18 @@ func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipe
 			pollErr <- poller.Run(ctx)
 		}()
 	}
+	cmdErr := make(chan error, 1)
+	if cfg.CommandsOn {
+		wg.Add(1)
+		go func() { defer wg.Done(); cmdErr <- runCommands(ctx, b, cfg, api, emitter, log) }()
+	}
 	err = wc.Run(ctx)
 	wg.Wait()
 	if err == nil && cfg.PollOn {
 		err = <-pollErr
+	}
+	if err == nil && cfg.CommandsOn {
+		err = <-cmdErr
 	}
 	return err
 }

@@ -399,3 +399,34 @@ func (r *Runner) deadLetter(ctx context.Context, msg jetstream.Msg, reason strin
 	log.Warn("command dead-lettered", "reason", reason, "err", cause)
 	_ = msg.Term()
 }
+
+// Wait returns the record of command id once its outcome is decided (and,
+// when resolved is true, once an operator resolved it), watching the bucket
+// rather than polling it.
+func (s *KVStore) Wait(ctx context.Context, id string) (Record, error) {
+	w, err := s.kv.Watch(ctx, recordKey(id))
+	if err != nil {
+		return Record{}, fmt.Errorf("watch command record %s: %w", id, err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return Record{}, fmt.Errorf("command %s: no outcome yet: %w", id, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return Record{}, fmt.Errorf("command %s: watch ended", id)
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue // nil marks the end of the initial values
+			}
+			var r Record
+			if err := json.Unmarshal(e.Value(), &r); err != nil {
+				return Record{}, fmt.Errorf("decode command record %s: %w", id, err)
+			}
+			if r.State == StateDone {
+				return r, nil
+			}
+		}
+	}
+}

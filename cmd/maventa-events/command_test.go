@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
+	"github.com/maventa-bridge/maventa-events/events"
+	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
+)
+
+// TestCommandSendThroughTheService is the command side end to end: `command
+// send` publishes a direct payment, the running service applies it at the
+// sandbox once and publishes command.succeeded, and polling then brings the
+// payment and the agency's close as the usual domain events, once each.
+func TestCommandSendThroughTheService(t *testing.T) {
+	sb := sandbox.New(sandbox.Config{Seed: 3, TimeScale: 3600, Logger: quietLog()})
+	co := sandbox.Company{ID: "6f1c2a77-6c1f-4a55-9b36-3f5f1e2d9a11", APIKey: "api-key-1", VendorAPIKey: "vendor-key", Name: "Luotto Oy", BID: "1234567-8"}
+	sb.AddCompany(co)
+	srv, err := sandbox.Start(sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	inv, err := sb.SendInvoice(co.ID, sandbox.InvoiceSpec{Number: "C1", Sum: sandbox.Amt("80.00"), RecipientName: "Asiakas Oy",
+		RecipientBID: "3456789-0", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
+	if err != nil || inv.AssignmentID == "" {
+		t.Fatalf("invoice: %+v %v", inv, err)
+	}
+	s := startService(t, map[string]string{
+		"MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL, "MAVENTA_VENDOR_API_KEY": "vendor-key",
+		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000",
+		"POLL_INTERVAL": "100ms", "LOG_LEVEL": "warn",
+	})
+	env := envFunc(map[string]string{"NATS_URL": s.natsURL})
+	cli := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append([]string{"maventa-events", "command"}, args...), env, &out, &errb)
+		return out.String() + errb.String(), err
+	}
+
+	out, err := cli("send", "-type", "assignment.paid", "-company", co.ID, "-subject", inv.AssignmentID, "-id", "pay-1",
+		"-correlation-id", "run-7", "-data", `{"amount":"80.00","booked_at":"2026-03-01","archive_number":"A-1"}`, "-json")
+	if err != nil {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	var rec commands.Record
+	if err := json.Unmarshal([]byte(out), &rec); err != nil {
+		t.Fatalf("send output %q: %v", out, err)
+	}
+	var d events.CommandSucceeded
+	_ = json.Unmarshal(rec.OutcomeData, &d)
+	if rec.Outcome != events.OutcomeSucceeded || d.MaventaEventID == "" || rec.CorrelationID != "run-7" {
+		t.Fatalf("record %+v", rec)
+	}
+
+	// The outcome, then the company's paid event and the agency's close, each once.
+	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	count := func() map[string]int {
+		st, err := b.JS.Stream(ctx, events.StreamName)
+		if err != nil {
+			return nil
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return nil
+		}
+		n := map[string]int{}
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+			m, err := st.GetMsg(ctx, seq)
+			if err != nil {
+				continue
+			}
+			e, err := events.Decode(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n[e.Type]++
+			if e.Type == events.TypeAssignmentPaid.Type() && e.MaventaEventID != d.MaventaEventID {
+				t.Errorf("paid event %s is not the one the command created (%s)", e.MaventaEventID, d.MaventaEventID)
+			}
+		}
+		return n
+	}
+	var got map[string]int
+	natstest.WaitFor(t, 30*time.Second, "the payment and the close arrive by polling", func() bool {
+		got = count()
+		return got[events.TypeAssignmentClose.Type()] > 0 && got[events.TypeAssignmentPaid.Type()] > 0
+	})
+	for _, typ := range []string{events.TypeCommandSucceeded.Type(), events.TypeAssignmentPaid.Type(), events.TypeAssignmentClose.Type()} {
+		if got[typ] != 1 {
+			t.Errorf("%s: %d events, want 1 (all: %v)", typ, got[typ], got)
+		}
+	}
+	if n := sb.CompanyEvents(inv.AssignmentID, "paid"); n != 1 {
+		t.Errorf("paid applied %d times", n)
+	}
+
+	// Sending the same command again answers with the same outcome and applies nothing.
+	if out, err := cli("send", "-type", "assignment.paid", "-company", co.ID, "-subject", inv.AssignmentID, "-id", "pay-1",
+		"-correlation-id", "run-7", "-data", `{"amount":"80.00","booked_at":"2026-03-01","archive_number":"A-1"}`); err != nil || !strings.Contains(out, "outcome: succeeded") {
+		t.Errorf("resend: %v\n%s", err, out)
+	}
+	if n := sb.CompanyEvents(inv.AssignmentID, "paid"); n != 1 {
+		t.Errorf("paid applied %d times after a resend", n)
+	}
+
+	if out, err := cli("status", "-id", "pay-1"); err != nil || !strings.Contains(out, "state: done") || !strings.Contains(out, "outcome: succeeded") {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad data is refused before sending", []string{"send", "-type", "assignment.paid", "-company", co.ID, "-subject", inv.AssignmentID,
+			"-data", `{"amount":1.234,"booked_at":"x"}`}, "data.amount"},
+		{"unknown command names the known ones", []string{"send", "-type", "assignment.pay", "-company", co.ID}, "assignment.paid, assignment.credit_note"},
+		{"status of an unknown id", []string{"status", "-id", "nope"}, "no record"},
+		{"resolve needs a decision", []string{"resolve", "-id", "pay-1", "-by", "ops"}, "exactly one of -applied or -not-applied"},
+		{"a succeeded command cannot be resolved", []string{"resolve", "-id", "pay-1", "-applied", "-by", "ops"}, "only a command whose outcome is unknown"},
+		{"unknown subcommand", []string{"cancel"}, "unknown command subcommand"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := cli(tt.args...)
+			if err == nil || !strings.Contains(err.Error()+out, tt.want) {
+				t.Errorf("err %v, output %q; want %q", err, out, tt.want)
+			}
+		})
+	}
+}
