@@ -150,7 +150,11 @@ var options = []option{
 	{flag: "commands", env: "COMMANDS_ENABLED", def: "true", isBool: true, usage: "apply commands from the RECEIVABLES_COMMANDS stream at Maventa in this process (needs -consumers)",
 		set: func(c *config, v string) (err error) { c.CommandsOn, err = strconv.ParseBool(v); return }},
 	{flag: "command-concurrency", env: "COMMAND_CONCURRENCY", def: "4", usage: "commands applied at once per process (one assignment's commands always one after the other)",
-		set: func(c *config, v string) (err error) { n, err := positiveInt(v); c.Commands.Concurrency = int(n); return err }},
+		set: func(c *config, v string) (err error) {
+			n, err := positiveInt(v)
+			c.Commands.Concurrency = int(n)
+			return err
+		}},
 	{flag: "command-max-age", env: "COMMAND_MAX_AGE", def: "7d", usage: "how long commands are kept in their stream",
 		set: func(c *config, v string) (err error) { c.Commands.MaxAge, err = positiveDuration(v); return }},
 	{flag: "command-record-ttl", env: "COMMAND_RECORD_TTL", def: "90d", usage: "how long a command id is remembered (never applied twice within it); keep it above COMMAND_MAX_AGE plus the dead-letter age",
