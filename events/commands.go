@@ -124,6 +124,8 @@ var (
 var allCommands = []CommandDef{
 	CommandPaid, CommandCreditNote, CommandComment, CommandDueDateChangeRequest, CommandCancel,
 	CommandFreeze, CommandCreditLoss, CommandMarkEventSeen,
+	CommandAddAssignmentMessage, CommandAddThreadMessage, CommandFlagThread, CommandMarkMessageSeen,
+	CommandSetServiceLevel,
 }
 
 // Commands returns every command of the catalog, in documentation order.

@@ -263,3 +263,96 @@ func TestSameCommandTwiceAppliesOnce(t *testing.T) {
 		t.Errorf("%d outcome events", n)
 	}
 }
+
+// TestMessagingAndServiceLevelCommands: messages to an assignment and a thread,
+// flagging a thread, marking a message seen and a customer's service level, each
+// from NATS through the sandbox to its outcome, with the request body checked.
+func TestMessagingAndServiceLevelCommands(t *testing.T) {
+	e := newEnv(t)
+	e.run(e.handler("h1"), e.sc)
+	a := e.assignment("G1", "100.00")
+	agency, err := e.sb.AddAgencyMessage(a, "Please confirm the debtor's address.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bid = "1234567-1" // a valid Y-tunnus
+	tests := []struct {
+		name, id      string
+		def           events.CommandDef
+		subject, data string
+		method, path  string
+		wantBody      string
+		wantMessageID bool
+	}{
+		{"message about an assignment", "m1", events.CommandAddAssignmentMessage, a, `{"text":"Debtor moved to Tampere."}`,
+			"POST", "/v1/assignments/" + a + "/messages", `{"message":"Debtor moved to Tampere."}`, true},
+		{"answer in a thread", "m2", events.CommandAddThreadMessage, agency.ThreadID, `{"text":"Address confirmed."}`,
+			"POST", "/v1/message_threads/" + agency.ThreadID + "/messages", `{"message":"Address confirmed."}`, true},
+		{"flag a thread", "m3", events.CommandFlagThread, agency.ThreadID, `{}`,
+			"PATCH", "/v1/message_threads/" + agency.ThreadID, `{"flagged":true}`, false},
+		{"mark a message seen", "m4", events.CommandMarkMessageSeen, agency.ID, `{}`,
+			"PUT", "/v1/messages/" + agency.ID + "/seen", "", true},
+		{"set a customer's service level", "m5", events.CommandSetServiceLevel, bid, `{"service_level":"VIP"}`,
+			"PATCH", "/v1/service_levels/" + bid, `{"service_level":"vip"}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(e.rec.writes())
+			e.publish(tt.def, tt.id, company, tt.subject, tt.data)
+			d := succeeded(t, e.outcome(tt.id))
+			if tt.wantMessageID && d.MaventaMessageID == "" {
+				t.Errorf("outcome %+v without the message id", d)
+			}
+			w := e.rec.writes()[before:]
+			if len(w) != 1 || w[0].Method != tt.method || w[0].Path != tt.path {
+				t.Fatalf("writes %+v", w)
+			}
+			if tt.wantBody != "" {
+				jsonEqual(t, w[0].Body, tt.wantBody)
+			}
+		})
+	}
+	if lvl, _ := e.api.GetServiceLevel(t.Context(), company, bid); lvl.ServiceLevel != "vip" {
+		t.Errorf("service level %q", lvl.ServiceLevel)
+	}
+
+	t.Run("rejections name what to fix", func(t *testing.T) {
+		for id, c := range map[string]struct {
+			def           events.CommandDef
+			subject, data string
+			field         string
+		}{
+			"r1": {events.CommandSetServiceLevel, "1234567-8", `{"service_level":"vip"}`, "subject"},
+			"r2": {events.CommandSetServiceLevel, bid, `{"service_level":"gold"}`, "data.service_level"},
+			"r3": {events.CommandAddThreadMessage, "no-such-thread", `{"text":"x"}`, "subject"},
+			"r4": {events.CommandAddAssignmentMessage, a, `{"text":""}`, "data.text"},
+		} {
+			e.publish(c.def, id, company, c.subject, c.data)
+			out := e.outcome(id)
+			var r events.CommandRejected
+			_ = json.Unmarshal(out.Data, &r)
+			if out.Type != events.TypeCommandRejected.Type() || len(r.Problems) != 1 || r.Problems[0].Field != c.field {
+				t.Errorf("%s: %s %s", id, out.Type, out.Data)
+			}
+		}
+	})
+
+	t.Run("a message whose answer was lost is found by reading back", func(t *testing.T) {
+		e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/messages", Status: 502, AfterApply: true, Count: 1})
+		e.publish(events.CommandAddAssignmentMessage, "m6", company, a, `{"text":"Second note."}`)
+		d := succeeded(t, e.outcome("m6"))
+		if !d.ReadBack || d.MaventaMessageID == "" {
+			t.Errorf("outcome %+v", d)
+		}
+		ms, _ := e.api.ListAssignmentMessages(t.Context(), company, a)
+		n := 0
+		for _, m := range ms {
+			if m.Message == "Second note." {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("message applied %d times", n)
+		}
+	})
+}

@@ -140,8 +140,15 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, js: js, nc: nc, sb: sb, api: api, rec: rec, clock: clk, store: store,
 		emitter: consumers.NewEmitter(js, kv, pc), dl: consumers.NewDeadLetters(js, pc), sc: sc,
 		outcomes: map[string][]events.Event{}, changed: make(chan struct{}, 1)}
-	sub, err := nc.Subscribe(events.SubjectRoot+".*.command.>", func(m *nats.Msg) {
-		ev, err := events.Decode(m.Data)
+	// Outcomes as stored in the event stream (a core subscription would also
+	// see publishes JetStream drops as duplicates).
+	oc, err := js.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.SubjectRoot + ".*.command.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := oc.Consume(func(m jetstream.Msg) {
+		ev, err := events.Decode(m.Data())
 		if err != nil {
 			t.Errorf("outcome event: %v", err)
 			return
@@ -161,7 +168,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	t.Cleanup(cc.Stop)
 	return e
 }
 

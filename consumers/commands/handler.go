@@ -47,11 +47,21 @@ import (
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
-// Maventa is what the handler needs from Maventa's APIs (*maventa.Client).
+// Maventa is what the handler needs from Maventa's APIs (*maventa.Client):
+// per command, a read of its target, its write, and the read back.
 type Maventa interface {
 	GetAssignment(ctx context.Context, companyID, assignmentID string) (maventa.Assignment, error)
 	AddEvent(ctx context.Context, companyID, assignmentID string, ev maventa.NewEvent) (maventa.Event, error)
 	MarkEventSeen(ctx context.Context, companyID, assignmentID, eventID string) error
+	ListAssignmentMessages(ctx context.Context, companyID, assignmentID string) ([]maventa.Message, error)
+	AddAssignmentMessage(ctx context.Context, companyID, assignmentID string, m maventa.NewMessage) (maventa.Message, error)
+	GetMessageThread(ctx context.Context, companyID, threadID string) (maventa.MessageThread, error)
+	ListThreadMessages(ctx context.Context, companyID, threadID string) ([]maventa.Message, error)
+	AddThreadMessage(ctx context.Context, companyID, threadID string, m maventa.NewMessage) (maventa.Message, error)
+	FlagMessageThread(ctx context.Context, companyID, threadID string, flagged bool) (maventa.MessageThread, error)
+	MarkMessageSeen(ctx context.Context, companyID, messageID string) error
+	GetServiceLevel(ctx context.Context, companyID, customerBID string) (maventa.ServiceLevel, error)
+	SetServiceLevel(ctx context.Context, companyID, customerBID, level string) (maventa.ServiceLevel, error)
 }
 
 // Emitter publishes outcome events, each once (*consumers.Emitter).
@@ -132,6 +142,9 @@ type Resolution struct {
 type RetryError struct {
 	Err   error
 	After time.Duration
+	// Busy means another process is applying the command: waiting for it is
+	// not a failed attempt.
+	Busy bool
 }
 
 func (e *RetryError) Error() string { return "retry: " + e.Err.Error() }
@@ -235,7 +248,7 @@ func (h *Handler) Handle(ctx context.Context, subject string, body []byte) error
 		case StateApplying:
 			if rec.Holder != h.cfg.Holder {
 				if wait := rec.Since.Add(h.cfg.ApplyLease).Sub(h.cfg.Now()); wait > 0 {
-					return &RetryError{Err: fmt.Errorf("command %s is being applied by %s", cmd.ID, rec.Holder), After: wait}
+					return &RetryError{Err: fmt.Errorf("command %s is being applied by %s", cmd.ID, rec.Holder), After: wait, Busy: true}
 				}
 			}
 			log.Info("command found applying: reading Maventa back, never resending", "holder", rec.Holder)
@@ -268,28 +281,25 @@ func (h *Handler) apply(ctx context.Context, cmd events.Command, def events.Comm
 		return h.decide(ctx, rec, rev, events.OutcomeRejected, events.CommandRejected{
 			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, Problems: problems})
 	}
-	ad, ok := data.(events.AssignmentCommandData)
-	if !ok {
+	o := opFor(data)
+	if o == nil {
 		return &PermanentError{Reason: "unsupported_command", Err: fmt.Errorf("%s has no handler", def.Name)}
 	}
-	a, err := h.api.GetAssignment(ctx, cmd.CompanyID, cmd.Subject)
+	p, base, err := o.prepare(ctx, h.api, cmd, data)
 	if err != nil {
-		if p, ok := targetProblem(err, cmd); ok {
+		if tp, ok := targetProblem(err, cmd, def); ok {
 			return h.decide(ctx, rec, rev, events.OutcomeRejected, events.CommandRejected{
-				CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, Problems: events.Problems{p}})
+				CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, Problems: events.Problems{tp}})
 		}
 		return h.failOrRetry(ctx, rec, rev, cmd, err)
 	}
-	facts := assignmentFacts(a)
-	var p events.Problems
-	ad.CheckAgainst(facts, &p)
 	if len(p) > 0 {
 		return h.decide(ctx, rec, rev, events.OutcomeRejected, events.CommandRejected{
 			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, Problems: p})
 	}
 
 	rec.State, rec.Holder, rec.Since = StateApplying, h.cfg.Holder, h.cfg.Now().UTC()
-	rec.Baseline = baseline(def, data, a)
+	rec.Baseline = base
 	if rev, err = h.store.Put(ctx, rec, rev); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return err
@@ -297,11 +307,11 @@ func (h *Handler) apply(ctx context.Context, cmd events.Command, def events.Comm
 		return &RetryError{Err: err}
 	}
 
-	created, err := h.send(ctx, cmd, def, data)
+	c, err := o.send(ctx, h.api, cmd, data)
 	switch {
 	case err == nil:
 		return h.decide(ctx, rec, rev, events.OutcomeSucceeded, events.CommandSucceeded{
-			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, MaventaEventID: created})
+			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, MaventaEventID: c.EventID, MaventaMessageID: c.MessageID})
 	case maventa.IsAmbiguous(err):
 		h.log.Warn("ambiguous answer to a command: reading Maventa back, never resending",
 			"command_id", cmd.ID, "command", rec.Command, "err", err)
@@ -321,15 +331,15 @@ func (h *Handler) apply(ctx context.Context, cmd events.Command, def events.Comm
 }
 
 // targetProblem turns "no such company / assignment" into a rejection problem.
-func targetProblem(err error, cmd events.Command) (events.Problem, bool) {
+func targetProblem(err error, cmd events.Command, def events.CommandDef) (events.Problem, bool) {
 	var ae *maventa.APIError
 	switch {
 	case errors.Is(err, maventa.ErrNoCredentials):
 		return events.Problem{Field: "companyid", Problem: fmt.Sprintf("company %s is unknown to this service (no Maventa credentials for it)", cmd.CompanyID)}, true
 	case maventa.IsNotFound(err):
-		return events.Problem{Field: "subject", Problem: fmt.Sprintf("assignment %s does not exist at Maventa for company %s", cmd.Subject, cmd.CompanyID)}, true
+		return events.Problem{Field: "subject", Problem: fmt.Sprintf("%s %s does not exist at Maventa for company %s", def.SubjectIs, cmd.Subject, cmd.CompanyID)}, true
 	case errors.As(err, &ae) && ae.Status == 403:
-		return events.Problem{Field: "subject", Problem: fmt.Sprintf("assignment %s is not company %s's", cmd.Subject, cmd.CompanyID)}, true
+		return events.Problem{Field: "subject", Problem: fmt.Sprintf("%s %s is not company %s's", def.SubjectIs, cmd.Subject, cmd.CompanyID)}, true
 	}
 	return events.Problem{}, false
 }
@@ -358,7 +368,7 @@ func assignmentFacts(a maventa.Assignment) events.AssignmentFacts {
 }
 
 // baseline is what the target holds before the write, for reading back.
-func baseline(def events.CommandDef, data events.CommandData, a maventa.Assignment) []string {
+func baseline(data events.CommandData, a maventa.Assignment) []string {
 	if s, ok := data.(events.MarkEventSeenCommand); ok {
 		for _, ev := range a.Events {
 			if ev.ID == s.EventID {
@@ -370,22 +380,13 @@ func baseline(def events.CommandDef, data events.CommandData, a maventa.Assignme
 	return assignmentFacts(a).EventIDs
 }
 
-// send makes the command's one write and returns the id Maventa created.
-func (h *Handler) send(ctx context.Context, cmd events.Command, def events.CommandDef, data events.CommandData) (string, error) {
-	if s, ok := data.(events.MarkEventSeenCommand); ok {
-		return "", h.api.MarkEventSeen(ctx, cmd.CompanyID, cmd.Subject, s.EventID)
-	}
-	ev, err := MaventaEvent(data)
-	if err != nil {
-		return "", err
-	}
-	out, err := h.api.AddEvent(ctx, cmd.CompanyID, cmd.Subject, ev)
-	return out.ID, err
-}
-
 // readBack decides an ambiguous write from what Maventa holds now.
 func (h *Handler) readBack(ctx context.Context, cmd events.Command, def events.CommandDef, data events.CommandData, rec Record, rev uint64, cause error) error {
-	a, err := h.api.GetAssignment(ctx, cmd.CompanyID, cmd.Subject)
+	o := opFor(data)
+	if o == nil {
+		return &PermanentError{Reason: "unsupported_command", Err: fmt.Errorf("%s has no handler", def.Name)}
+	}
+	c, found, seen, err := o.find(ctx, h.api, cmd, data, rec.Baseline)
 	if err != nil {
 		if maventa.IsRetryable(err) || ctx.Err() != nil {
 			after, _ := maventa.RetryAfter(err)
@@ -393,12 +394,12 @@ func (h *Handler) readBack(ctx context.Context, cmd events.Command, def events.C
 		}
 		return h.decide(ctx, rec, rev, events.OutcomeUnknown, events.CommandOutcomeUnknown{
 			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, Error: cause.Error(),
-			Seen: "reading the assignment back failed: " + err.Error()})
+			Seen: "reading back failed: " + err.Error()})
 	}
-	found, seen := match(def, data, rec, a)
-	if found != nil {
+	if found {
 		return h.decide(ctx, rec, rev, events.OutcomeSucceeded, events.CommandSucceeded{
-			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, MaventaEventID: *found, ReadBack: true})
+			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, MaventaEventID: c.EventID,
+			MaventaMessageID: c.MessageID, ReadBack: true})
 	}
 	return h.decide(ctx, rec, rev, events.OutcomeUnknown, events.CommandOutcomeUnknown{
 		CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, Error: cause.Error(), Seen: seen})
@@ -406,12 +407,12 @@ func (h *Handler) readBack(ctx context.Context, cmd events.Command, def events.C
 
 // match looks for the write's effect on a: a pointer to the created event id
 // ("" for a mark seen) when exactly one candidate matches, and what was seen.
-func match(def events.CommandDef, data events.CommandData, rec Record, a maventa.Assignment) (*string, string) {
+func match(data events.CommandData, base []string, a maventa.Assignment) (*string, string) {
 	if s, ok := data.(events.MarkEventSeenCommand); ok {
 		for _, ev := range a.Events {
 			if ev.ID == s.EventID {
 				now := fmt.Sprintf("seens:%d", len(ev.Seens))
-				if !slices.Equal(rec.Baseline, []string{now}) {
+				if !slices.Equal(base, []string{now}) {
 					empty := ""
 					return &empty, ""
 				}
@@ -429,7 +430,7 @@ func match(def events.CommandDef, data events.CommandData, rec Record, a maventa
 	var ids []string
 	newOfType := 0
 	for _, ev := range a.Events {
-		if slices.Contains(rec.Baseline, ev.ID) || ev.Type != want.Type {
+		if slices.Contains(base, ev.ID) || ev.Type != want.Type {
 			continue
 		}
 		newOfType++
@@ -442,7 +443,7 @@ func match(def events.CommandDef, data events.CommandData, rec Record, a maventa
 		return &ids[0], ""
 	}
 	return nil, fmt.Sprintf("%d events on assignment %s before the request, %d now; %d new %s events, %d of them the company's with this command's data",
-		len(rec.Baseline), a.ID, len(a.Events), newOfType, want.Type, len(ids))
+		len(base), a.ID, len(a.Events), newOfType, want.Type, len(ids))
 }
 
 // agencyParties are the party ids on events only the agency may create.

@@ -345,15 +345,26 @@ func (r *Runner) process(ctx context.Context, msg jetstream.Msg) {
 	wctx := context.WithoutCancel(ctx)
 	log := r.log.With("subject", msg.Subject())
 	var err error
-	for attempt := 1; ; attempt++ {
+	for attempt, tries := 1, 1; ; tries++ {
 		hctx, cancel := context.WithTimeout(wctx, 4*r.cfg.AckWait)
 		err = r.h.Handle(hctx, msg.Subject(), msg.Data())
 		cancel()
 		var re *RetryError
-		if !errors.As(err, &re) || attempt >= r.cfg.MaxAttempts {
+		if !errors.As(err, &re) {
 			break
 		}
-		wait := r.retryDelay(attempt, re.After)
+		var wait time.Duration
+		if re.Busy {
+			// Another replica is applying it: look again soon, however long its
+			// lease, since it usually finishes well before.
+			wait = min(r.retryDelay(tries, 0), max(re.After, r.cfg.RetryInitial))
+		} else {
+			if attempt >= r.cfg.MaxAttempts {
+				break
+			}
+			wait = r.retryDelay(attempt, re.After)
+			attempt++
+		}
 		log.Info("command will be retried", "attempt", attempt, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {

@@ -1,0 +1,221 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/maventa-bridge/maventa-events/events"
+	"github.com/maventa-bridge/maventa-events/maventa"
+)
+
+// created is what Maventa made for a write.
+type created struct {
+	EventID, MessageID string
+}
+
+// op is how one kind of command is applied: read the target (validation and
+// the baseline to read back against), send the one write, and find its effect
+// after an ambiguous answer.
+type op interface {
+	// prepare returns the problems that reject the command (none: apply it) and
+	// what the target holds before the write.
+	prepare(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (events.Problems, []string, error)
+	// send makes the write.
+	send(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (created, error)
+	// find looks for the write's effect: found, or what was seen instead.
+	find(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData, baseline []string) (created, bool, string, error)
+}
+
+func opFor(data events.CommandData) op {
+	switch data.(type) {
+	case events.AssignmentCommandData:
+		return assignmentOp{}
+	case events.AddMessageCommand:
+		return messageOp{}
+	case events.FlagThreadCommand:
+		return flagOp{}
+	case events.MarkMessageSeenCommand:
+		return messageSeenOp{}
+	case events.SetServiceLevelCommand:
+		return serviceLevelOp{}
+	}
+	return nil
+}
+
+// assignmentOp: the assignment event commands and mark_event_seen.
+type assignmentOp struct{}
+
+func (assignmentOp) prepare(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (events.Problems, []string, error) {
+	a, err := api.GetAssignment(ctx, cmd.CompanyID, cmd.Subject)
+	if err != nil {
+		return nil, nil, err
+	}
+	var p events.Problems
+	data.(events.AssignmentCommandData).CheckAgainst(assignmentFacts(a), &p)
+	return p, baseline(data, a), nil
+}
+
+func (assignmentOp) send(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (created, error) {
+	if s, ok := data.(events.MarkEventSeenCommand); ok {
+		return created{}, api.MarkEventSeen(ctx, cmd.CompanyID, cmd.Subject, s.EventID)
+	}
+	ev, err := MaventaEvent(data)
+	if err != nil {
+		return created{}, err
+	}
+	out, err := api.AddEvent(ctx, cmd.CompanyID, cmd.Subject, ev)
+	return created{EventID: out.ID}, err
+}
+
+func (assignmentOp) find(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData, base []string) (created, bool, string, error) {
+	a, err := api.GetAssignment(ctx, cmd.CompanyID, cmd.Subject)
+	if err != nil {
+		return created{}, false, "", err
+	}
+	id, seen := match(data, base, a)
+	if id == nil {
+		return created{}, false, seen, nil
+	}
+	return created{EventID: *id}, true, "", nil
+}
+
+// messageOp: a message about an assignment or in a thread.
+type messageOp struct{}
+
+func (messageOp) list(ctx context.Context, api Maventa, cmd events.Command) ([]maventa.Message, error) {
+	if cmd.Type == events.CommandAddThreadMessage.Type() {
+		return api.ListThreadMessages(ctx, cmd.CompanyID, cmd.Subject)
+	}
+	return api.ListAssignmentMessages(ctx, cmd.CompanyID, cmd.Subject)
+}
+
+func (o messageOp) prepare(ctx context.Context, api Maventa, cmd events.Command, _ events.CommandData) (events.Problems, []string, error) {
+	if cmd.Type == events.CommandAddThreadMessage.Type() {
+		if _, err := api.GetMessageThread(ctx, cmd.CompanyID, cmd.Subject); err != nil {
+			return nil, nil, err
+		}
+	} else if _, err := api.GetAssignment(ctx, cmd.CompanyID, cmd.Subject); err != nil {
+		return nil, nil, err
+	}
+	ms, err := o.list(ctx, api, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return nil, ids, nil
+}
+
+func (messageOp) send(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (created, error) {
+	m := maventa.NewMessage{Message: data.(events.AddMessageCommand).Text}
+	var out maventa.Message
+	var err error
+	if cmd.Type == events.CommandAddThreadMessage.Type() {
+		out, err = api.AddThreadMessage(ctx, cmd.CompanyID, cmd.Subject, m)
+	} else {
+		out, err = api.AddAssignmentMessage(ctx, cmd.CompanyID, cmd.Subject, m)
+	}
+	return created{MessageID: out.ID}, err
+}
+
+func (o messageOp) find(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData, base []string) (created, bool, string, error) {
+	ms, err := o.list(ctx, api, cmd)
+	if err != nil {
+		return created{}, false, "", err
+	}
+	text := data.(events.AddMessageCommand).Text
+	var ids []string
+	fresh := 0
+	for _, m := range ms {
+		if slices.Contains(base, m.ID) {
+			continue
+		}
+		fresh++
+		if m.Message == text {
+			ids = append(ids, m.ID)
+		}
+	}
+	if len(ids) == 1 {
+		return created{MessageID: ids[0]}, true, "", nil
+	}
+	return created{}, false, fmt.Sprintf("%d messages before the request, %d now; %d new, %d with this command's text", len(base), len(ms), fresh, len(ids)), nil
+}
+
+// flagOp: flag or unflag a thread. Setting a state is harmless to repeat, but
+// the client does not resend a PATCH: reading back settles it.
+type flagOp struct{}
+
+func (flagOp) prepare(ctx context.Context, api Maventa, cmd events.Command, _ events.CommandData) (events.Problems, []string, error) {
+	t, err := api.GetMessageThread(ctx, cmd.CompanyID, cmd.Subject)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, []string{fmt.Sprintf("flagged:%t", t.Flagged)}, nil
+}
+
+func (flagOp) send(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (created, error) {
+	_, err := api.FlagMessageThread(ctx, cmd.CompanyID, cmd.Subject, data.(events.FlagThreadCommand).IsFlagged())
+	return created{}, err
+}
+
+func (flagOp) find(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData, _ []string) (created, bool, string, error) {
+	t, err := api.GetMessageThread(ctx, cmd.CompanyID, cmd.Subject)
+	if err != nil {
+		return created{}, false, "", err
+	}
+	want := data.(events.FlagThreadCommand).IsFlagged()
+	if t.Flagged == want {
+		return created{}, true, "", nil
+	}
+	return created{}, false, fmt.Sprintf("thread %s has flagged=%t", t.ID, t.Flagged), nil
+}
+
+// messageSeenOp: PUT, idempotent: the client resends it itself, so an
+// ambiguous answer that survives its retries is unknown.
+type messageSeenOp struct{}
+
+func (messageSeenOp) prepare(context.Context, Maventa, events.Command, events.CommandData) (events.Problems, []string, error) {
+	return nil, nil, nil
+}
+
+func (messageSeenOp) send(ctx context.Context, api Maventa, cmd events.Command, _ events.CommandData) (created, error) {
+	return created{MessageID: cmd.Subject}, api.MarkMessageSeen(ctx, cmd.CompanyID, cmd.Subject)
+}
+
+func (messageSeenOp) find(context.Context, Maventa, events.Command, events.CommandData, []string) (created, bool, string, error) {
+	return created{}, false, "Maventa has no way to read one message's seen state", nil
+}
+
+// serviceLevelOp: set a customer's service level.
+type serviceLevelOp struct{}
+
+func (serviceLevelOp) prepare(ctx context.Context, api Maventa, cmd events.Command, _ events.CommandData) (events.Problems, []string, error) {
+	if err := events.CheckBusinessID(cmd.Subject); err != nil {
+		return events.Problems{{Field: "subject", Problem: err.Error()}}, nil, nil
+	}
+	l, err := api.GetServiceLevel(ctx, cmd.CompanyID, cmd.Subject)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, []string{"level:" + l.ServiceLevel}, nil
+}
+
+func (serviceLevelOp) send(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (created, error) {
+	_, err := api.SetServiceLevel(ctx, cmd.CompanyID, cmd.Subject, strings.ToLower(data.(events.SetServiceLevelCommand).ServiceLevel))
+	return created{}, err
+}
+
+func (serviceLevelOp) find(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData, _ []string) (created, bool, string, error) {
+	l, err := api.GetServiceLevel(ctx, cmd.CompanyID, cmd.Subject)
+	if err != nil {
+		return created{}, false, "", err
+	}
+	if strings.EqualFold(l.ServiceLevel, data.(events.SetServiceLevelCommand).ServiceLevel) {
+		return created{}, true, "", nil
+	}
+	return created{}, false, fmt.Sprintf("customer %s has service level %q", cmd.Subject, l.ServiceLevel), nil
+}
