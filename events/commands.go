@@ -90,7 +90,7 @@ var (
 	CommandPaid = commandDef[PaidCommand]("assignment.paid",
 		"Report a direct payment (or, with a negative amount, mark a credit note as used). A payer whose name starts with VISMA AMILI or VISMA FINANC is not a direct payment and is rejected (seed 003).",
 		"assignment id", "POST /v1/assignments/{id}/events `{\"type\":\"paid\",\"data\":{\"sum_paid\":200.5,\"booked_at\":\"2019-01-04\",\"archive_number\":\"12345\"}}`",
-		readBackEvents, `{"amount":"200.50","currency":"EUR","booked_at":"2019-01-04","archive_number":"12345","payer_name":"Hanna's Test Company"}`, "paid")
+		readBackEvents, `{"amount":"200.50","currency":"EUR","booked_at":"2019-01-04","archive_number":"12345","payer_name":"Asiakas Oy"}`, "paid")
 	CommandCreditNote = commandDef[CreditNoteCommand]("assignment.credit_note",
 		"Link a credit note to the assignment; the credit sum must be positive. A credit covering the open sum closes the assignment.",
 		"assignment id", "POST /v1/assignments/{id}/events `{\"type\":\"credit_note\",\"data\":{\"credit_note_number\":\"64502\",\"sum\":2.3}}` (field names ASSUMED)",
