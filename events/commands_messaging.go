@@ -32,7 +32,6 @@ var (
 		"the customer's service level", `{"service_level":"vip"}`, "")
 )
 
-
 // AddMessageCommand is the data of message.add_to_assignment and message.add_to_thread.
 type AddMessageCommand struct {
 	// Text is the message.
