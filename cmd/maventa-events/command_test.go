@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +140,35 @@ func TestCommandSendThroughTheService(t *testing.T) {
 				t.Errorf("err %v, output %q; want %q", err, out, tt.want)
 			}
 		})
+	}
+}
+
+// TestREADMEListsEveryCommand: the README's command table names every command
+// of the catalog and no other.
+func TestREADMEListsEveryCommand(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Sending commands to Maventa")
+	if !ok {
+		t.Fatal("README.md has no 'Sending commands to Maventa' section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	listed := map[string]bool{}
+	for _, line := range strings.Split(section, "\n") {
+		if name, ok := strings.CutPrefix(line, "| `"); ok {
+			name, _, _ = strings.Cut(name, "`")
+			listed[name] = true
+		}
+	}
+	for _, d := range events.Commands() {
+		if !listed[d.Name] {
+			t.Errorf("README.md's command table lacks %s", d.Name)
+		}
+		delete(listed, d.Name)
+	}
+	for name := range listed {
+		t.Errorf("README.md's command table lists %s, which is no command", name)
 	}
 }
