@@ -125,7 +125,7 @@ var allCommands = []CommandDef{
 	CommandPaid, CommandCreditNote, CommandComment, CommandDueDateChangeRequest, CommandCancel,
 	CommandFreeze, CommandCreditLoss, CommandMarkEventSeen,
 	CommandAddAssignmentMessage, CommandAddThreadMessage, CommandFlagThread, CommandMarkMessageSeen,
-	CommandSetServiceLevel,
+	CommandSetServiceLevel, CommandTransferToRopo, CommandTransferToAmili,
 }
 
 // Commands returns every command of the catalog, in documentation order.

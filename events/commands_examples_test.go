@@ -26,4 +26,9 @@ func commandOutcomeExamples(t testing.TB, add func(Event, error)) {
 	add(NewCommandOutcome(TypeCommandOutcomeUnknown, exampleCompany, "3c6a1f85-9dab-4e2c-9a54-2b9f8e7d6c43", assignment, corr, "",
 		CommandOutcomeUnknown{CommandID: "3c6a1f85-9dab-4e2c-9a54-2b9f8e7d6c43", Command: CommandPaid.Name, CommandSubject: assignment,
 			Error: "maventa: POST /v1/assignments/{id}/events: 504 Gateway Timeout", Seen: "2 paid events by the company not seen before the request: cannot tell which is this command's"}, at))
+	const invoice = "12f88354-5998-495b-8675-67bf05de60e5"
+	add(New(TypeInvoiceTransferSent, Meta{CompanyID: exampleCompany, Subject: invoice, Time: at, Key: []string{"4d7b2a96-aebc-4f3d-8b65-3c0a9f8e7d54"}},
+		InvoiceTransferSent{CommandID: "4d7b2a96-aebc-4f3d-8b65-3c0a9f8e7d54", InvoiceID: invoice, Provider: "amili", AssignmentID: assignment}))
+	add(New(TypeInvoiceTransferFailed, Meta{CompanyID: exampleCompany, Subject: invoice, Time: at, Key: []string{"5e8c3ba7-bfcd-4a4e-9c76-4d1baf9f8e65"}},
+		InvoiceTransferFailed{CommandID: "5e8c3ba7-bfcd-4a4e-9c76-4d1baf9f8e65", InvoiceID: invoice, Provider: "ropo", ErrorMessage: "The invoice is already paid"}))
 }

@@ -237,6 +237,7 @@ var allTypes = []TypeDef{
 	TypeAssignmentStatusChanged, TypeAssignmentCollectionStatusChanged,
 	TypeMessageReceived,
 	TypeCommandSucceeded, TypeCommandRejected, TypeCommandFailed, TypeCommandOutcomeUnknown,
+	TypeInvoiceTransferSent, TypeInvoiceTransferFailed,
 	TypeUnrecognized,
 }
 

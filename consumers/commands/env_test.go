@@ -93,10 +93,15 @@ type env struct {
 
 	mu       sync.Mutex
 	outcomes map[string][]events.Event // by command id
+	results  map[string][]events.Event // invoice transfer results, by command id
 	changed  chan struct{}
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, false) }
+
+// newEnvWith: strict routes invoices through Amili Kassavirta only for companies
+// with the service active, so that invoices have no assignment until transferred.
+func newEnvWith(t *testing.T, strict bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	ns := natstest.Start(t, "")
@@ -120,7 +125,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	sb := sandbox.New(sandbox.Config{Seed: 11, Logger: quiet, TimeScale: 3600, Clock: clk.Now})
+	sb := sandbox.New(sandbox.Config{Seed: 11, Logger: quiet, TimeScale: 3600, Clock: clk.Now, StrictActivation: strict})
 	t.Cleanup(sb.Close)
 	sb.AddCompany(sandbox.Company{ID: company, APIKey: apiKey, VendorAPIKey: vendor, Name: "Acme Oy", BID: "1234567-8"})
 	srv, err := sandbox.Start(sb)
@@ -139,11 +144,11 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, js: js, nc: nc, sb: sb, api: api, rec: rec, clock: clk, store: store,
 		emitter: consumers.NewEmitter(js, kv, pc), dl: consumers.NewDeadLetters(js, pc), sc: sc,
-		outcomes: map[string][]events.Event{}, changed: make(chan struct{}, 1)}
+		outcomes: map[string][]events.Event{}, results: map[string][]events.Event{}, changed: make(chan struct{}, 1)}
 	// Outcomes as stored in the event stream (a core subscription would also
 	// see publishes JetStream drops as duplicates).
 	oc, err := js.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.SubjectRoot + ".*.command.>"}})
+		FilterSubjects: []string{events.SubjectRoot + ".*.command.>", events.SubjectRoot + ".*.invoice.>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +163,11 @@ func newEnv(t *testing.T) *env {
 		}
 		_ = json.Unmarshal(ev.Data, &d)
 		e.mu.Lock()
-		e.outcomes[d.CommandID] = append(e.outcomes[d.CommandID], ev)
+		if strings.HasPrefix(ev.Type, events.TypePrefix+"invoice.transfer_") {
+			e.results[d.CommandID] = append(e.results[d.CommandID], ev)
+		} else {
+			e.outcomes[d.CommandID] = append(e.outcomes[d.CommandID], ev)
+		}
 		e.mu.Unlock()
 		select {
 		case e.changed <- struct{}{}:
@@ -174,7 +183,7 @@ func newEnv(t *testing.T) *env {
 
 // handler returns a handler on the env's store, emitter and client.
 func (e *env) handler(holder string) *Handler {
-	return NewHandler(Config{Holder: holder, Now: e.clock.Now, ApplyLease: time.Minute}, e.store, e.emitter, e.api, quiet)
+	return NewHandler(Config{Holder: holder, Now: e.clock.Now, ApplyLease: time.Minute, FollowInterval: 10 * time.Millisecond}, e.store, e.emitter, e.api, quiet)
 }
 
 // run starts a runner until the test ends.
@@ -239,6 +248,36 @@ func (e *env) outcome(id string) events.Event {
 			e.t.Fatalf("no outcome for command %s", id)
 		}
 	}
+}
+
+// result waits for the transfer result event of command id.
+func (e *env) result(id string) events.Event {
+	e.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		e.mu.Lock()
+		evs := e.results[id]
+		e.mu.Unlock()
+		if len(evs) > 0 {
+			return evs[0]
+		}
+		select {
+		case <-e.changed:
+		case <-deadline:
+			e.t.Fatalf("no transfer result for command %s", id)
+		}
+	}
+}
+
+// invoice sends an invoice; with a strict sandbox it gets no assignment.
+func (e *env) invoice(number string) string {
+	e.t.Helper()
+	r, err := e.sb.SendInvoice(company, sandbox.InvoiceSpec{Number: number, Sum: sandbox.Amt("1250.00"), RecipientName: "Asiakas Oy",
+		RecipientBID: "1234567-1", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
+	if err != nil || r.InvoiceID == "" {
+		e.t.Fatalf("send invoice: %+v %v", r, err)
+	}
+	return r.InvoiceID
 }
 
 func (e *env) outcomeCount(id string) int {

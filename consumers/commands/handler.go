@@ -27,6 +27,7 @@ package commands
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -62,6 +63,10 @@ type Maventa interface {
 	MarkMessageSeen(ctx context.Context, companyID, messageID string) error
 	GetServiceLevel(ctx context.Context, companyID, customerBID string) (maventa.ServiceLevel, error)
 	SetServiceLevel(ctx context.Context, companyID, customerBID, level string) (maventa.ServiceLevel, error)
+	GetInvoice(ctx context.Context, companyID, invoiceID string) (maventa.Invoice, error)
+	GetInvoiceAssignment(ctx context.Context, companyID, invoiceID string) (maventa.InvoiceAssignment, error)
+	TransferToRopo(ctx context.Context, companyID, invoiceID string) (maventa.InvoiceAssignment, error)
+	TransferToAmili(ctx context.Context, companyID, invoiceID string, t maventa.AmiliTransfer) (maventa.InvoiceAssignment, error)
 }
 
 // Emitter publishes outcome events, each once (*consumers.Emitter).
@@ -121,6 +126,8 @@ type Record struct {
 	DecidedAt   time.Time       `json:"decided_at,omitzero"`
 	// Resolution is the operator's decision after outcome_unknown.
 	Resolution *Resolution `json:"resolution,omitempty"`
+	// Transfer is the followed state of an invoice transfer, once it succeeded.
+	Transfer *Transfer `json:"transfer,omitempty"`
 	// Received is when the command was first seen.
 	Received time.Time `json:"received"`
 }
@@ -135,6 +142,23 @@ type Resolution struct {
 	By   string    `json:"by"`
 	Note string    `json:"note,omitempty"`
 	At   time.Time `json:"at"`
+}
+
+// Transfer is an invoice transfer followed to its end (GET /v2/invoices/{id}/assignment).
+type Transfer struct {
+	// Provider is ropo or amili.
+	Provider string `json:"provider"`
+	// Status is pending, sent or error.
+	Status string `json:"status"`
+	// AssignmentID and ErrorMessage are what Maventa said at the end.
+	AssignmentID string    `json:"assignment_id,omitempty"`
+	ErrorMessage string    `json:"error_message,omitempty"`
+	EndedAt      time.Time `json:"ended_at,omitzero"`
+}
+
+// Done reports whether the transfer reached its end.
+func (t *Transfer) Done() bool {
+	return t.Status == maventa.TransferSent || t.Status == maventa.TransferError
 }
 
 // RetryError means "try the same message again later": Maventa or NATS were
@@ -171,6 +195,9 @@ type Config struct {
 	ApplyLease time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// FollowInterval is the longest wait between two reads of a pending invoice
+	// transfer. Default 1 minute.
+	FollowInterval time.Duration
 }
 
 // Handler applies commands.
@@ -192,6 +219,9 @@ func NewHandler(cfg Config, store Store, emitter Emitter, api Maventa, log *slog
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.FollowInterval <= 0 {
+		cfg.FollowInterval = time.Minute
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -244,7 +274,10 @@ func (h *Handler) Handle(ctx context.Context, subject string, body []byte) error
 		}
 		switch rec.State {
 		case StateDone:
-			return h.publish(ctx, rec)
+			if err := h.publish(ctx, rec); err != nil {
+				return err
+			}
+			return h.follow(ctx, cmd.ID)
 		case StateApplying:
 			if rec.Holder != h.cfg.Holder {
 				if wait := rec.Since.Add(h.cfg.ApplyLease).Sub(h.cfg.Now()); wait > 0 {
@@ -258,6 +291,9 @@ func (h *Handler) Handle(ctx context.Context, subject string, body []byte) error
 		}
 		if errors.Is(err, ErrConflict) {
 			continue
+		}
+		if err == nil {
+			return h.follow(ctx, cmd.ID)
 		}
 		return err
 	}
@@ -506,6 +542,9 @@ func (h *Handler) decide(ctx context.Context, rec Record, rev uint64, o events.O
 		return &PermanentError{Reason: "encode_outcome", Err: err}
 	}
 	rec.State, rec.Outcome, rec.OutcomeData, rec.DecidedAt = StateDone, o, raw, h.cfg.Now().UTC()
+	if p, ok := transferProviders[rec.Command]; ok && o == events.OutcomeSucceeded {
+		rec.Transfer = &Transfer{Provider: p, Status: maventa.TransferPending}
+	}
 	if _, err := h.store.Put(ctx, rec, rev); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return err
@@ -546,6 +585,21 @@ func OutcomeEvents(rec Record) ([]events.Event, error) {
 		return nil, err
 	}
 	out := []events.Event{ev}
+	if t := rec.Transfer; t != nil && t.Done() {
+		meta := events.Meta{CompanyID: rec.CompanyID, Subject: rec.Subject, Time: t.EndedAt, Key: []string{rec.ID}, CorrelationID: rec.CorrelationID}
+		var tev events.Event
+		if t.Status == maventa.TransferSent {
+			tev, err = events.New(events.TypeInvoiceTransferSent, meta, events.InvoiceTransferSent{CommandID: rec.ID, InvoiceID: rec.Subject,
+				Provider: t.Provider, AssignmentID: t.AssignmentID})
+		} else {
+			tev, err = events.New(events.TypeInvoiceTransferFailed, meta, events.InvoiceTransferFailed{CommandID: rec.ID, InvoiceID: rec.Subject,
+				Provider: t.Provider, ErrorMessage: t.ErrorMessage})
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tev)
+	}
 	if r := rec.Resolution; r != nil {
 		var rdef events.TypeDef
 		var rdata any
@@ -652,4 +706,49 @@ func MaventaEvent(data events.CommandData) (maventa.NewEvent, error) {
 		return maventa.NewCreditLossEvent(), nil
 	}
 	return maventa.NewEvent{}, fmt.Errorf("no assignment event for %T", data)
+}
+
+// transferProviders are the transfer commands and their providers.
+var transferProviders = map[string]string{
+	events.CommandTransferToRopo.Name:  maventa.ProviderRopo,
+	events.CommandTransferToAmili.Name: maventa.ProviderAmili,
+}
+
+// follow reads a succeeded transfer's state until it is sent or fails, then
+// records and publishes the result. While it is pending the command is
+// retried (its message kept), so a restart continues following.
+func (h *Handler) follow(ctx context.Context, id string) error {
+	for range 10 {
+		rec, rev, err := h.store.Get(ctx, id)
+		if err != nil {
+			return &RetryError{Err: err}
+		}
+		if rec.Transfer == nil || rec.Transfer.Done() {
+			return nil
+		}
+		st, err := h.api.GetInvoiceAssignment(ctx, rec.CompanyID, rec.Subject)
+		if err != nil && !maventa.IsNotFound(err) {
+			if maventa.IsRetryable(err) || ctx.Err() != nil {
+				after, _ := maventa.RetryAfter(err)
+				return &RetryError{Err: fmt.Errorf("follow transfer: %w", err), After: after}
+			}
+			return &RetryError{Err: fmt.Errorf("follow transfer: %w", err), After: h.cfg.FollowInterval, Busy: true}
+		}
+		switch st.Status {
+		case maventa.TransferSent, maventa.TransferError:
+		default: // pending, or not visible yet
+			return &RetryError{Err: fmt.Errorf("transfer of invoice %s is %s", rec.Subject, cmp.Or(st.Status, "not visible yet")),
+				After: h.cfg.FollowInterval, Busy: true}
+		}
+		rec.Transfer.Status, rec.Transfer.EndedAt = st.Status, h.cfg.Now().UTC()
+		rec.Transfer.AssignmentID, rec.Transfer.ErrorMessage = extraString(st.Extra, "assignment_id"), extraString(st.Extra, "error_message")
+		if _, err := h.store.Put(ctx, rec, rev); errors.Is(err, ErrConflict) {
+			continue
+		} else if err != nil {
+			return &RetryError{Err: err}
+		}
+		h.log.Info("invoice transfer ended", "command_id", rec.ID, "invoice_id", rec.Subject, "status", st.Status)
+		return h.publish(ctx, rec)
+	}
+	return &RetryError{Err: fmt.Errorf("command %s: record keeps changing concurrently", id)}
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,6 +41,8 @@ func opFor(data events.CommandData) op {
 		return messageSeenOp{}
 	case events.SetServiceLevelCommand:
 		return serviceLevelOp{}
+	case events.TransferToRopoCommand, events.AmiliTransferCommand:
+		return transferOp{}
 	}
 	return nil
 }
@@ -218,4 +221,94 @@ func (serviceLevelOp) find(ctx context.Context, api Maventa, cmd events.Command,
 		return created{}, true, "", nil
 	}
 	return created{}, false, fmt.Sprintf("customer %s has service level %q", cmd.Subject, l.ServiceLevel), nil
+}
+
+// transferOp: an invoice's transfer to collection (Ropo or Amili Perintä v2).
+type transferOp struct{}
+
+func (transferOp) provider(data events.CommandData) string {
+	if _, ok := data.(events.AmiliTransferCommand); ok {
+		return maventa.ProviderAmili
+	}
+	return maventa.ProviderRopo
+}
+
+func (o transferOp) prepare(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (events.Problems, []string, error) {
+	inv, err := api.GetInvoice(ctx, cmd.CompanyID, cmd.Subject)
+	if err != nil {
+		return nil, nil, err
+	}
+	var p events.Problems
+	if inv.Status != "" && !strings.EqualFold(inv.Status, "SENT") {
+		p.Add("subject", fmt.Sprintf("invoice %s is %s: only a sent invoice can be transferred to collection", cmd.Subject, inv.Status))
+	}
+	st, err := api.GetInvoiceAssignment(ctx, cmd.CompanyID, cmd.Subject)
+	switch {
+	case err == nil:
+		p.Add("subject", fmt.Sprintf("invoice %s already has a transfer or an assignment (status %s)", cmd.Subject, st.Status))
+	case !maventa.IsNotFound(err):
+		return nil, nil, err
+	}
+	return p, []string{"transfer:none"}, nil
+}
+
+func (o transferOp) send(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (created, error) {
+	if c, ok := data.(events.AmiliTransferCommand); ok {
+		t, err := AmiliTransfer(c)
+		if err != nil {
+			return created{}, err
+		}
+		_, err = api.TransferToAmili(ctx, cmd.CompanyID, cmd.Subject, t)
+		return created{}, err
+	}
+	_, err := api.TransferToRopo(ctx, cmd.CompanyID, cmd.Subject)
+	return created{}, err
+}
+
+func (o transferOp) find(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData, _ []string) (created, bool, string, error) {
+	st, err := api.GetInvoiceAssignment(ctx, cmd.CompanyID, cmd.Subject)
+	if maventa.IsNotFound(err) {
+		return created{}, false, fmt.Sprintf("invoice %s has no transfer", cmd.Subject), nil
+	}
+	if err != nil {
+		return created{}, false, "", err
+	}
+	if p := extraString(st.Extra, "provider"); p != "" && p != o.provider(data) {
+		return created{}, false, fmt.Sprintf("invoice %s has a transfer to %s, not %s", cmd.Subject, p, o.provider(data)), nil
+	}
+	return created{}, true, "", nil
+}
+
+// extraString reads a string field Maventa sent beyond the declared ones.
+func extraString(extra map[string]json.RawMessage, key string) string {
+	var s string
+	_ = json.Unmarshal(extra[key], &s)
+	return s
+}
+
+// AmiliTransfer is the Amili Perintä v2 request body of a transfer command.
+func AmiliTransfer(c events.AmiliTransferCommand) (maventa.AmiliTransfer, error) {
+	capital, err := c.Amounts.CapitalAmount.Decimal()
+	if err != nil {
+		return maventa.AmiliTransfer{}, err
+	}
+	t := maventa.AmiliTransfer{CollectionType: c.CollectionType, ReceivablesType: c.ReceivablesType,
+		Amounts:           maventa.TransferAmounts{CapitalAmount: capital.JSONNumber()},
+		AssignmentSummary: c.AssignmentSummary, ReminderDate: string(c.ReminderDate)}
+	if c.Amounts.ReminderAmount.IsSet() {
+		r, err := c.Amounts.ReminderAmount.Decimal()
+		if err != nil {
+			return maventa.AmiliTransfer{}, err
+		}
+		t.Amounts.ReminderAmount = r.JSONNumber()
+	}
+	for _, p := range c.Payers {
+		country := p.Address.Country
+		if country == "" {
+			country = "FI"
+		}
+		t.Payers = append(t.Payers, maventa.TransferPayer{Type: p.Type, Name: p.Name, BusinessID: p.BusinessID, Email: p.Email, Phone: p.Phone,
+			Address: maventa.TransferAddress{Street: p.Address.Street, PostalCode: p.Address.PostalCode, City: p.Address.City, Country: country}})
+	}
+	return t, nil
 }
