@@ -159,7 +159,7 @@ type InvoiceTransferFailed struct {
 func transferResultType[T any](name, desc string) TypeDef {
 	agg, ev := split(name)
 	return TypeDef{Name: name, Aggregate: agg, Event: ev, Version: 1, DataType: typeOf[T](), Description: desc,
-		From: "following `GET /v2/invoices/{id}/assignment` after an invoice.transfer_to_* command",
+		From:      "following `GET /v2/invoices/{id}/assignment` after an invoice.transfer_to_* command",
 		SubjectIs: "invoice id", IDKey: "the transfer command's id"}
 }
 
