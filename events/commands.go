@@ -126,6 +126,7 @@ var allCommands = []CommandDef{
 	CommandFreeze, CommandCreditLoss, CommandMarkEventSeen,
 	CommandAddAssignmentMessage, CommandAddThreadMessage, CommandFlagThread, CommandMarkMessageSeen,
 	CommandSetServiceLevel, CommandTransferToRopo, CommandTransferToAmili,
+	CommandActivateService, CommandChangeAccountableParty, CommandCloseService,
 }
 
 // Commands returns every command of the catalog, in documentation order.

@@ -94,6 +94,7 @@ type env struct {
 	mu       sync.Mutex
 	outcomes map[string][]events.Event // by command id
 	results  map[string][]events.Event // invoice transfer results, by command id
+	services []events.Event            // service.* events
 	changed  chan struct{}
 }
 
@@ -148,7 +149,7 @@ func newEnvWith(t *testing.T, strict bool) *env {
 	// Outcomes as stored in the event stream (a core subscription would also
 	// see publishes JetStream drops as duplicates).
 	oc, err := js.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.SubjectRoot + ".*.command.>", events.SubjectRoot + ".*.invoice.>"}})
+		FilterSubjects: []string{events.SubjectRoot + ".*.command.>", events.SubjectRoot + ".*.invoice.>", events.SubjectRoot + ".*.service.>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,9 @@ func newEnvWith(t *testing.T, strict bool) *env {
 		}
 		_ = json.Unmarshal(ev.Data, &d)
 		e.mu.Lock()
-		if strings.HasPrefix(ev.Type, events.TypePrefix+"invoice.transfer_") {
+		if strings.HasPrefix(ev.Type, events.TypePrefix+"service.") {
+			e.services = append(e.services, ev)
+		} else if strings.HasPrefix(ev.Type, events.TypePrefix+"invoice.transfer_") {
 			e.results[d.CommandID] = append(e.results[d.CommandID], ev)
 		} else {
 			e.outcomes[d.CommandID] = append(e.outcomes[d.CommandID], ev)
@@ -278,6 +281,25 @@ func (e *env) invoice(number string) string {
 		e.t.Fatalf("send invoice: %+v %v", r, err)
 	}
 	return r.InvoiceID
+}
+
+// serviceEvents waits until n service.* events are stored and returns them.
+func (e *env) serviceEvents(n int) []events.Event {
+	e.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		e.mu.Lock()
+		evs := append([]events.Event(nil), e.services...)
+		e.mu.Unlock()
+		if len(evs) >= n {
+			return evs
+		}
+		select {
+		case <-e.changed:
+		case <-deadline:
+			e.t.Fatalf("%d service events, want %d", len(evs), n)
+		}
+	}
 }
 
 func (e *env) outcomeCount(id string) int {

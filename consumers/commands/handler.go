@@ -67,6 +67,10 @@ type Maventa interface {
 	GetInvoiceAssignment(ctx context.Context, companyID, invoiceID string) (maventa.InvoiceAssignment, error)
 	TransferToRopo(ctx context.Context, companyID, invoiceID string) (maventa.InvoiceAssignment, error)
 	TransferToAmili(ctx context.Context, companyID, invoiceID string, t maventa.AmiliTransfer) (maventa.InvoiceAssignment, error)
+	GetReceivablesService(ctx context.Context, companyID, provider string) (maventa.ServiceStatus, error)
+	ActivateReceivablesService(ctx context.Context, companyID, provider string, a maventa.ServiceActivation) (maventa.ServiceStatus, error)
+	UpdateReceivablesService(ctx context.Context, companyID, provider string, a maventa.ServiceActivation) (maventa.ServiceStatus, error)
+	CloseReceivablesService(ctx context.Context, companyID, provider string) error
 }
 
 // Emitter publishes outcome events, each once (*consumers.Emitter).
@@ -128,6 +132,8 @@ type Record struct {
 	Resolution *Resolution `json:"resolution,omitempty"`
 	// Transfer is the followed state of an invoice transfer, once it succeeded.
 	Transfer *Transfer `json:"transfer,omitempty"`
+	// Service is the followed state of a service activation, once it succeeded.
+	Service *ServiceFollow `json:"service,omitempty"`
 	// Received is when the command was first seen.
 	Received time.Time `json:"received"`
 }
@@ -154,6 +160,31 @@ type Transfer struct {
 	AssignmentID string    `json:"assignment_id,omitempty"`
 	ErrorMessage string    `json:"error_message,omitempty"`
 	EndedAt      time.Time `json:"ended_at,omitzero"`
+}
+
+// ServiceFollow is a service activation followed until the agency decides.
+type ServiceFollow struct {
+	// States are the states seen, each published once (service.pending, then
+	// service.activated or service.rejected).
+	States []ServiceState `json:"states,omitempty"`
+}
+
+// ServiceState is one state of a service, as seen at At.
+type ServiceState struct {
+	Service events.ReceivablesService `json:"service"`
+	At      time.Time                 `json:"at"`
+}
+
+// Done reports whether the activation reached the agency's decision.
+func (f *ServiceFollow) Done() bool {
+	if len(f.States) == 0 {
+		return false
+	}
+	switch strings.ToUpper(f.States[len(f.States)-1].Service.Status) {
+	case "ACTIVE", "ACTIVATED", "REJECTED":
+		return true
+	}
+	return false
 }
 
 // Done reports whether the transfer reached its end.
@@ -196,8 +227,19 @@ type Config struct {
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// FollowInterval is the longest wait between two reads of a pending invoice
-	// transfer. Default 1 minute.
+	// transfer or service activation. Default 1 minute.
 	FollowInterval time.Duration
+	// Nudge, when set, is told about every company whose command succeeded, so
+	// that the reconciliation poller can pull that company's next poll forward
+	// and the facts the command caused (the company's own assignment event, the
+	// agency's reaction) arrive as domain events sooner. Nil: nothing is told.
+	Nudge Nudger
+}
+
+// Nudger pulls a company's next reconciliation poll forward (the poller's
+// Nudge, being built separately; wire it in runCommands once it exists).
+type Nudger interface {
+	Nudge(companyID string)
 }
 
 // Handler applies commands.
@@ -545,6 +587,9 @@ func (h *Handler) decide(ctx context.Context, rec Record, rev uint64, o events.O
 	if p, ok := transferProviders[rec.Command]; ok && o == events.OutcomeSucceeded {
 		rec.Transfer = &Transfer{Provider: p, Status: maventa.TransferPending}
 	}
+	if rec.Command == events.CommandActivateService.Name && o == events.OutcomeSucceeded {
+		rec.Service = &ServiceFollow{}
+	}
 	if _, err := h.store.Put(ctx, rec, rev); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return err
@@ -552,6 +597,9 @@ func (h *Handler) decide(ctx context.Context, rec Record, rev uint64, o events.O
 		return &RetryError{Err: err}
 	}
 	outcomes.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", string(o)), attribute.String("command", rec.Command)))
+	if o == events.OutcomeSucceeded && h.cfg.Nudge != nil {
+		h.cfg.Nudge.Nudge(rec.CompanyID)
+	}
 	h.log.Info("command decided", "command_id", rec.ID, "command", rec.Command, "company_id", rec.CompanyID, "outcome", o)
 	return h.publish(ctx, rec)
 }
@@ -599,6 +647,16 @@ func OutcomeEvents(rec Record) ([]events.Event, error) {
 			return nil, err
 		}
 		out = append(out, tev)
+	}
+	if f := rec.Service; f != nil {
+		for _, st := range f.States {
+			sev, err := events.NewServiceEvent(rec.CompanyID, st.Service, st.At, events.TraceContext{})
+			if err != nil {
+				continue // a state with no event of its own (DISABLED)
+			}
+			sev.CorrelationID = rec.CorrelationID
+			out = append(out, sev)
+		}
 	}
 	if r := rec.Resolution; r != nil {
 		var rdef events.TypeDef
@@ -723,6 +781,13 @@ func (h *Handler) follow(ctx context.Context, id string) error {
 		if err != nil {
 			return &RetryError{Err: err}
 		}
+		if rec.Service != nil && !rec.Service.Done() {
+			err := h.followService(ctx, rec, rev)
+			if errors.Is(err, ErrConflict) {
+				continue
+			}
+			return err
+		}
 		if rec.Transfer == nil || rec.Transfer.Done() {
 			return nil
 		}
@@ -751,4 +816,42 @@ func (h *Handler) follow(ctx context.Context, id string) error {
 		return h.publish(ctx, rec)
 	}
 	return &RetryError{Err: fmt.Errorf("command %s: record keeps changing concurrently", id)}
+}
+
+// followService reads a requested service's state; a new state is recorded and
+// published (service.pending, service.activated, service.rejected, with the
+// ids the webhook and poll paths give the same states). Until the agency
+// decides, the command is retried.
+func (h *Handler) followService(ctx context.Context, rec Record, rev uint64) error {
+	st, err := h.api.GetReceivablesService(ctx, rec.CompanyID, rec.Subject)
+	if err != nil {
+		after, _ := maventa.RetryAfter(err)
+		return &RetryError{Err: fmt.Errorf("follow service: %w", err), After: max(after, h.cfg.FollowInterval), Busy: !maventa.IsRetryable(err)}
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return &PermanentError{Reason: "maventa_error", Err: err}
+	}
+	s, err := events.ReceivablesServiceFromJSON(rec.Subject, raw)
+	if err != nil {
+		return &PermanentError{Reason: "maventa_error", Err: err}
+	}
+	f := rec.Service
+	if n := len(f.States); n == 0 || !strings.EqualFold(f.States[n-1].Service.Status, s.Status) {
+		f.States = append(f.States, ServiceState{Service: s, At: h.cfg.Now().UTC()})
+		if _, err := h.store.Put(ctx, rec, rev); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return err
+			}
+			return &RetryError{Err: err}
+		}
+		if err := h.publish(ctx, rec); err != nil {
+			return err
+		}
+	}
+	if f.Done() {
+		h.log.Info("receivables service decided", "command_id", rec.ID, "provider", rec.Subject, "status", s.Status)
+		return nil
+	}
+	return &RetryError{Err: fmt.Errorf("the %s service is %s", rec.Subject, s.Status), After: h.cfg.FollowInterval, Busy: true}
 }

@@ -43,6 +43,8 @@ func opFor(data events.CommandData) op {
 		return serviceLevelOp{}
 	case events.TransferToRopoCommand, events.AmiliTransferCommand:
 		return transferOp{}
+	case events.ActivateServiceCommand, events.ChangeAccountablePartyCommand, events.CloseServiceCommand:
+		return serviceOp{}
 	}
 	return nil
 }
@@ -311,4 +313,110 @@ func AmiliTransfer(c events.AmiliTransferCommand) (maventa.AmiliTransfer, error)
 			Address: maventa.TransferAddress{Street: p.Address.Street, PostalCode: p.Address.PostalCode, City: p.Address.City, Country: country}})
 	}
 	return t, nil
+}
+
+// serviceOp: activate, change accountable_party, close a receivables service.
+type serviceOp struct{}
+
+func serviceState(ctx context.Context, api Maventa, cmd events.Command) (events.ReceivablesService, bool, error) {
+	st, err := api.GetReceivablesService(ctx, cmd.CompanyID, cmd.Subject)
+	if maventa.IsNotFound(err) {
+		return events.ReceivablesService{}, false, nil
+	}
+	if err != nil {
+		return events.ReceivablesService{}, false, err
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return events.ReceivablesService{}, false, err
+	}
+	s, err := events.ReceivablesServiceFromJSON(cmd.Subject, raw)
+	return s, err == nil, err
+}
+
+func (serviceOp) prepare(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (events.Problems, []string, error) {
+	var p events.Problems
+	if cmd.Subject != maventa.ProviderAmili && cmd.Subject != maventa.ProviderRopo {
+		p.Add("subject", fmt.Sprintf("%q is not a provider: amili or ropo", cmd.Subject))
+		return p, nil, nil
+	}
+	s, exists, err := serviceState(ctx, api, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	status := strings.ToLower(s.Status)
+	switch c := data.(type) {
+	case events.ActivateServiceCommand:
+		if cmd.Subject == maventa.ProviderRopo && (c.AccountableParty != "" || c.ServiceType != "") {
+			p.Add("data", "accountable_party and service_type are Amili's parameters, not Ropo's")
+		}
+		if cmd.Subject == maventa.ProviderAmili && c.IBAN == "" {
+			p.Add("data.iban", "is required for Amili: the account Visma Amili pays collected funds to")
+		}
+		if exists && (status == "pending" || status == "active") {
+			p.Add("subject", fmt.Sprintf("the %s service is already %s", cmd.Subject, status))
+		}
+	case events.ChangeAccountablePartyCommand:
+		if cmd.Subject != maventa.ProviderAmili {
+			p.Add("subject", "only Amili has an accountable_party")
+		} else if !exists {
+			p.Add("subject", "the amili service is not activated")
+		}
+		return p, []string{"party:" + s.AccountableParty}, nil
+	case events.CloseServiceCommand:
+		if !exists {
+			p.Add("subject", fmt.Sprintf("the %s service is not activated", cmd.Subject))
+		}
+	}
+	return p, []string{"status:" + status}, nil
+}
+
+func (serviceOp) send(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData) (created, error) {
+	var err error
+	switch c := data.(type) {
+	case events.ActivateServiceCommand:
+		_, err = api.ActivateReceivablesService(ctx, cmd.CompanyID, cmd.Subject, ServiceActivation(c))
+	case events.ChangeAccountablePartyCommand:
+		_, err = api.UpdateReceivablesService(ctx, cmd.CompanyID, cmd.Subject, maventa.ServiceActivation{AccountableParty: c.AccountableParty})
+	case events.CloseServiceCommand:
+		err = api.CloseReceivablesService(ctx, cmd.CompanyID, cmd.Subject)
+	}
+	return created{}, err
+}
+
+func (serviceOp) find(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData, _ []string) (created, bool, string, error) {
+	s, exists, err := serviceState(ctx, api, cmd)
+	if err != nil {
+		return created{}, false, "", err
+	}
+	status := strings.ToLower(s.Status)
+	switch c := data.(type) {
+	case events.ActivateServiceCommand:
+		if exists && (status == "pending" || status == "active") {
+			return created{}, true, "", nil
+		}
+	case events.ChangeAccountablePartyCommand:
+		if s.AccountableParty == c.AccountableParty {
+			return created{}, true, "", nil
+		}
+	case events.CloseServiceCommand:
+		if !exists {
+			return created{}, true, "", nil
+		}
+	}
+	return created{}, false, fmt.Sprintf("the %s service: exists=%t status=%q accountable_party=%q", cmd.Subject, exists, s.Status, s.AccountableParty), nil
+}
+
+// ServiceActivation is the PUT /v2/services/{provider}/receivables body of an activation command.
+func ServiceActivation(c events.ActivateServiceCommand) maventa.ServiceActivation {
+	addr := func(a *events.Address) *maventa.Address {
+		if a == nil {
+			return nil
+		}
+		return &maventa.Address{Streets: a.Streets, ZipCode: a.ZipCode, City: a.City, Country: a.Country}
+	}
+	return maventa.ServiceActivation{IBAN: c.IBAN, BIC: c.BIC, Bank: c.Bank, ContactPerson: c.ContactPerson, ContactEmail: c.ContactEmail,
+		ContactPhoneNumber: c.ContactPhoneNumber, AuthorizationEmail: c.AuthorizationEmail, AccountableParty: c.AccountableParty,
+		ServiceType: c.ServiceType, CustomerServiceEmail: c.CustomerServiceEmail, CustomerServicePhoneNumber: c.CustomerServicePhoneNumber,
+		BillingAddress: addr(c.BillingAddress), PostalAddress: addr(c.PostalAddress)}
 }
