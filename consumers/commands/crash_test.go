@@ -308,3 +308,44 @@ func TestLostAnswerWithoutEffectIsUnknownUntilResolved(t *testing.T) {
 		t.Errorf("resolve of a succeeded command: %v", err)
 	}
 }
+
+// TestCommandsOfOneAssignmentKeepTheirOrder: with several commands running at
+// once and Maventa answering at uneven speed, each assignment receives its
+// commands in the order they were published.
+func TestCommandsOfOneAssignmentKeepTheirOrder(t *testing.T) {
+	e := newEnv(t)
+	sc := e.sc
+	sc.Concurrency = 8
+	e.run(e.handler("h1"), sc)
+	e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/events", Latency: 5 * time.Millisecond, ErrorRate: 0.2, Status: 503})
+	const perAssignment = 12
+	var as []string
+	for i := range 3 {
+		as = append(as, e.assignment(fmt.Sprint("O", i), "100.00"))
+	}
+	for j := range perAssignment {
+		for _, a := range as {
+			e.publish(events.CommandComment, fmt.Sprintf("ord-%s-%02d", a, j), company, a, fmt.Sprintf(`{"text":"%02d"}`, j))
+		}
+	}
+	for _, a := range as {
+		e.outcome(fmt.Sprintf("ord-%s-%02d", a, perAssignment-1))
+		sa, err := e.sb.Assignment(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := len(sa.Events) - 1; i >= 0; i-- { // the snapshot lists newest first
+			if ev := sa.Events[i]; ev.Type == "comment" {
+				got = append(got, fmt.Sprint(ev.Data["comment"]))
+			}
+		}
+		want := make([]string, perAssignment)
+		for j := range want {
+			want[j] = fmt.Sprintf("%02d", j)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("assignment %s got its comments in the order %v", a, got)
+		}
+	}
+}
