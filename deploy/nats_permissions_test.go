@@ -80,6 +80,21 @@ func TestNATSPermissionsExample(t *testing.T) {
 			t.Fatalf("publish command: %v %+v", err, ack)
 		}
 	})
+	t.Run("may send a command request", func(t *testing.T) {
+		nc, _ := connect("internal-service", "change-me-internal")
+		svcConn, _ := connect("maventa-events", "change-me-service")
+		sub, err := svcConn.Subscribe(commands.RequestSubjectRoot+".>", func(m *nats.Msg) { _ = m.Respond([]byte(`{"accepted":true}`)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		if err := svcConn.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Request(commands.RequestSubjectRoot+"."+company+".assignment.paid", []byte(`{}`), 2*time.Second); err != nil {
+			t.Fatalf("request: %v", err)
+		}
+	})
 	t.Run("may read domain events through a consumer", func(t *testing.T) {
 		c, cancel := short()
 		defer cancel()

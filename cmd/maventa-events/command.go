@@ -41,8 +41,15 @@ func runCommands(ctx context.Context, b *consumers.Broker, cfg *config, api *mav
 		return nil // stopped before it could be provisioned
 	}
 	h := commands.NewHandler(commands.Config{Holder: cfg.Poller.Holder, ApplyLease: cfg.CommandLease}, store, emitter, api, log)
-	log.Info("command consumer running", "stream", sc.CommandStreamConfig().Name, "concurrency", sc.Concurrency)
-	return commands.NewRunner(sc, b.JS, h, consumers.NewDeadLetters(b.JS, cfg.Pipeline), log).Run(ctx)
+	log.Info("command consumer running", "stream", sc.CommandStreamConfig().Name, "concurrency", sc.Concurrency,
+		"requests", commands.RequestSubjectRoot+".>")
+	reqDone := make(chan error, 1)
+	go func() { reqDone <- commands.ServeRequests(ctx, b.NC, b.JS, sc, log) }()
+	err := commands.NewRunner(sc, b.JS, h, consumers.NewDeadLetters(b.JS, cfg.Pipeline), log).Run(ctx)
+	if rerr := <-reqDone; err == nil && rerr != nil {
+		log.Warn("command requests stopped", "err", rerr)
+	}
+	return err
 }
 
 // command sends a command, shows a command's state, or resolves an unknown outcome.

@@ -1,12 +1,16 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
@@ -355,4 +359,45 @@ func TestMessagingAndServiceLevelCommands(t *testing.T) {
 			t.Errorf("message applied %d times", n)
 		}
 	})
+}
+
+// TestCommandRequests: the request/reply form stores the command in the
+// stream and answers at once; the outcome event follows as for any command.
+func TestCommandRequests(t *testing.T) {
+	e := newEnv(t)
+	e.run(e.handler("h1"), e.sc)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- ServeRequests(ctx, e.nc, e.js, e.sc, quiet) }()
+	t.Cleanup(func() { cancel(); <-done })
+	a := e.assignment("Q1", "100.00")
+	ask := func(def events.CommandDef, id, data string) Reply {
+		t.Helper()
+		subj := RequestSubjectRoot + "." + company + "." + def.Aggregate + "." + def.Action
+		var m *nats.Msg
+		var err error
+		natstest.WaitFor(t, 10*time.Second, "the request subscription", func() bool {
+			m, err = e.nc.Request(subj, command(def, id, company, a, data), 2*time.Second)
+			return err == nil
+		})
+		var r Reply
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := ask(events.CommandComment, "rq-1", `{"text":"hello"}`); !r.Accepted || r.StreamSeq == 0 || r.ID != "rq-1" {
+		t.Fatalf("reply %+v", r)
+	}
+	succeeded(t, e.outcome("rq-1"))
+	r := ask(events.CommandPaid, "rq-2", `{"amount":1.001,"booked_at":"2026-03-01"}`)
+	if r.Accepted || len(r.Problems) != 1 || r.Problems[0].Field != "data.amount" || r.StreamSeq == 0 {
+		t.Fatalf("reply %+v", r)
+	}
+	if out := e.outcome("rq-2"); out.Type != events.TypeCommandRejected.Type() {
+		t.Errorf("outcome %s", out.Type)
+	}
+	if r := ask(events.CommandComment, "rq-1", `{"text":"hello"}`); !r.Duplicate {
+		t.Errorf("second request of rq-1: %+v", r)
+	}
 }
