@@ -349,3 +349,73 @@ func TestCommandsOfOneAssignmentKeepTheirOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestOneReplicaAtATimeKeepsOrderAndFailsOver: with two replicas, one is pinned
+// and applies every command (so an assignment's commands keep their order across
+// replicas); when it stops, the other takes over.
+func TestOneReplicaAtATimeKeepsOrderAndFailsOver(t *testing.T) {
+	e := newEnv(t)
+	sc := e.sc
+	sc.PinnedTTL = time.Second
+	start := func(holder string) (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- NewRunner(sc, e.js, e.handler(holder), e.dl, quiet).Run(ctx) }()
+		var once sync.Once
+		stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("runner %s: %v", holder, err)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return stop
+	}
+	a := e.assignment("P1", "100.00")
+	holders := func(from, to int) map[string]int {
+		out := map[string]int{}
+		for i := from; i < to; i++ {
+			id := fmt.Sprintf("pin-%02d", i)
+			e.outcome(id)
+			rec, _, err := e.store.Get(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[rec.Holder]++
+		}
+		return out
+	}
+	// Slow answers and more commands than one pull takes: without pinning the
+	// second replica would get some.
+	e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/events", Latency: 20 * time.Millisecond})
+	for i := range 30 {
+		e.publish(events.CommandComment, fmt.Sprintf("pin-%02d", i), company, a, fmt.Sprintf(`{"text":"%02d"}`, i))
+	}
+	stopA := start("replica-a")
+	stopB := start("replica-b")
+	first := holders(0, 30)
+	if len(first) != 1 {
+		t.Fatalf("commands applied by %v, want one replica", first)
+	}
+	pinned := ""
+	for h := range first {
+		pinned = h
+	}
+	if pinned == "replica-a" {
+		stopA()
+	} else {
+		stopB()
+	}
+	for i := 30; i < 35; i++ {
+		e.publish(events.CommandComment, fmt.Sprintf("pin-%02d", i), company, a, fmt.Sprintf(`{"text":"%02d"}`, i))
+	}
+	second := holders(30, 35)
+	if len(second) != 1 || second[pinned] != 0 {
+		t.Errorf("after %s stopped, commands applied by %v", pinned, second)
+	}
+	if n := countComments(t, e, a, "00"); n != 1 {
+		t.Errorf("first comment applied %d times", n)
+	}
+}

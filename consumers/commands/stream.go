@@ -55,7 +55,13 @@ type StreamConfig struct {
 	RetryInitial, RetryMax time.Duration
 	// MaxAckPending bounds the commands held by this consumer. Default 1000.
 	MaxAckPending int
+	// PinnedTTL is how long the replica that holds the command stream may stop
+	// pulling before another replica takes over. Default 30s.
+	PinnedTTL time.Duration
 }
+
+// pinnedGroup is the consumer's priority group.
+const pinnedGroup = "commands"
 
 func (c StreamConfig) withDefaults() StreamConfig {
 	if c.Stream == "" {
@@ -96,6 +102,9 @@ func (c StreamConfig) withDefaults() StreamConfig {
 	}
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = 1000
+	}
+	if c.PinnedTTL == 0 {
+		c.PinnedTTL = 30 * time.Second
 	}
 	return c
 }
@@ -246,6 +255,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		MaxDeliver:    -1, // attempts are counted in place; see StreamConfig.MaxAttempts
 		MaxAckPending: r.cfg.MaxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// One replica at a time gets the commands (the pinned client); the others
+		// stand by and take over when it stops pulling for PinnedTTL. Only so do
+		// the commands of one assignment keep their order across replicas: with
+		// messages spread over replicas, a later command could overtake an
+		// earlier one held by another replica.
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{pinnedGroup},
+		PinnedTTL:      r.cfg.PinnedTTL,
 	})
 	if err != nil {
 		return fmt.Errorf("command consumer: %w", err)
@@ -255,7 +272,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	beatDone := make(chan struct{})
 	go r.heartbeat(beatDone)
 	cc, err := cons.Consume(func(msg jetstream.Msg) { r.dispatch(ctx, msg) },
-		jetstream.PullMaxMessages(max(2*r.cfg.Concurrency, 8)))
+		jetstream.PullMaxMessages(max(2*r.cfg.Concurrency, 8)), jetstream.PullPriorityGroup(pinnedGroup))
 	if err != nil {
 		close(beatDone)
 		return fmt.Errorf("command consumer: %w", err)
