@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -170,5 +171,102 @@ func TestREADMEListsEveryCommand(t *testing.T) {
 	}
 	for name := range listed {
 		t.Errorf("README.md's command table lists %s, which is no command", name)
+	}
+}
+
+// TestEveryAssignmentCommandsFactsArriveAsDomainEvents: each assignment command
+// sent through the running service is followed, by polling, by the company's
+// own event and the agency's reaction as domain events, once each.
+func TestEveryAssignmentCommandsFactsArriveAsDomainEvents(t *testing.T) {
+	sb := sandbox.New(sandbox.Config{Seed: 4, TimeScale: 3600, Logger: quietLog()})
+	co := sandbox.Company{ID: "6f1c2a77-6c1f-4a55-9b36-3f5f1e2d9a11", APIKey: "api-key-1", VendorAPIKey: "vendor-key", Name: "Luotto Oy", BID: "1234567-1"}
+	sb.AddCompany(co)
+	srv, err := sandbox.Start(sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	s := startService(t, map[string]string{
+		"MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL, "MAVENTA_VENDOR_API_KEY": "vendor-key",
+		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000",
+		"POLL_INTERVAL": "100ms", "LOG_LEVEL": "warn",
+	})
+	env := envFunc(map[string]string{"NATS_URL": s.natsURL})
+	tests := []struct {
+		command, data string
+		want          []events.TypeDef // domain events about the assignment, besides assignment.opened
+	}{
+		{"assignment.paid", `{"amount":"50.00","booked_at":"2026-03-01"}`, []events.TypeDef{events.TypeAssignmentPaid, events.TypeAssignmentClose}},
+		{"assignment.credit_note", `{"credit_note_number":"CN-1","amount":"50.00"}`, []events.TypeDef{events.TypeAssignmentCreditNote, events.TypeAssignmentClose}},
+		{"assignment.comment", `{"text":"Paid in cash at the counter."}`, []events.TypeDef{events.TypeAssignmentComment}},
+		{"assignment.due_date_change_request", `{"due_date":"2030-01-31"}`, []events.TypeDef{events.TypeAssignmentDueDateChangeRequest, events.TypeAssignmentDueDateChanged}},
+		{"assignment.cancel", `{}`, []events.TypeDef{events.TypeAssignmentCancel, events.TypeAssignmentClose}},
+		{"assignment.freeze", `{"end_date":"2030-01-31"}`, []events.TypeDef{events.TypeAssignmentFreeze, events.TypeAssignmentFreezeConfirmed}},
+		{"assignment.credit_loss", `{}`, []events.TypeDef{events.TypeAssignmentCreditLoss}},
+	}
+	subjects := map[string]string{}
+	for i, tt := range tests {
+		inv, err := sb.SendInvoice(co.ID, sandbox.InvoiceSpec{Number: fmt.Sprint("D", i), Sum: sandbox.Amt("50.00"), RecipientName: "Asiakas Oy",
+			RecipientBID: "3456789-0", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
+		if err != nil || inv.AssignmentID == "" {
+			t.Fatalf("invoice: %+v %v", inv, err)
+		}
+		subjects[tt.command] = inv.AssignmentID
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), []string{"maventa-events", "command", "send", "-type", tt.command, "-company", co.ID,
+			"-subject", inv.AssignmentID, "-data", tt.data, "-id", "facts-" + tt.command}, env, &out, &errb); err != nil || !strings.Contains(out.String(), "outcome: succeeded") {
+			t.Fatalf("%s: %v\n%s%s", tt.command, err, out.String(), errb.String())
+		}
+	}
+	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	bySubject := func() map[string]map[string]int {
+		out := map[string]map[string]int{}
+		st, err := b.JS.Stream(ctx, events.StreamName)
+		if err != nil {
+			return out
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return out
+		}
+		for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+			m, err := st.GetMsg(ctx, seq)
+			if err != nil {
+				continue
+			}
+			e, err := events.Decode(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out[e.Subject] == nil {
+				out[e.Subject] = map[string]int{}
+			}
+			out[e.Subject][e.Type]++
+		}
+		return out
+	}
+	var got map[string]map[string]int
+	natstest.WaitFor(t, 60*time.Second, "every command's facts as domain events", func() bool {
+		got = bySubject()
+		for _, tt := range tests {
+			for _, d := range tt.want {
+				if got[subjects[tt.command]][d.Type()] == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for _, tt := range tests {
+		for _, d := range tt.want {
+			if n := got[subjects[tt.command]][d.Type()]; n != 1 {
+				t.Errorf("%s: %d %s events, want 1", tt.command, n, d.Name)
+			}
+		}
 	}
 }
