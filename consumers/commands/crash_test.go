@@ -419,3 +419,37 @@ func TestOneReplicaAtATimeKeepsOrderAndFailsOver(t *testing.T) {
 		t.Errorf("first comment applied %d times", n)
 	}
 }
+
+// TestUnanswerableCommandsAreDeadLettered: a payload that is not a command, a
+// command without an id, and an id reused for other content go to the
+// dead-letter stream with their reason; the reused id is not applied again.
+func TestUnanswerableCommandsAreDeadLettered(t *testing.T) {
+	e := newEnv(t)
+	e.run(e.handler("h1"), e.sc)
+	a := e.assignment("DL1", "100.00")
+	e.publish(events.CommandComment, "dl-1", company, a, `{"text":"first"}`)
+	e.outcome("dl-1")
+	reused := command(events.CommandComment, "dl-1", company, a, `{"text":"other content"}`)
+	noID := []byte(`{"specversion":"1.0","source":"s","type":"` + events.CommandComment.Type() + `","subject":"` + a + `","companyid":"` + company + `","data":{"text":"x"}}`)
+	for i, body := range [][]byte{reused, []byte("not json"), noID} {
+		if _, err := e.js.Publish(t.Context(), events.CommandComment.Subject(company), body, jetstream.WithMsgID(fmt.Sprint("dl-copy-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dl, err := e.js.Stream(t.Context(), "MAVENTA_DEADLETTER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reason := range []string{"command_id_reused", "invalid_payload", "invalid_command"} {
+		natstest.WaitFor(t, 20*time.Second, "a dead letter "+reason, func() bool {
+			_, err := dl.GetLastMsgForSubject(t.Context(), consumers.DeadLetterSubjectRoot+"."+reason+".>")
+			return err == nil
+		})
+	}
+	if n := countComments(t, e, a, "other content"); n != 0 {
+		t.Errorf("reused id applied %d times", n)
+	}
+	if n := e.outcomeCount("dl-1"); n != 1 {
+		t.Errorf("%d outcomes for dl-1", n)
+	}
+}
