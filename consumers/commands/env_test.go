@@ -79,7 +79,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is JetStream, the sandbox, a Maventa client and the outcome events seen.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	js      jetstream.JetStream
 	nc      *nats.Conn
 	sb      *sandbox.Sandbox
@@ -102,7 +102,7 @@ func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, false) }
 
 // newEnvWith: strict routes invoices through Amili Kassavirta only for companies
 // with the service active, so that invoices have no assignment until transferred.
-func newEnvWith(t *testing.T, strict bool) *env {
+func newEnvWith(t testing.TB, strict bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	ns := natstest.Start(t, "")
