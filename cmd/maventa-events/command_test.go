@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,29 @@ func TestCommandSendThroughTheService(t *testing.T) {
 	if n := sb.CompanyEvents(inv.AssignmentID, "paid"); n != 1 {
 		t.Errorf("paid applied %d times after a resend", n)
 	}
+
+	// A whole CloudEvent from a file.
+	file := filepath.Join(t.TempDir(), "comment.json")
+	body := `{"specversion":"1.0","id":"file-1","source":"erp://test","type":"` + events.CommandComment.Type() + `","subject":"` + inv.AssignmentID +
+		`","companyid":"` + co.ID + `","data":{"text":"from a file"}}`
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli("send", "-file", file); err != nil || !strings.Contains(out, "outcome: succeeded") {
+		t.Errorf("send -file: %v\n%s", err, out)
+	}
+
+	// An answer lost without effect: outcome_unknown, then the operator resolves it.
+	sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/events", Status: 504, Count: 1})
+	if out, err := cli("send", "-type", "assignment.comment", "-company", co.ID, "-subject", inv.AssignmentID, "-id", "lost-1",
+		"-data", `{"text":"lost"}`); err != nil || !strings.Contains(out, "outcome: outcome_unknown") || !strings.Contains(out, "command resolve -id lost-1") {
+		t.Fatalf("send with a lost answer: %v\n%s", err, out)
+	}
+	if out, err := cli("resolve", "-id", "lost-1", "-not-applied", "-by", "ops@example.com", "-note", "not at Maventa"); err != nil ||
+		!strings.Contains(out, "resolved by ops@example.com") {
+		t.Errorf("resolve: %v\n%s", err, out)
+	}
+	natstest.WaitFor(t, 10*time.Second, "the resolution event", func() bool { return count()[events.TypeCommandFailed.Type()] == 1 })
 
 	if out, err := cli("status", "-id", "pay-1"); err != nil || !strings.Contains(out, "state: done") || !strings.Contains(out, "outcome: succeeded") {
 		t.Errorf("status: %v\n%s", err, out)
