@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // discardWriter swallows a handled call's answer (Fault.AfterApply).
@@ -68,4 +70,26 @@ func (s *Sandbox) sortedAssignmentsAllLocked() []*Assignment {
 	}
 	slices.SortFunc(out, func(a, b *Assignment) int { return cmp.Compare(a.seq, b.seq) })
 	return out
+}
+
+// commandAdminRoutes are the admin calls the command side's tests and demos need:
+// end the suspensions that ran out, and make a pending transfer fail.
+func (s *Sandbox) commandAdminRoutes(r chi.Router) {
+	r.Post("/admin/freezes/end", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]int{"ended": s.EndFreezes()})
+	})
+	r.Post("/admin/invoices/{id}/transfer/fail", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ErrorMessage string `json:"error_message"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			writeErr(w, err)
+			return
+		}
+		if err := s.FailTransfer(chi.URLParam(r, "id"), req.ErrorMessage); err != nil {
+			writeErr(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
