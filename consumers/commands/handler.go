@@ -389,7 +389,7 @@ func (h *Handler) apply(ctx context.Context, cmd events.Command, def events.Comm
 	switch {
 	case err == nil:
 		return h.decide(ctx, rec, rev, events.OutcomeSucceeded, events.CommandSucceeded{
-			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, MaventaEventID: c.EventID, MaventaMessageID: c.MessageID})
+			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, MaventaEventID: c.EventID, MaventaMessageID: c.MessageID, MaventaTransferID: c.TransferID})
 	case maventa.IsAmbiguous(err):
 		h.log.Warn("ambiguous answer to a command: reading Maventa back, never resending",
 			"command_id", cmd.ID, "command", rec.Command, "err", err)
@@ -477,7 +477,7 @@ func (h *Handler) readBack(ctx context.Context, cmd events.Command, def events.C
 	if found {
 		return h.decide(ctx, rec, rev, events.OutcomeSucceeded, events.CommandSucceeded{
 			CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, MaventaEventID: c.EventID,
-			MaventaMessageID: c.MessageID, ReadBack: true})
+			MaventaMessageID: c.MessageID, MaventaTransferID: c.TransferID, ReadBack: true})
 	}
 	return h.decide(ctx, rec, rev, events.OutcomeUnknown, events.CommandOutcomeUnknown{
 		CommandID: cmd.ID, Command: rec.Command, CommandSubject: cmd.Subject, Error: cause.Error(), Seen: seen})

@@ -13,7 +13,7 @@ import (
 
 // created is what Maventa made for a write.
 type created struct {
-	EventID, MessageID string
+	EventID, MessageID, TransferID string
 }
 
 // op is how one kind of command is applied: read the target (validation and
@@ -260,11 +260,11 @@ func (o transferOp) send(ctx context.Context, api Maventa, cmd events.Command, d
 		if err != nil {
 			return created{}, err
 		}
-		_, err = api.TransferToAmili(ctx, cmd.CompanyID, cmd.Subject, t)
-		return created{}, err
+		st, err := api.TransferToAmili(ctx, cmd.CompanyID, cmd.Subject, t)
+		return created{TransferID: extraString(st.Extra, "id")}, err
 	}
-	_, err := api.TransferToRopo(ctx, cmd.CompanyID, cmd.Subject)
-	return created{}, err
+	st, err := api.TransferToRopo(ctx, cmd.CompanyID, cmd.Subject)
+	return created{TransferID: extraString(st.Extra, "id")}, err
 }
 
 func (o transferOp) find(ctx context.Context, api Maventa, cmd events.Command, data events.CommandData, _ []string) (created, bool, string, error) {
@@ -278,7 +278,7 @@ func (o transferOp) find(ctx context.Context, api Maventa, cmd events.Command, d
 	if p := extraString(st.Extra, "provider"); p != "" && p != o.provider(data) {
 		return created{}, false, fmt.Sprintf("invoice %s has a transfer to %s, not %s", cmd.Subject, p, o.provider(data)), nil
 	}
-	return created{}, true, "", nil
+	return created{TransferID: extraString(st.Extra, "id")}, true, "", nil
 }
 
 // extraString reads a string field Maventa sent beyond the declared ones.

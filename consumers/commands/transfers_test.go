@@ -23,7 +23,9 @@ func TestInvoiceTransfers(t *testing.T) {
 	t.Run("ropo transfer is followed until sent", func(t *testing.T) {
 		inv := e.invoice("T-R1")
 		e.publish(events.CommandTransferToRopo, "tr-1", company, inv, `{}`)
-		succeeded(t, e.outcome("tr-1"))
+		if d := succeeded(t, e.outcome("tr-1")); d.MaventaTransferID == "" {
+			t.Errorf("outcome %+v without the transfer id", d)
+		}
 		res := e.result("tr-1")
 		var d events.InvoiceTransferSent
 		_ = json.Unmarshal(res.Data, &d)

@@ -18,6 +18,7 @@ import (
 // provider) the second time its state is read, so that a client following it
 // sees pending first; FailTransfer makes it end in error instead.
 type transfer struct {
+	id       string
 	provider string
 	status   string // pending, sent, error
 	reads    int
@@ -140,7 +141,7 @@ func (s *Sandbox) handleTransfer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid_state", "only a sent invoice can be transferred to collection")
 		return
 	}
-	t := &transfer{provider: provider, status: "pending", body: body, at: s.now()}
+	t := &transfer{id: s.newIDLocked(), provider: provider, status: "pending", body: body, at: s.now()}
 	s.st.transfers[inv.ID] = t
 	writeJSON(w, http.StatusCreated, s.transferViewLocked(inv, t))
 }
@@ -154,7 +155,8 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 func (s *Sandbox) transferViewLocked(inv *Invoice, t *transfer) map[string]any {
-	out := map[string]any{"invoice_id": inv.ID, "provider": t.provider, "status": t.status, "assignment_id": nil, "error_message": nil}
+	// "id" (the transfer's own id) is ASSUMED: Maventa documents only the status.
+	out := map[string]any{"id": t.id, "invoice_id": inv.ID, "provider": t.provider, "status": t.status, "assignment_id": nil, "error_message": nil}
 	if inv.assignmentID != "" {
 		out["assignment_id"] = inv.assignmentID
 	}
