@@ -40,7 +40,12 @@ func runCommands(ctx context.Context, b *consumers.Broker, cfg *config, api *mav
 	}); err != nil {
 		return nil // stopped before it could be provisioned
 	}
-	h := commands.NewHandler(commands.Config{Holder: cfg.Poller.Holder, ApplyLease: cfg.CommandLease}, store, emitter, api, log)
+	// The holder is unique per process, not per host: a container restarted in
+	// the same pod (same host name, pid 1) must not take its predecessor's
+	// applying records for its own and read them back while a write may still
+	// be in flight; it waits out the lease like any other replica.
+	holder := cfg.Poller.Holder + "-" + uuid.NewString()[:8]
+	h := commands.NewHandler(commands.Config{Holder: holder, ApplyLease: cfg.CommandLease}, store, emitter, api, log)
 	log.Info("command consumer running", "stream", sc.CommandStreamConfig().Name, "concurrency", sc.Concurrency,
 		"requests", commands.RequestSubjectRoot+".>")
 	reqDone := make(chan error, 1)
