@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
@@ -292,5 +294,69 @@ func TestEveryAssignmentCommandsFactsArriveAsDomainEvents(t *testing.T) {
 				t.Errorf("%s: %d %s events, want 1", tt.command, n, d.Name)
 			}
 		}
+	}
+}
+
+// TestDLQReplayOfACommandNeverAppliesIt: a command id reused for other content
+// is dead-lettered; `dlq replay` puts it back on the command stream, where it is
+// refused again; the other content is never applied and the id keeps its one outcome.
+func TestDLQReplayOfACommandNeverAppliesIt(t *testing.T) {
+	sb := sandbox.New(sandbox.Config{Seed: 6, TimeScale: 3600, Logger: quietLog()})
+	co := sandbox.Company{ID: "6f1c2a77-6c1f-4a55-9b36-3f5f1e2d9a11", APIKey: "api-key-1", VendorAPIKey: "vendor-key", Name: "Luotto Oy", BID: "1234567-1"}
+	sb.AddCompany(co)
+	srv, err := sandbox.Start(sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	inv, err := sb.SendInvoice(co.ID, sandbox.InvoiceSpec{Number: "R1", Sum: sandbox.Amt("10.00"), RecipientName: "Asiakas Oy",
+		RecipientBID: "3456789-0", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, map[string]string{
+		"MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL, "MAVENTA_VENDOR_API_KEY": "vendor-key",
+		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000", "POLL_ENABLED": "false", "LOG_LEVEL": "warn",
+	})
+	env := envFunc(map[string]string{"NATS_URL": s.natsURL})
+	cli := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append([]string{"maventa-events"}, args...), env, &out, &errb)
+		return out.String() + errb.String(), err
+	}
+	if out, err := cli("command", "send", "-type", "assignment.comment", "-company", co.ID, "-subject", inv.AssignmentID,
+		"-id", "reuse-1", "-data", `{"text":"first"}`); err != nil || !strings.Contains(out, "outcome: succeeded") {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	other, _ := events.Command{ID: "reuse-1", Source: "erp://test", Type: events.CommandComment.Type(), Subject: inv.AssignmentID,
+		CompanyID: co.ID, Data: json.RawMessage(`{"text":"other content"}`)}.Marshal()
+	if _, err := b.JS.Publish(context.Background(), events.CommandComment.Subject(co.ID), other, jetstream.WithMsgID("another-msg-id")); err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	natstest.WaitFor(t, 20*time.Second, "the dead letter", func() bool {
+		out, _ = cli("dlq", "list", "-reason", "command_id_reused")
+		return strings.Contains(out, "command_id_reused")
+	})
+	if out, err := cli("dlq", "replay", "-reason", "command_id_reused"); err != nil || !strings.Contains(out, "replayed 1") {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	natstest.WaitFor(t, 20*time.Second, "the replayed command refused again", func() bool {
+		out, _ = cli("dlq", "list", "-reason", "command_id_reused")
+		return strings.Contains(out, "command_id_reused")
+	})
+	sa, _ := sb.Assignment(inv.AssignmentID)
+	for _, ev := range sa.Events {
+		if ev.Type == "comment" && ev.Data["comment"] == "other content" {
+			t.Error("the reused id's other content was applied")
+		}
+	}
+	if n := sb.CompanyEvents(inv.AssignmentID, "comment"); n != 1 {
+		t.Errorf("%d comments applied, want 1", n)
 	}
 }
