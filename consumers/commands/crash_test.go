@@ -453,3 +453,37 @@ func TestUnanswerableCommandsAreDeadLettered(t *testing.T) {
 		t.Errorf("%d outcomes for dl-1", n)
 	}
 }
+
+// countingEmitter counts the events handed to the emitter.
+type countingEmitter struct {
+	Emitter
+	n atomic.Int64
+}
+
+func (c *countingEmitter) Emit(ctx context.Context, evs []events.Event) (int, error) {
+	c.n.Add(int64(len(evs)))
+	return c.Emitter.Emit(ctx, evs)
+}
+
+// TestOutcomeNotAnnouncedAgainAfterMarkersExpire: a decided command seen again
+// (a replay weeks later, when the processed markers and JetStream's window are
+// gone) does not publish its outcome again: the record knows it is stored.
+func TestOutcomeNotAnnouncedAgainAfterMarkersExpire(t *testing.T) {
+	e := newEnv(t)
+	ce := &countingEmitter{Emitter: e.emitter}
+	h := NewHandler(Config{Holder: "h", Now: e.clock.Now}, e.store, ce, e.api, quiet)
+	a := e.assignment("PX1", "10.00")
+	body := command(events.CommandComment, "px-1", company, a, `{"text":"x"}`)
+	for range 2 {
+		if err := h.Handle(t.Context(), events.CommandComment.Subject(company), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ce.n.Load(); n != 1 {
+		t.Errorf("%d events handed to the emitter, want the one outcome", n)
+	}
+	rec, _, _ := e.store.Get(t.Context(), "px-1")
+	if len(rec.Published) != 1 {
+		t.Errorf("record published %v", rec.Published)
+	}
+}

@@ -136,6 +136,8 @@ type Record struct {
 	Service *ServiceFollow `json:"service,omitempty"`
 	// Received is when the command was first seen.
 	Received time.Time `json:"received"`
+	// Published are the ids of the outcome events already stored.
+	Published []string `json:"published,omitempty"`
 }
 
 // Resolution is an operator's decision about a command whose outcome was unknown.
@@ -604,15 +606,45 @@ func (h *Handler) decide(ctx context.Context, rec Record, rev uint64, o events.O
 	return h.publish(ctx, rec)
 }
 
-// publish emits a decided record's outcome event, and its resolution's if any.
-// The ids are deterministic, so publishing again is deduplicated.
+// publish emits a decided record's outcome event and what followed it
+// (transfer result, service states, resolution). The ids are deterministic,
+// so publishing again is deduplicated; and the record remembers what is
+// stored, so a command seen again after the processed markers expired (a
+// replay weeks later) is not announced twice.
 func (h *Handler) publish(ctx context.Context, rec Record) error {
 	evs, err := OutcomeEvents(rec)
 	if err != nil {
 		return &PermanentError{Reason: "encode_outcome", Err: err}
 	}
-	if _, err := h.emitter.Emit(ctx, evs); err != nil {
+	var todo []events.Event
+	for _, ev := range evs {
+		if !slices.Contains(rec.Published, ev.ID) {
+			todo = append(todo, ev)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if _, err := h.emitter.Emit(ctx, todo); err != nil {
 		return &RetryError{Err: fmt.Errorf("publish outcome: %w", err)}
+	}
+	for range 5 {
+		cur, rev, err := h.store.Get(ctx, rec.ID)
+		if err != nil || rev == 0 {
+			return nil // the processed markers cover the next days; the next handling records it
+		}
+		n := len(cur.Published)
+		for _, ev := range todo {
+			if !slices.Contains(cur.Published, ev.ID) {
+				cur.Published = append(cur.Published, ev.ID)
+			}
+		}
+		if len(cur.Published) == n {
+			return nil
+		}
+		if _, err := h.store.Put(ctx, cur, rev); !errors.Is(err, ErrConflict) {
+			return nil
+		}
 	}
 	return nil
 }
