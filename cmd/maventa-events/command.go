@@ -31,15 +31,8 @@ func commandConfig(cfg *config) commands.StreamConfig {
 
 // runCommands applies commands from the command stream until ctx ends. The
 // Maventa client (and so its per-host rate limit) is the one the poller uses.
-func runCommands(ctx context.Context, b *consumers.Broker, cfg *config, api *maventa.Client, emitter *consumers.Emitter, log *slog.Logger) error {
+func runCommands(ctx context.Context, b *consumers.Broker, cfg *config, store *commands.KVStore, api *maventa.Client, emitter *consumers.Emitter, log *slog.Logger) error {
 	sc := commandConfig(cfg)
-	var store *commands.KVStore
-	if err := retryUntilDone(ctx, log, "command stream provisioning", func(ctx context.Context) (err error) {
-		store, err = commands.Ensure(ctx, b.JS, sc, log)
-		return err
-	}); err != nil {
-		return nil // stopped before it could be provisioned
-	}
 	// The holder is unique per process, not per host: a container restarted in
 	// the same pod (same host name, pid 1) must not take its predecessor's
 	// applying records for its own and read them back while a write may still
@@ -223,6 +216,13 @@ func commandNames() string {
 
 // sendCommand publishes the command (Nats-Msg-Id = its id) and waits for its outcome.
 func sendCommand(ctx context.Context, js jetstream.JetStream, sc commands.StreamConfig, body []byte, cmd events.Command, wait time.Duration, stdout io.Writer, asJSON bool) error {
+	// The stream and the record bucket are provisioned here too (as the service
+	// does, idempotently): a command sent while the service has never run, or is
+	// still starting, is stored and waits for it.
+	store, err := commands.Ensure(ctx, js, sc, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return fmt.Errorf("command send: %w", err)
+	}
 	def, _ := events.LookupCommand(cmd.Type)
 	msg := &nats.Msg{Subject: def.Subject(cmd.CompanyID), Data: body, Header: nats.Header{}}
 	msg.Header.Set("Content-Type", events.ContentType)
@@ -236,10 +236,6 @@ func sendCommand(ctx context.Context, js jetstream.JetStream, sc commands.Stream
 			return writeJSON(stdout, map[string]any{"id": cmd.ID, "stream_seq": ack.Sequence, "duplicate": ack.Duplicate})
 		}
 		_, err := fmt.Fprintf(stdout, "command %s stored (stream sequence %d, duplicate %t)\n", cmd.ID, ack.Sequence, ack.Duplicate)
-		return err
-	}
-	store, err := commands.OpenKVStore(ctx, js, sc)
-	if err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)

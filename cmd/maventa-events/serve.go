@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/handlers"
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
@@ -235,7 +236,7 @@ func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipe
 	cmdErr := make(chan error, 1)
 	if cfg.CommandsOn {
 		wg.Add(1)
-		go func() { defer wg.Done(); cmdErr <- runCommands(ctx, b, cfg, api, emitter, log) }()
+		go func() { defer wg.Done(); cmdErr <- runCommands(ctx, b, cfg, ps.commands, api, emitter, log) }()
 	}
 	err = wc.Run(ctx)
 	wg.Wait()
@@ -263,6 +264,7 @@ func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
 type pipelineState struct {
 	processed jetstream.KeyValue        // processed markers
 	reconcile *consumers.ReconcileStore // cursors, leases, assignment and invoice states
+	commands  *commands.KVStore         // command records
 }
 
 // retryUntilDone calls f with backoff until it succeeds or ctx ends (then it
@@ -294,6 +296,9 @@ func provisionStreams(ctx context.Context, b *consumers.Broker, cfg *config, log
 		}
 		if err == nil {
 			ps.reconcile, err = consumers.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)
+		}
+		if err == nil { // before readiness, like every stream: commands can be stored from the start
+			ps.commands, err = commands.Ensure(ctx, b.JS, commandConfig(cfg), log)
 		}
 		var sc *consumers.StreamConflictError
 		if errors.As(err, &sc) {
