@@ -40,7 +40,7 @@ func TestCommandSendThroughTheService(t *testing.T) {
 	}
 	s := startService(t, map[string]string{
 		"MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL, "MAVENTA_VENDOR_API_KEY": "vendor-key",
-		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000",
+		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMANDS_ENABLED": "true",
 		"POLL_INTERVAL": "100ms", "LOG_LEVEL": "warn",
 	})
 	env := envFunc(map[string]string{"NATS_URL": s.natsURL})
@@ -214,7 +214,7 @@ func TestEveryAssignmentCommandsFactsArriveAsDomainEvents(t *testing.T) {
 	t.Cleanup(srv.Close)
 	s := startService(t, map[string]string{
 		"MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL, "MAVENTA_VENDOR_API_KEY": "vendor-key",
-		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000",
+		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMANDS_ENABLED": "true",
 		"POLL_INTERVAL": "100ms", "LOG_LEVEL": "warn",
 	})
 	env := envFunc(map[string]string{"NATS_URL": s.natsURL})
@@ -316,7 +316,7 @@ func TestDLQReplayOfACommandNeverAppliesIt(t *testing.T) {
 	}
 	s := startService(t, map[string]string{
 		"MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL, "MAVENTA_VENDOR_API_KEY": "vendor-key",
-		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000", "POLL_ENABLED": "false", "LOG_LEVEL": "warn",
+		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMANDS_ENABLED": "true", "POLL_ENABLED": "false", "LOG_LEVEL": "warn",
 	})
 	env := envFunc(map[string]string{"NATS_URL": s.natsURL})
 	cli := func(args ...string) (string, error) {

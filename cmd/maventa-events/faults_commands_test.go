@@ -71,7 +71,7 @@ func TestFaultCommands(t *testing.T) {
 
 	env := map[string]string{"DATA_DIR": t.TempDir(), "MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL,
 		"MAVENTA_VENDOR_API_KEY": "vendor-key", "MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1",
-		"MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMAND_APPLY_LEASE": "2s", "COMMAND_CONCURRENCY": "8"}
+		"MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMANDS_ENABLED": "true", "COMMAND_APPLY_LEASE": "2s", "COMMAND_CONCURRENCY": "8"}
 	p := startProc(t, env)
 	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: p.natsURL}, quietLog())
 	if err != nil {

@@ -297,8 +297,11 @@ func provisionStreams(ctx context.Context, b *consumers.Broker, cfg *config, log
 		if err == nil {
 			ps.reconcile, err = consumers.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)
 		}
-		if err == nil { // before readiness, like every stream: commands can be stored from the start
+		if err == nil && cfg.ConsumersOn && cfg.CommandsOn { // before readiness, like every stream
 			ps.commands, err = commands.Ensure(ctx, b.JS, commandConfig(cfg), log)
+			if err == nil {
+				_, err = commands.EnsureConsumer(ctx, b.JS, commandConfig(cfg))
+			}
 		}
 		var sc *consumers.StreamConflictError
 		if errors.As(err, &sc) {

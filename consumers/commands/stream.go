@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
@@ -55,13 +56,7 @@ type StreamConfig struct {
 	RetryInitial, RetryMax time.Duration
 	// MaxAckPending bounds the commands held by this consumer. Default 1000.
 	MaxAckPending int
-	// PinnedTTL is how long the replica that holds the command stream may stop
-	// pulling before another replica takes over. Default 30s.
-	PinnedTTL time.Duration
 }
-
-// pinnedGroup is the consumer's priority group.
-const pinnedGroup = "commands"
 
 func (c StreamConfig) withDefaults() StreamConfig {
 	if c.Stream == "" {
@@ -102,9 +97,6 @@ func (c StreamConfig) withDefaults() StreamConfig {
 	}
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = 1000
-	}
-	if c.PinnedTTL == 0 {
-		c.PinnedTTL = 30 * time.Second
 	}
 	return c
 }
@@ -215,6 +207,26 @@ func (s *KVStore) Put(ctx context.Context, r Record, rev uint64) (uint64, error)
 	return n, nil
 }
 
+// EnsureConsumer creates (or updates) the durable consumer of the command
+// stream. The service calls it while provisioning, before it is ready, so that
+// on a cluster the consumer exists before the work starts.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, c StreamConfig) (jetstream.Consumer, error) {
+	c = c.withDefaults()
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
+		Durable:       c.Durable,
+		Description:   "Applies commands at Maventa (maventa-events)",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.AckWait,
+		MaxDeliver:    -1, // attempts are counted in place; see StreamConfig.MaxAttempts
+		MaxAckPending: c.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("command consumer: %w", err)
+	}
+	return cons, nil
+}
+
 // DeadLetterer keeps messages that cannot be handled (*consumers.DeadLetters).
 type DeadLetterer interface {
 	Put(ctx context.Context, msg jetstream.Msg, reason string, cause error) error
@@ -232,7 +244,9 @@ type Runner struct {
 	mu   sync.Mutex
 	keys map[string][]jetstream.Msg // per key, the messages waiting (first is running)
 	held map[jetstream.Msg]struct{}
-	wg   sync.WaitGroup
+	// freed is signalled when a held message is done, for the fetch loop.
+	freed chan struct{}
+	wg    sync.WaitGroup
 }
 
 // NewRunner returns a runner of h over the command stream of cfg.
@@ -242,47 +256,57 @@ func NewRunner(cfg StreamConfig, js jetstream.JetStream, h *Handler, dl DeadLett
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{cfg: cfg, js: js, h: h, dl: dl, log: log, sem: make(chan struct{}, cfg.Concurrency),
-		keys: map[string][]jetstream.Msg{}, held: map[jetstream.Msg]struct{}{}}
+		keys: map[string][]jetstream.Msg{}, held: map[jetstream.Msg]struct{}{}, freed: make(chan struct{}, 1)}
 }
 
 // Run consumes until ctx ends, then waits for the commands in hand.
 func (r *Runner) Run(ctx context.Context) error {
-	cons, err := r.js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, jetstream.ConsumerConfig{
-		Durable:       r.cfg.Durable,
-		Description:   "Applies commands at Maventa (maventa-events)",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       r.cfg.AckWait,
-		MaxDeliver:    -1, // attempts are counted in place; see StreamConfig.MaxAttempts
-		MaxAckPending: r.cfg.MaxAckPending,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		// One replica at a time gets the commands (the pinned client); the others
-		// stand by and take over when it stops pulling for PinnedTTL. Only so do
-		// the commands of one assignment keep their order across replicas: with
-		// messages spread over replicas, a later command could overtake an
-		// earlier one held by another replica.
-		PriorityPolicy: jetstream.PriorityPolicyPinned,
-		PriorityGroups: []string{pinnedGroup},
-		PinnedTTL:      r.cfg.PinnedTTL,
-	})
+	cons, err := EnsureConsumer(ctx, r.js, r.cfg)
 	if err != nil {
-		return fmt.Errorf("command consumer: %w", err)
+		return err
 	}
 	// Commands in hand and waiting behind their assignment's earlier ones keep
 	// their lease, so JetStream does not hand them to another replica meanwhile.
 	beatDone := make(chan struct{})
 	go r.heartbeat(beatDone)
-	cc, err := cons.Consume(func(msg jetstream.Msg) { r.dispatch(ctx, msg) },
-		jetstream.PullMaxMessages(max(2*r.cfg.Concurrency, 8)), jetstream.PullPriorityGroup(pinnedGroup))
-	if err != nil {
-		close(beatDone)
-		return fmt.Errorf("command consumer: %w", err)
+	// A plain fetch loop: one pull request per FetchMaxWait when idle, and a
+	// pause after an error (a NATS node lost, the consumer's leader moving),
+	// rather than a pull subscription that re-pulls at once on every error.
+	maxHeld := 16 * r.cfg.Concurrency
+	for ctx.Err() == nil {
+		if r.heldCount() >= maxHeld {
+			select {
+			case <-r.freed:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		batch, err := cons.Fetch(2*r.cfg.Concurrency, jetstream.FetchMaxWait(2*time.Second))
+		if err == nil {
+			for msg := range batch.Messages() {
+				r.dispatch(ctx, msg)
+			}
+			err = batch.Error()
+		}
+		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+			r.log.Warn("command consumer: fetch failed; pausing", "err", err)
+			t := time.NewTimer(time.Second)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
 	}
-	<-ctx.Done()
-	cc.Drain()
-	<-cc.Closed()
 	r.wg.Wait()
 	close(beatDone)
 	return nil
+}
+
+func (r *Runner) heldCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.held)
 }
 
 func (r *Runner) heartbeat(done <-chan struct{}) {
@@ -342,6 +366,10 @@ func (r *Runner) dispatch(ctx context.Context, msg jetstream.Msg) {
 			<-r.sem
 			r.mu.Lock()
 			delete(r.held, msg)
+			select {
+			case r.freed <- struct{}{}:
+			default:
+			}
 			q := r.keys[key][1:]
 			if len(q) == 0 {
 				delete(r.keys, key)
