@@ -18,6 +18,7 @@ func TestDocs(t *testing.T) {
 	checkFile(t, filepath.Join(docsDir, "events.md"), eventsMarkdown(t, fd))
 	a := asyncAPI()
 	checkFile(t, filepath.Join(docsDir, "asyncapi.yaml"), a)
+	checkFile(t, filepath.Join(docsDir, "commands.md"), commandsMarkdown(t, fd))
 
 	// The AsyncAPI document parses, has one channel and message per type, and
 	// every $ref points at a schema file that exists.
@@ -35,9 +36,9 @@ func TestDocs(t *testing.T) {
 	if doc.AsyncAPI != "3.0.0" {
 		t.Errorf("asyncapi version %q", doc.AsyncAPI)
 	}
-	if len(doc.Channels) != len(Types()) || len(doc.Components.Messages) != len(Types()) || len(doc.Operations) != len(Types()) {
-		t.Errorf("asyncapi has %d channels, %d messages, %d operations for %d types",
-			len(doc.Channels), len(doc.Components.Messages), len(doc.Operations), len(Types()))
+	if n := len(Types()) + len(Commands()); len(doc.Channels) != n || len(doc.Components.Messages) != n || len(doc.Operations) != n {
+		t.Errorf("asyncapi has %d channels, %d messages, %d operations for %d types and commands",
+			len(doc.Channels), len(doc.Components.Messages), len(doc.Operations), n)
 	}
 	for _, ref := range bytesRefs(a) {
 		if strings.HasPrefix(ref, "#") {
@@ -102,11 +103,13 @@ func asyncAPI() []byte {
 		w("    parameters:\n      companyId:\n        $ref: '#/components/parameters/companyId'\n")
 		w("    messages:\n      %s:\n        $ref: '#/components/messages/%s'\n", messageName(d), messageName(d))
 	}
+	asyncAPICommandChannels(w)
 	w("operations:\n")
 	for _, d := range Types() {
 		w("  publish%s:\n    action: send\n    channel:\n      $ref: '#/channels/%s'\n", messageName(d), messageName(d))
 		w("    messages:\n      - $ref: '#/channels/%s/messages/%s'\n", messageName(d), messageName(d))
 	}
+	asyncAPICommandOperations(w)
 	w("components:\n")
 	w("  parameters:\n    companyId:\n      description: %s\n", yq("Maventa company id, passed through SanitizeToken (a UUID is unchanged)."))
 	w("  messages:\n")
@@ -122,6 +125,7 @@ func asyncAPI() []byte {
 		w("              dataschema:\n                const: %s\n", d.SchemaURL())
 		w("              data:\n                $ref: './schemas/%s'\n", d.SchemaFile())
 	}
+	asyncAPICommandMessages(w)
 	return b.Bytes()
 }
 
@@ -136,13 +140,15 @@ func schemaTypeText(p *schema) string {
 				parts[0] = "array of " + schemaTypeText(it)
 			}
 		}
+	} else if tys, ok := p.get("type").([]string); ok {
+		parts = append(parts, strings.Join(tys, " or "))
 	} else {
 		parts = append(parts, "any JSON")
 	}
 	if f, ok := p.get("format").(string); ok {
 		parts = append(parts, "("+f+")")
 	}
-	if p.get("pattern") == decimalPattern {
+	if p.get("pattern") == decimalPattern || p.get("pattern") == centsPattern {
 		parts = append(parts, "(decimal)")
 	}
 	if e, ok := p.get("enum").([]string); ok {

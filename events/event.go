@@ -146,6 +146,9 @@ type Event struct {
 	// sequences as strings compares them in time. A consumer holding state newer
 	// than an event's sequence may treat the event as stale.
 	Sequence string `json:"sequence,omitempty"`
+	// CorrelationID is the correlation id the caller gave a command, on that
+	// command's outcome event (extension correlationid).
+	CorrelationID string `json:"correlationid,omitempty"`
 
 	// Data is the type's data (see the registry), as JSON.
 	Data json.RawMessage `json:"data"`
@@ -176,6 +179,8 @@ type Meta struct {
 	// TraceParent and TraceState: see Event. Empty means not traced.
 	TraceParent string
 	TraceState  string
+	// CorrelationID: see Event.
+	CorrelationID string
 }
 
 // New builds the event of type def about a fact described by m, with data (which
@@ -225,6 +230,7 @@ func New(def TypeDef, m Meta, data any) (Event, error) {
 		TraceParent:     m.TraceParent,
 		TraceState:      m.TraceState,
 		Sequence:        SequenceFor(rec),
+		CorrelationID:   m.CorrelationID,
 		Data:            raw,
 	}, nil
 }

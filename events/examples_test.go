@@ -188,6 +188,8 @@ func examples(t testing.TB) map[string]Event {
 		Text: "The debtor has asked for a payment plan of three instalments. Do you accept?", SentAt: TimestampOf(mustTime("2020-05-20T11:02:03Z")),
 		Raw: json.RawMessage(`{"id":"5b083930-1726-4e8f-9acb-60718293a415","sender":"Visma Amili FI","message":"The debtor has asked for a payment plan of three instalments. Do you accept?","created_at":"2020-05-20T11:02:03Z"}`)}, exampleTC))
 
+	commandOutcomeExamples(t, add)
+
 	add(webhook([]byte(`{"event":"DOCUMENTS.INVOICE.ARCHIVED","company_id":"` + exampleCompany +
 		`","event_timestamp":"2024-01-10T08:00:00+02:00","event_data":{"invoice_id":"12f88354-5998-495b-8675-67bf05de60e5"}}`)))
 

@@ -245,6 +245,8 @@ var allTypes = []TypeDef{
 	TypeAssignmentServiceLevelChanged, TypeAssignmentDeliveryStatus,
 	TypeAssignmentStatusChanged, TypeAssignmentCollectionStatusChanged,
 	TypeMessageReceived,
+	TypeCommandSucceeded, TypeCommandRejected, TypeCommandFailed, TypeCommandOutcomeUnknown,
+	TypeInvoiceTransferSent, TypeInvoiceTransferFailed,
 	TypeUnrecognized,
 }
 

@@ -166,6 +166,8 @@ func reflectSchema(fd fieldDocs, t reflect.Type) *schema {
 		return s.set("type", "string").set("format", "date-time").set("pattern", timestampPattern)
 	case rawType:
 		return s.set("description", "JSON exactly as Maventa sent it.")
+	case amountType, commandDateType:
+		return commandFieldSchema(t)
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -285,6 +287,7 @@ func TestSchemas(t *testing.T) {
 	for _, d := range Types() {
 		files[d.SchemaFile()] = schemaJSON(t, dataSchema(fd, d))
 	}
+	addCommandSchemas(t, fd, files)
 	for name, b := range files {
 		checkFile(t, filepath.Join(docsDir, "schemas", name), b)
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))

@@ -50,7 +50,7 @@ func TestSDKGoDecodesGolden(t *testing.T) {
 			ext := ce.Extensions()
 			wantExt := map[string]string{"companyid": ours.CompanyID, "maventaeventid": ours.MaventaEventID,
 				"webhookid": ours.WebhookID, "traceparent": ours.TraceParent, "tracestate": ours.TraceState,
-				"sequence": ours.Sequence}
+				"sequence": ours.Sequence, "correlationid": ours.CorrelationID}
 			for k, want := range wantExt {
 				got, ok := ext[k]
 				if want == "" {

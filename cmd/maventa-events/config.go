@@ -15,6 +15,7 @@ import (
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/maventa"
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
 )
 
 // config is everything the service reads from flags and the environment.
@@ -42,6 +43,9 @@ type config struct {
 	PollOn          bool
 	Poller          consumers.PollerConfig
 	Maventa         maventaConfig
+	CommandsOn      bool
+	Commands        commands.StreamConfig
+	CommandLease    time.Duration
 	LogLevel        string
 	LogFormat       string
 }
@@ -165,6 +169,20 @@ var options = []option{
 		}},
 	{flag: "dedup-window", env: "DEDUP_WINDOW", def: "2m", usage: "JetStream duplicate window for identical webhook bodies",
 		set: func(c *config, v string) (err error) { c.Streams.DuplicateWindow, err = positiveDuration(v); return }},
+	{flag: "commands", env: "COMMANDS_ENABLED", def: "false", isBool: true, usage: "apply commands from the RECEIVABLES_COMMANDS stream at Maventa in this process (needs -consumers); off by default for now, see docs/commands.md",
+		set: func(c *config, v string) (err error) { c.CommandsOn, err = strconv.ParseBool(v); return }},
+	{flag: "command-concurrency", env: "COMMAND_CONCURRENCY", def: "4", usage: "commands applied at once per process (one assignment's commands always one after the other)",
+		set: func(c *config, v string) (err error) {
+			n, err := positiveInt(v)
+			c.Commands.Concurrency = int(n)
+			return err
+		}},
+	{flag: "command-max-age", env: "COMMAND_MAX_AGE", def: "7d", usage: "how long commands are kept in their stream",
+		set: func(c *config, v string) (err error) { c.Commands.MaxAge, err = positiveDuration(v); return }},
+	{flag: "command-record-ttl", env: "COMMAND_RECORD_TTL", def: "90d", usage: "how long a command id is remembered (never applied twice within it); keep it above COMMAND_MAX_AGE plus the dead-letter age",
+		set: func(c *config, v string) (err error) { c.Commands.RecordTTL, err = positiveDuration(v); return }},
+	{flag: "command-apply-lease", env: "COMMAND_APPLY_LEASE", def: "2m", usage: "how long a command another replica is applying is left alone before it is read back from Maventa",
+		set: func(c *config, v string) (err error) { c.CommandLease, err = positiveDuration(v); return }},
 	{flag: "consumers", env: "CONSUMERS_ENABLED", def: "true", isBool: true, usage: "process stored webhooks into domain events in this process (false: intake only)",
 		set: func(c *config, v string) (err error) { c.ConsumersOn, err = strconv.ParseBool(v); return }},
 	{flag: "consumer-concurrency", env: "CONSUMER_CONCURRENCY", def: "16", usage: "stored webhooks processed at once by this process",

@@ -66,6 +66,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return dlq(ctx, rest, getenv, stdout, stderr)
 	case "status":
 		return status(ctx, rest, getenv, stdout, stderr)
+	case "command":
+		return command(ctx, rest, getenv, stdout, stderr)
 	case "probe":
 		return probe(ctx, rest, getenv)
 	case "config":
@@ -96,6 +98,7 @@ commands:
   webhooks    register, list or delete the webhook registrations at Maventa
   dlq         list, show or replay dead letters
   status      streams, consumers, KV buckets and reconciliation state
+  command     send a command to Maventa through the service, show or resolve one
   config      print the settings this process would run with (-table: the options table)
   probe URL   exit 0 when URL answers 200 (container health checks)
 

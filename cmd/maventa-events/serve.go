@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/handlers"
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
@@ -297,11 +298,13 @@ func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipe
 	log.Info("webhook consumer running", "concurrency", cfg.Consumer.Concurrency)
 	var wg sync.WaitGroup
 	pollErr := make(chan error, 1)
+	var nudger commands.Nudger // nil without polling
 	if cfg.PollOn {
 		pc := cfg.Poller
 		pc.Budgets = api.Budgets // budget use per host, for `status`
 		poller := consumers.NewPoller(pc, api, creds, state, stores.Facts, emitter, log)
 		proc.Nudge = poller.Nudge // a webhook for a company pulls its next poll forward
+		nudger = poller            // and so does a command
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -309,10 +312,18 @@ func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipe
 			pollErr <- poller.Run(ctx)
 		}()
 	}
+	cmdErr := make(chan error, 1)
+	if cfg.CommandsOn {
+		wg.Add(1)
+		go func() { defer wg.Done(); cmdErr <- runCommands(ctx, b, cfg, ps.commands, api, emitter, nudger, log) }()
+	}
 	err = wc.Run(ctx)
 	wg.Wait()
 	if err == nil && cfg.PollOn {
 		err = <-pollErr
+	}
+	if err == nil && cfg.CommandsOn {
+		err = <-cmdErr
 	}
 	return err
 }
@@ -332,6 +343,7 @@ func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
 type pipelineState struct {
 	processed jetstream.KeyValue        // invoice and company records
 	reconcile *consumers.ReconcileStore // cursors, leases, assignment and thread records
+	commands  *commands.KVStore         // command records
 }
 
 // retryUntilDone calls f with backoff until it succeeds or ctx ends (then it
@@ -363,6 +375,12 @@ func provisionStreams(ctx context.Context, b *consumers.Broker, cfg *config, log
 		}
 		if err == nil {
 			ps.reconcile, err = consumers.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)
+		}
+		if err == nil && cfg.ConsumersOn && cfg.CommandsOn { // before readiness, like every stream
+			ps.commands, err = commands.Ensure(ctx, b.JS, commandConfig(cfg), log)
+			if err == nil {
+				_, err = commands.EnsureConsumer(ctx, b.JS, commandConfig(cfg))
+			}
 		}
 		var sc *consumers.StreamConflictError
 		if errors.As(err, &sc) {

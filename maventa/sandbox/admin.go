@@ -12,6 +12,7 @@ import (
 // the agency, Maventa's back office and the test harness; it has no auth.
 func (s *Sandbox) AdminHandler() http.Handler {
 	r := chi.NewRouter()
+	s.commandAdminRoutes(r)
 	r.Get("/admin/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -44,6 +44,8 @@ func (s *Sandbox) AXHandler() http.Handler {
 		r.Use(s.requireScope(ScopeInvoices, "invoice:receive"))
 		r.Get("/v1/invoices", s.handleListInvoices)
 		r.Get("/v2/invoices/{id}/assignment", s.handleInvoiceAssignment)
+		r.Get("/v1/invoices/{id}", s.handleGetInvoice)
+		r.Post("/v2/invoices/{id}/assignment/{provider:ropo|amili}", s.handleTransfer)
 	})
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
@@ -331,6 +333,9 @@ func (s *Sandbox) handleInvoiceAssignment(w http.ResponseWriter, r *http.Request
 	}
 	if inv.companyID != companyFrom(r.Context()) {
 		writeError(w, http.StatusForbidden, "forbidden", "invoice belongs to another company")
+		return
+	}
+	if s.writeTransferLocked(w, inv) {
 		return
 	}
 	out := map[string]any{"invoice_id": inv.ID, "assignment_id": nil, "error_message": nil}

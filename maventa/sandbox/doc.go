@@ -38,6 +38,8 @@
 //	sb.ExpireTokens(); sb.SetTokenLifetime(d); sb.AddOperator(id, secret, companyIDs...) // none: every company
 //	sb.WebhookAttempts(); sb.WebhookDeliveries(); sb.WaitWebhooks(ctx) // wait instead of sleeping
 //	sum, err := sb.RunScenario(ctx, sandbox.ScenarioConfig{...})       // deterministic for a seed
+//	n := sb.CompanyEvents(assignmentID, "paid")   // the company's applied writes, for never-twice checks
+//	n = sb.EndFreezes(); err = sb.FailTransfer(invoiceID, msg); n = sb.Transfers(invoiceID)
 //	sb.Reset()
 //
 // Money is Amount (an events.Decimal that is written as a JSON number, as
@@ -49,7 +51,8 @@
 // AX listener: POST /oauth2/token; /v1/company/notifications[/{id}];
 // /v1/operator/notifications[/{id}] (operator tokens);
 // /v2/services/amili/receivables; /v2/services/ropo/receivables;
-// /v1/services/receivables (legacy); GET /v1/invoices; GET /v2/invoices/{id}/assignment.
+// /v1/services/receivables (legacy); GET /v1/invoices[/{id}]; GET /v2/invoices/{id}/assignment;
+// POST /v2/invoices/{id}/assignment/ropo|amili (pending on the first read, then sent).
 //
 // Receivables listener: /v1/assignments, /v1/assignments/overview,
 // /v1/assignments/{id}, /v1/assignments/{id}/events,
@@ -79,6 +82,8 @@
 //	POST   /admin/tokens/expire                           expire every issued token
 //	PUT    /admin/tokens/lifetime                         {"seconds": n}
 //	POST   /admin/scenario                                ScenarioConfig -> ScenarioSummary
+//	POST   /admin/freezes/end                             end the suspensions whose end_date passed -> {"ended": n}
+//	POST   /admin/invoices/{id}/transfer/fail             {"error_message"} the pending transfer ends in error
 //	GET    /admin/webhooks/attempts
 //	GET    /admin/webhooks/deliveries
 //	POST   /admin/webhooks/wait                           blocks until no delivery is pending

@@ -31,6 +31,10 @@ type Fault struct {
 	RetryAfter int `json:"retry_after,omitempty"`
 	// Count limits the fault to the next N matching calls; 0 means unlimited.
 	Count int `json:"count,omitempty"`
+	// AfterApply makes a failing call be handled first (its effect applied) and
+	// then answered with Status as if the answer were lost on the way back: a
+	// gateway timeout after the upstream applied a POST. Use 502 or 504.
+	AfterApply bool `json:"after_apply,omitempty"`
 	// WebhookDropRate is the fraction (0..1] of webhook deliveries silently dropped
 	// (never sent) while the fault is set. Request fields do not apply to it.
 	WebhookDropRate float64 `json:"webhook_drop_rate,omitempty"`
@@ -108,7 +112,7 @@ func (s *Sandbox) faultMiddleware(listener string) func(http.Handler) http.Handl
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var latency time.Duration
-			var fail bool
+			var fail, afterApply bool
 			var status, retryAfter int
 			s.mu.Lock()
 			for i := 0; i < len(s.st.faults); i++ {
@@ -123,7 +127,7 @@ func (s *Sandbox) faultMiddleware(listener string) func(http.Handler) http.Handl
 				}
 				f.used++
 				latency = f.Latency
-				status, retryAfter = f.Status, f.RetryAfter
+				status, retryAfter, afterApply = f.Status, f.RetryAfter, f.AfterApply
 				switch {
 				case f.ErrorRate > 0:
 					fail = unitFloat(s.cfg.Seed, f.seq, int64(f.used)) < f.ErrorRate
@@ -151,6 +155,9 @@ func (s *Sandbox) faultMiddleware(listener string) func(http.Handler) http.Handl
 				}
 				if retryAfter > 0 {
 					w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+				}
+				if afterApply {
+					next.ServeHTTP(discardWriter{h: http.Header{}}, r)
 				}
 				code := "service_unavailable"
 				if status == http.StatusTooManyRequests {

@@ -183,6 +183,7 @@ type store struct {
 	serviceLevels map[string]map[string]string   // company -> bid -> level
 	threads       map[string]*Thread
 	messages      map[string]*Message
+	transfers     map[string]*transfer // invoice id -> its transfer to collection (commands_transfers.go)
 	faults        []*faultState
 }
 
@@ -201,6 +202,7 @@ func newStore() *store {
 		serviceLevels: map[string]map[string]string{},
 		threads:       map[string]*Thread{},
 		messages:      map[string]*Message{},
+		transfers:     map[string]*transfer{},
 	}
 }
 

@@ -1,0 +1,385 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
+	"github.com/maventa-bridge/maventa-events/events"
+	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
+)
+
+// dyingStore fails the write that would record a decided outcome, as a process
+// killed right after Maventa answered and before its record was written.
+type dyingStore struct {
+	Store
+	died atomic.Bool
+}
+
+var errKilled = errors.New("process killed")
+
+func (s *dyingStore) Put(ctx context.Context, r Record, rev uint64) (uint64, error) {
+	if r.State == StateDone && s.died.CompareAndSwap(false, true) {
+		return 0, errKilled
+	}
+	return s.Store.Put(ctx, r, rev)
+}
+
+func succeeded(t *testing.T, ev events.Event) events.CommandSucceeded {
+	t.Helper()
+	if ev.Type != events.TypeCommandSucceeded.Type() {
+		t.Fatalf("outcome %s %s", ev.Type, ev.Data)
+	}
+	var d events.CommandSucceeded
+	if err := json.Unmarshal(ev.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestKilledAfterMaventaAnsweredAppliesNothingTwice: the handler dies between
+// Maventa's 201 and the durable record; the restarted service (another holder,
+// once the dead one's lease ran out) reads the assignment back, finds the
+// payment and reports it, without a second POST.
+func TestKilledAfterMaventaAnsweredAppliesNothingTwice(t *testing.T) {
+	e := newEnv(t)
+	a := e.assignment("K1", "100.00")
+	body := command(events.CommandPaid, "cmd-kill-1", company, a, `{"amount":"30.00","booked_at":"2026-03-01"}`)
+	ds := &dyingStore{Store: e.store}
+	first := NewHandler(Config{Holder: "first", Now: e.clock.Now, ApplyLease: time.Minute}, ds, e.emitter, e.api, quiet)
+	err := first.Handle(t.Context(), events.CommandPaid.Subject(company), body)
+	if !errors.Is(err, errKilled) {
+		t.Fatalf("first run: %v, want it killed", err)
+	}
+	if n := e.sb.CompanyEvents(a, "paid"); n != 1 {
+		t.Fatalf("paid applied %d times before the crash", n)
+	}
+	restarted := e.handler("restarted")
+	var re *RetryError
+	if err := restarted.Handle(t.Context(), events.CommandPaid.Subject(company), body); !errors.As(err, &re) || re.After <= 0 {
+		t.Fatalf("within the dead holder's lease: %v, want a retry after the lease", err)
+	}
+	e.clock.Advance(time.Minute + time.Second)
+	if err := restarted.Handle(t.Context(), events.CommandPaid.Subject(company), body); err != nil {
+		t.Fatal(err)
+	}
+	d := succeeded(t, e.outcome("cmd-kill-1"))
+	if !d.ReadBack || d.MaventaEventID == "" {
+		t.Errorf("outcome %+v, want found by reading back", d)
+	}
+	if n := e.sb.CompanyEvents(a, "paid"); n != 1 {
+		t.Errorf("paid applied %d times", n)
+	}
+	if w := e.rec.writes(); len(w) != 1 {
+		t.Errorf("%d writes: %+v", len(w), w)
+	}
+}
+
+// TestDeadLetterReplayNeverAppliesTwice: a command dead-lettered after it was
+// applied (its outcome could not be recorded) and replayed by an operator is
+// decided by reading back, not sent again.
+func TestDeadLetterReplayNeverAppliesTwice(t *testing.T) {
+	e := newEnv(t)
+	a := e.assignment("L1", "100.00")
+	ds := &dyingStore{Store: e.store}
+	h := NewHandler(Config{Holder: "only", Now: e.clock.Now}, ds, e.emitter, e.api, quiet)
+	sc := e.sc
+	sc.MaxAttempts = 1
+	e.run(h, sc)
+	e.publish(events.CommandCreditNote, "cmd-dlq-1", company, a, `{"credit_note_number":"CN-1","amount":"20.00"}`)
+
+	dl, err := e.js.Stream(t.Context(), "MAVENTA_DEADLETTER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m *jetstream.RawStreamMsg
+	natstest.WaitFor(t, 20*time.Second, "the dead letter", func() bool {
+		m, err = dl.GetLastMsgForSubject(t.Context(), consumers.DeadLetterSubjectRoot+".>")
+		return err == nil
+	})
+	if got := m.Header.Get(consumers.HeaderDLReason); got != "exhausted" {
+		t.Errorf("reason %q", got)
+	}
+	// What `maventa-events dlq replay` does: publish the body back to its subject.
+	replay := &nats.Msg{Subject: m.Header.Get(consumers.HeaderDLSubject), Data: m.Data, Header: nats.Header{}}
+	if _, err := e.js.PublishMsg(t.Context(), replay, jetstream.WithMsgID("dlq-replay:1")); err != nil {
+		t.Fatal(err)
+	}
+	d := succeeded(t, e.outcome("cmd-dlq-1"))
+	if !d.ReadBack {
+		t.Errorf("outcome %+v, want found by reading back", d)
+	}
+	if n := e.sb.CompanyEvents(a, "credit_note"); n != 1 {
+		t.Errorf("credit note applied %d times", n)
+	}
+}
+
+// TestTwoHandlersSameIDApplyOnce: two replicas handed the same command at the
+// same moment (Maventa slow to answer) apply it once; both end with its one outcome.
+func TestTwoHandlersSameIDApplyOnce(t *testing.T) {
+	e := newEnv(t)
+	a := e.assignment("T1", "100.00")
+	e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/events", Latency: 200 * time.Millisecond})
+	body := command(events.CommandPaid, "cmd-two-1", company, a, `{"amount":"25.00","booked_at":"2026-03-01"}`)
+	var wg sync.WaitGroup
+	for _, holder := range []string{"replica-a", "replica-b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := e.handler(holder)
+			natstest.WaitFor(t, 20*time.Second, holder+" done", func() bool {
+				err := h.Handle(context.Background(), events.CommandPaid.Subject(company), body)
+				var re *RetryError
+				if err != nil && !errors.As(err, &re) {
+					t.Errorf("%s: %v", holder, err)
+					return true
+				}
+				return err == nil
+			})
+		}()
+	}
+	wg.Wait()
+	succeeded(t, e.outcome("cmd-two-1"))
+	if n := e.sb.CompanyEvents(a, "paid"); n != 1 {
+		t.Errorf("paid applied %d times", n)
+	}
+	if n := e.outcomeCount("cmd-two-1"); n != 1 {
+		t.Errorf("%d outcome events", n)
+	}
+}
+
+// TestTwoRunnersSameCommandApplyOnce: two replicas consuming the stream, the
+// same command published twice (after the duplicate window), applied once.
+func TestTwoRunnersSameCommandApplyOnce(t *testing.T) {
+	e := newEnv(t)
+	e.run(e.handler("replica-a"), e.sc)
+	e.run(e.handler("replica-b"), e.sc)
+	a := e.assignment("T2", "100.00")
+	e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/events", Latency: 100 * time.Millisecond})
+	for i := range 2 {
+		body := command(events.CommandPaid, "cmd-two-2", company, a, `{"amount":"25.00","booked_at":"2026-03-01"}`)
+		if _, err := e.js.Publish(t.Context(), events.CommandPaid.Subject(company), body, jetstream.WithMsgID(fmt.Sprint("copy-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	succeeded(t, e.outcome("cmd-two-2"))
+	natstest.WaitFor(t, 20*time.Second, "both copies handled", func() bool {
+		info, err := e.js.Consumer(t.Context(), "RECEIVABLES_COMMANDS", "maventa-events-commands")
+		if err != nil {
+			return false
+		}
+		ci, err := info.Info(t.Context())
+		return err == nil && ci.NumAckPending == 0 && ci.NumPending == 0
+	})
+	if n := e.sb.CompanyEvents(a, "paid"); n != 1 {
+		t.Errorf("paid applied %d times", n)
+	}
+	if n := e.outcomeCount("cmd-two-2"); n != 1 {
+		t.Errorf("%d outcome events", n)
+	}
+}
+
+// TestTimeoutsAfterApplyNeverApplyTwice: 30 % of the POSTs are applied and then
+// answered 504. Every command ends with one outcome; each is applied exactly
+// once (found by reading back) or reported outcome_unknown, never twice.
+func TestTimeoutsAfterApplyNeverApplyTwice(t *testing.T) {
+	e := newEnv(t)
+	e.run(e.handler("h1"), e.sc)
+	e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/events", ErrorRate: 0.3, Status: 504, AfterApply: true})
+	const assignments, perAssignment = 8, 5
+	var ids []string
+	idsOf := map[string]string{} // command id -> assignment
+	for i := range assignments {
+		a := e.assignment(fmt.Sprint("M", i), "100.00")
+		for j := range perAssignment {
+			id := fmt.Sprintf("cmd-to-%d-%d", i, j)
+			ids = append(ids, id)
+			idsOf[id] = a
+			e.publish(events.CommandComment, id, company, a, `{"text":"`+id+`"}`)
+		}
+	}
+	readBack, unknown := 0, 0
+	for _, id := range ids {
+		out := e.outcome(id)
+		applied := countComments(t, e, idsOf[id], id)
+		switch out.Type {
+		case events.TypeCommandSucceeded.Type():
+			if succeeded(t, out).ReadBack {
+				readBack++
+			}
+			if applied != 1 {
+				t.Errorf("%s succeeded but applied %d times", id, applied)
+			}
+		case events.TypeCommandOutcomeUnknown.Type():
+			unknown++
+			if applied > 1 {
+				t.Errorf("%s applied %d times", id, applied)
+			}
+		default:
+			t.Errorf("%s: %s %s", id, out.Type, out.Data)
+		}
+	}
+	for _, id := range ids {
+		if n := e.outcomeCount(id); n != 1 {
+			t.Errorf("%s: %d outcome events", id, n)
+		}
+	}
+	if readBack == 0 {
+		t.Error("no answer was lost: the fault did not apply")
+	}
+	t.Logf("%d commands, %d found by reading back after a lost answer, %d outcome_unknown, %d POSTs", len(ids), readBack, unknown, len(e.rec.writes()))
+	if len(e.rec.writes()) != len(ids) {
+		t.Errorf("%d POSTs for %d commands: a write was resent", len(e.rec.writes()), len(ids))
+	}
+}
+
+// countComments counts the company's comments on a whose text is text.
+func countComments(t *testing.T, e *env, a, text string) int {
+	t.Helper()
+	sa, err := e.sb.Assignment(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range sa.Events {
+		if ev.Type == "comment" && ev.PartyID == company && fmt.Sprint(ev.Data["comment"]) == text {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLostAnswerWithoutEffectIsUnknownUntilResolved: a 504 whose write did not
+// apply cannot be told from one that did by the answer alone: reading back finds
+// nothing, the outcome is unknown, nothing is resent, and the operator's
+// resolution publishes the final outcome.
+func TestLostAnswerWithoutEffectIsUnknownUntilResolved(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler("h1")
+	e.run(h, e.sc)
+	a := e.assignment("U1", "100.00")
+	e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/events", Status: 504, Count: 1})
+	e.publish(events.CommandPaid, "cmd-unk-1", company, a, `{"amount":"10.00","booked_at":"2026-03-01"}`)
+	out := e.outcome("cmd-unk-1")
+	if out.Type != events.TypeCommandOutcomeUnknown.Type() {
+		t.Fatalf("outcome %s %s", out.Type, out.Data)
+	}
+	var d events.CommandOutcomeUnknown
+	_ = json.Unmarshal(out.Data, &d)
+	if !strings.Contains(d.Error, "504") || !strings.Contains(d.Seen, "0 new paid events") {
+		t.Errorf("unknown %+v", d)
+	}
+	if n := len(e.rec.writes()); n != 1 {
+		t.Errorf("%d writes: resent after an ambiguous answer", n)
+	}
+	if _, err := h.Resolve(t.Context(), "cmd-unk-1", Resolution{Applied: false, By: "ops@example.com", Note: "not in Maventa's UI"}); err != nil {
+		t.Fatal(err)
+	}
+	natstest.WaitFor(t, 10*time.Second, "the resolution event", func() bool { return e.outcomeCount("cmd-unk-1") == 2 })
+	e.mu.Lock()
+	res := e.outcomes["cmd-unk-1"][1]
+	e.mu.Unlock()
+	var f events.CommandFailed
+	_ = json.Unmarshal(res.Data, &f)
+	if res.Type != events.TypeCommandFailed.Type() || f.ResolvedBy != "ops@example.com" {
+		t.Errorf("resolution %s %s", res.Type, res.Data)
+	}
+	if _, err := h.Resolve(t.Context(), "cmd-unk-1", Resolution{Applied: true, By: "other"}); err == nil {
+		t.Error("a contradicting second resolution was accepted")
+	}
+	if _, err := h.Resolve(t.Context(), "no-such", Resolution{By: "x"}); err == nil {
+		t.Error("resolving an unknown id was accepted")
+	}
+	// A command with a known outcome cannot be resolved.
+	e.publish(events.CommandComment, "cmd-known", company, a, `{"text":"x"}`)
+	e.outcome("cmd-known")
+	if _, err := h.Resolve(t.Context(), "cmd-known", Resolution{Applied: true, By: "x"}); !errors.Is(err, ErrNotUnknown) {
+		t.Errorf("resolve of a succeeded command: %v", err)
+	}
+}
+
+// TestCommandsOfOneAssignmentKeepTheirOrder: with several commands running at
+// once and Maventa answering at uneven speed, each assignment receives its
+// commands in the order they were published.
+func TestCommandsOfOneAssignmentKeepTheirOrder(t *testing.T) {
+	e := newEnv(t)
+	sc := e.sc
+	sc.Concurrency = 8
+	e.run(e.handler("h1"), sc)
+	e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/events", Latency: 5 * time.Millisecond, ErrorRate: 0.2, Status: 503})
+	const perAssignment = 12
+	var as []string
+	for i := range 3 {
+		as = append(as, e.assignment(fmt.Sprint("O", i), "100.00"))
+	}
+	for j := range perAssignment {
+		for _, a := range as {
+			e.publish(events.CommandComment, fmt.Sprintf("ord-%s-%02d", a, j), company, a, fmt.Sprintf(`{"text":"%02d"}`, j))
+		}
+	}
+	for _, a := range as {
+		e.outcome(fmt.Sprintf("ord-%s-%02d", a, perAssignment-1))
+		sa, err := e.sb.Assignment(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := len(sa.Events) - 1; i >= 0; i-- { // the snapshot lists newest first
+			if ev := sa.Events[i]; ev.Type == "comment" {
+				got = append(got, fmt.Sprint(ev.Data["comment"]))
+			}
+		}
+		want := make([]string, perAssignment)
+		for j := range want {
+			want[j] = fmt.Sprintf("%02d", j)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("assignment %s got its comments in the order %v", a, got)
+		}
+	}
+}
+
+// countingEmitter counts the events handed to the emitter.
+type countingEmitter struct {
+	Emitter
+	n atomic.Int64
+}
+
+func (c *countingEmitter) Emit(ctx context.Context, evs []events.Event) (int, error) {
+	c.n.Add(int64(len(evs)))
+	return c.Emitter.Emit(ctx, evs)
+}
+
+// TestOutcomeNotAnnouncedAgainAfterMarkersExpire: a decided command seen again
+// (a replay weeks later, when the processed markers and JetStream's window are
+// gone) does not publish its outcome again: the record knows it is stored.
+func TestOutcomeNotAnnouncedAgainAfterMarkersExpire(t *testing.T) {
+	e := newEnv(t)
+	ce := &countingEmitter{Emitter: e.emitter}
+	h := NewHandler(Config{Holder: "h", Now: e.clock.Now}, e.store, ce, e.api, quiet)
+	a := e.assignment("PX1", "10.00")
+	body := command(events.CommandComment, "px-1", company, a, `{"text":"x"}`)
+	for range 2 {
+		if err := h.Handle(t.Context(), events.CommandComment.Subject(company), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ce.n.Load(); n != 1 {
+		t.Errorf("%d events handed to the emitter, want the one outcome", n)
+	}
+	rec, _, _ := e.store.Get(t.Context(), "px-1")
+	if len(rec.Published) != 1 {
+		t.Errorf("record published %v", rec.Published)
+	}
+}
