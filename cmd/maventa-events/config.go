@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
-	"github.com/maventa-bridge/maventa-events/maventa"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
+	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
 // config is everything the service reads from flags and the environment.

@@ -304,7 +304,7 @@ func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipe
 		pc.Budgets = api.Budgets // budget use per host, for `status`
 		poller := consumers.NewPoller(pc, api, creds, state, stores.Facts, emitter, log)
 		proc.Nudge = poller.Nudge // a webhook for a company pulls its next poll forward
-		nudger = poller            // and so does a command
+		nudger = poller           // and so does a command
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
