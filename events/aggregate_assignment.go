@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"strconv"
@@ -105,9 +106,9 @@ func ApplyAssignment(rec AssignmentRecord, companyID string, f AssignmentFacts, 
 		if rec.Ref.AssignmentID == "" {
 			rec.Ref = s.Ref(companyID)
 		} else {
-			rec.Ref.InvoiceID = cmpOr(rec.Ref.InvoiceID, s.Reference("invoice_id"))
-			rec.Ref.AgencyID = cmpOr(rec.Ref.AgencyID, s.Reference("agency_id"))
-			rec.Ref.Currency = cmpOr(rec.Ref.Currency, s.Currency)
+			rec.Ref.InvoiceID = cmp.Or(rec.Ref.InvoiceID, s.Reference("invoice_id"))
+			rec.Ref.AgencyID = cmp.Or(rec.Ref.AgencyID, s.Reference("agency_id"))
+			rec.Ref.Currency = cmp.Or(rec.Ref.Currency, s.Currency)
 		}
 		if !rec.Opened {
 			if len(rec.Legacy) == 0 {
@@ -389,13 +390,6 @@ func mergeIDs(a, b []string) []string {
 		}
 	}
 	return a
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // compareEvents is Maventa's history order: time (happened_at, created_at
