@@ -236,29 +236,22 @@ func (e *env) publish(def events.CommandDef, id, companyID, subject, data string
 // outcome waits for the outcome event of command id.
 func (e *env) outcome(id string) events.Event {
 	e.t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		e.mu.Lock()
-		evs := e.outcomes[id]
-		e.mu.Unlock()
-		if len(evs) > 0 {
-			return evs[0]
-		}
-		select {
-		case <-e.changed:
-		case <-deadline:
-			e.t.Fatalf("no outcome for command %s", id)
-		}
-	}
+	return e.first(e.outcomes, id, "outcome")
 }
 
 // result waits for the transfer result event of command id.
 func (e *env) result(id string) events.Event {
 	e.t.Helper()
+	return e.first(e.results, id, "transfer result")
+}
+
+// first waits until byID holds an event of command id and returns the first.
+func (e *env) first(byID map[string][]events.Event, id, what string) events.Event {
+	e.t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
 		e.mu.Lock()
-		evs := e.results[id]
+		evs := byID[id]
 		e.mu.Unlock()
 		if len(evs) > 0 {
 			return evs[0]
@@ -266,7 +259,7 @@ func (e *env) result(id string) events.Event {
 		select {
 		case <-e.changed:
 		case <-deadline:
-			e.t.Fatalf("no transfer result for command %s", id)
+			e.t.Fatalf("no %s for command %s", what, id)
 		}
 	}
 }
