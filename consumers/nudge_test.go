@@ -1,21 +1,21 @@
 package consumers
 
 import (
-	"sync"
+	"context"
 	"testing"
+
+	"github.com/maventa-bridge/maventa-events/events"
 )
 
 // A processed webhook tells the poller its company (Poller.Nudge), so the
 // company's next poll comes at once.
 func TestAProcessedWebhookNudgesItsCompany(t *testing.T) {
-	p := newPipeline(t, &fakeMaventa{assignments: nil}, StreamsConfig{})
-	var mu sync.Mutex
+	p, _ := newMemProcessor(noAssignments{})
 	var nudged []string
-	p.proc.Nudge = func(c string) { mu.Lock(); nudged = append(nudged, c); mu.Unlock() }
-	p.post(deliveredWebhook("2020-04-15T08:47:08+03:00"))
-	p.consume(ConsumerConfig{}, nil)
-	mu.Lock()
-	defer mu.Unlock()
+	p.Nudge = func(c string) { nudged = append(nudged, c) }
+	if err := p.Process(context.Background(), invoiceWebhook("DELIVERED", "inv-1", "2020-04-15T08:47:08+03:00"), events.TraceContext{}); err != nil {
+		t.Fatal(err)
+	}
 	if len(nudged) == 0 || nudged[0] != company {
 		t.Fatalf("nudged %v, want [%s]", nudged, company)
 	}

@@ -171,8 +171,8 @@ type Poller struct {
 	cfg   PollerConfig
 	api   PollAPI
 	comp  Companies
-	store *ReconcileStore // cursors, leases, assignment and thread records
-	facts Records         // invoice records
+	store pollState // cursors, leases, assignment and thread records
+	facts Records   // invoice records
 	emit  EventEmitter
 	log   *slog.Logger
 	Stats PollStats
@@ -186,8 +186,8 @@ type Poller struct {
 // NewPoller returns a poller; Run starts it.
 // store keeps cursors, leases and assignment records, facts the invoice
 // records (Stores.Facts of the processor).
-func NewPoller(cfg PollerConfig, api PollAPI, comp Companies, store *ReconcileStore, facts Records, em EventEmitter, log *slog.Logger) *Poller {
-	return &Poller{cfg: cfg.withDefaults(), api: api, comp: comp, store: store, facts: facts, emit: em, log: log,
+func NewPoller(cfg PollerConfig, api PollAPI, comp Companies, store PollStore, facts Records, em EventEmitter, log *slog.Logger) *Poller {
+	return &Poller{cfg: cfg.withDefaults(), api: api, comp: comp, store: pollState{kv: store}, facts: facts, emit: em, log: log,
 		sched: newSchedule(), noMsgs: map[string]time.Time{}}
 }
 

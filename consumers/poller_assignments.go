@@ -49,7 +49,7 @@ func (p *Poller) pollAssignmentEvents(ctx context.Context, c string, since time.
 		res.Cursor = res.Newest
 		// Compare-and-set: a concurrent writer (a former lease holder finishing
 		// late) makes this poll's advance a no-op; the next poll re-reads.
-		if err := p.store.put(ctx, cursorKey("", c), Cursor{After: res.Newest, UpdatedAt: start}, rev); err != nil && !errors.Is(err, errConflict) {
+		if err := p.store.put(ctx, cursorKey("", c), Cursor{After: res.Newest, UpdatedAt: start}, rev); err != nil && !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}
@@ -100,7 +100,7 @@ func (p *Poller) emitAssignmentEvents(ctx context.Context, c string, evs []maven
 		if err != nil {
 			return emitted, calls, err
 		}
-		n, _, err := applyAssignment(ctx, p.store, p.emit, p.log, c, id, events.AssignmentFacts{Events: evs}, tc)
+		n, _, err := applyAssignment(ctx, p.store.kv, p.emit, p.log, c, id, events.AssignmentFacts{Events: evs}, tc)
 		emitted += n
 		if errors.Is(err, events.ErrNeedSnapshot) {
 			unknown = append(unknown, id)
@@ -163,7 +163,7 @@ func (p *Poller) emitNewAssignment(ctx context.Context, c string, a maventa.Assi
 	if err != nil {
 		return 0, err
 	}
-	n, opened, err := applyAssignment(ctx, p.store, p.emit, p.log, c, a.ID, events.AssignmentFacts{Snapshot: &da}, tc)
+	n, opened, err := applyAssignment(ctx, p.store.kv, p.emit, p.log, c, a.ID, events.AssignmentFacts{Snapshot: &da}, tc)
 	if opened {
 		// The assignment was never announced: its invoice's DELIVERED webhook
 		// (Kassavirta creates assignments on sending) did not arrive.

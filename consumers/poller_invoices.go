@@ -60,7 +60,7 @@ func (p *Poller) pollInvoices(ctx context.Context, c string, since time.Time, ad
 		}
 	}
 	if advance && newest.After(cur.After) {
-		if err := p.store.put(ctx, cursorKey("invoices", c), Cursor{After: newest, UpdatedAt: start}, rev); err != nil && !errors.Is(err, errConflict) {
+		if err := p.store.put(ctx, cursorKey("invoices", c), Cursor{After: newest, UpdatedAt: start}, rev); err != nil && !errors.Is(err, ErrConflict) {
 			return emitted, calls, err
 		}
 	}

@@ -81,7 +81,7 @@ func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.Messag
 		}
 		out = append(out, ev)
 	}
-	n, err := update(ctx, p.store, p.emit, threadKey(th.ID), func(rec events.SeenRecord) (events.SeenRecord, []events.Event, error) {
+	n, err := update(ctx, p.store.kv, p.emit, threadKey(th.ID), func(rec events.SeenRecord) (events.SeenRecord, []events.Event, error) {
 		next, evs := events.ApplySeen(rec, out, p.cfg.Now(), 0)
 		next.Latest = latest.ID
 		return next, evs, nil

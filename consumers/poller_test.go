@@ -29,17 +29,15 @@ func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) Set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// pollEnv is a sandbox Maventa, the real client, embedded JetStream and the
-// shared emitter and states.
+// pollEnv is a sandbox Maventa, the real client and the shared emitter and
+// states, in memory.
 type pollEnv struct {
 	t      *testing.T
 	sb     *sandbox.Sandbox
 	client *maventa.Client
-	b      *Broker
-	store  *ReconcileStore
+	store  pollState
 	facts  Records
-	em     *Emitter
-	pc     PipelineConfig
+	em     *memStream
 	creds  *maventa.CredentialStore
 }
 
@@ -53,20 +51,18 @@ func newPollEnv(t *testing.T, now func() time.Time) *pollEnv {
 // newPollEnvWindow is newPollEnv with the domain stream's duplicate window.
 func newPollEnvWindow(t *testing.T, now func() time.Time, window time.Duration) *pollEnv {
 	t.Helper()
-	return newPollEnvFull(t, now, natstest.Start(t, "").ClientURL(), window,
-		sandbox.Company{ID: pollCompanyA}, sandbox.Company{ID: pollCompanyB})
+	return newPollEnvFull(t, now, window, sandbox.Company{ID: pollCompanyA}, sandbox.Company{ID: pollCompanyB})
 }
 
 // newPollEnvWith is newPollEnv with other companies (their API keys and names
-// are made up) on the NATS server at url.
-func newPollEnvWith(t *testing.T, now func() time.Time, url string, companies ...sandbox.Company) *pollEnv {
+// are made up).
+func newPollEnvWith(t *testing.T, now func() time.Time, companies ...sandbox.Company) *pollEnv {
 	t.Helper()
-	return newPollEnvFull(t, now, url, 100*time.Millisecond, companies...)
+	return newPollEnvFull(t, now, 100*time.Millisecond, companies...)
 }
 
-func newPollEnvFull(t *testing.T, now func() time.Time, url string, window time.Duration, companies ...sandbox.Company) *pollEnv {
+func newPollEnvFull(t *testing.T, now func() time.Time, window time.Duration, companies ...sandbox.Company) *pollEnv {
 	t.Helper()
-	ctx := context.Background()
 	sb := sandbox.New(sandbox.Config{Seed: 11, Clock: now})
 	keys := map[string]string{}
 	for _, c := range companies {
@@ -86,24 +82,15 @@ func newPollEnvFull(t *testing.T, now func() time.Time, url string, window time.
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := connect(t, url)
-	pc := PipelineConfig{EventDuplicateWindow: window}
-	kv, err := EnsurePipeline(ctx, b.JS, pc, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := EnsureReconcileStore(ctx, b.JS, 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pollEnv{t: t, sb: sb, client: client, b: b, store: store, facts: NewKVRecords(kv), em: NewEmitter(b.JS, pc), pc: pc, creds: creds}
+	return &pollEnv{t: t, sb: sb, client: client, store: pollState{kv: newMemRecords()}, facts: newMemRecords(),
+		em: &memStream{window: window}, creds: creds}
 }
 
 func (e *pollEnv) poller(cfg PollerConfig, api PollAPI) *Poller {
 	if api == nil {
 		api = e.client
 	}
-	return NewPoller(cfg, api, e.creds, e.store, e.facts, e.em, quiet)
+	return NewPoller(cfg, api, e.creds, e.store.kv, e.facts, e.em, quiet)
 }
 
 func (e *pollEnv) invoice(company, number string) sandbox.InvoiceResult {
@@ -126,7 +113,7 @@ func (e *pollEnv) agencyEvent(assignmentID, typ string, data map[string]any) {
 // stored returns the domain events, failing on any id stored twice.
 func (e *pollEnv) stored() []events.Event {
 	e.t.Helper()
-	_, all := readEvents(e.t, e.b.JS, e.pc.withDefaults().EventStream)
+	all := e.em.stored()
 	seen := map[string]bool{}
 	for _, ev := range all {
 		if seen[ev.ID] {

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/maventa-bridge/maventa-events/events"
@@ -100,18 +99,18 @@ func NewProcessor(api Maventa, em EventEmitter, st Stores, log *slog.Logger) *Pr
 // traceparent/tracestate extensions: the current span (the consumer's process
 // span), so that each domain event leads back to the handling that produced it;
 // without one, the trace context stored with the webhook.
-func traceContextFor(ctx context.Context, h nats.Header) events.TraceContext {
+func traceContextFor(ctx context.Context, stored events.TraceContext) events.TraceContext {
 	if tc := TraceContextOf(ctx); tc.TraceParent != "" {
 		return tc
 	}
-	c := headerCarrier(h)
-	return events.TraceContext{TraceParent: c.Get(headerTraceParent), TraceState: c.Get(headerTraceState)}
+	return stored
 }
 
-// Process handles one raw webhook (body and stored headers). It returns nil when
-// everything it yields is stored, or a *ProcessError. It may be called again for
-// the same message any number of times: what was already emitted is skipped.
-func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) error {
+// Process handles one raw webhook: its body and the trace context stored
+// with it. It returns nil when everything it yields is stored, or a
+// *ProcessError. It may be called again for the same message any number of
+// times: what was already emitted is skipped.
+func (p *Processor) Process(ctx context.Context, body []byte, stored events.TraceContext) error {
 	// The envelope parser validates exactly as ParseWebhook does without a
 	// second decode for unknown top-level fields, which nothing here reads
 	// (events.FromWebhook keeps the whole body where an event needs it).
@@ -119,7 +118,7 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
-	tc := traceContextFor(ctx, h)
+	tc := traceContextFor(ctx, stored)
 	ev, err := events.FromWebhook(body, tc)
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}

@@ -5,84 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/events"
 )
-
-// memRecords is Records in memory, with the same compare-and-set as the KV
-// bucket.
-type memRecords struct {
-	mu   sync.Mutex
-	vals map[string][]byte
-	revs map[string]uint64
-}
-
-func newMemRecords() *memRecords {
-	return &memRecords{vals: map[string][]byte{}, revs: map[string]uint64{}}
-}
-
-func (m *memRecords) Load(_ context.Context, key string) ([]byte, uint64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.vals[key], m.revs[key], nil
-}
-
-func (m *memRecords) Store(_ context.Context, key string, v []byte, rev uint64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.revs[key] != rev {
-		return errConflict
-	}
-	m.vals[key] = slices.Clone(v)
-	m.revs[key] = rev + 1
-	return nil
-}
-
-// memStream is the domain-event stream in memory: it keeps the first
-// publication of each id, as JetStream's duplicate window does.
-type memStream struct {
-	mu   sync.Mutex
-	byID map[string][]byte
-	dups int // publications of an id already stored
-}
-
-func (s *memStream) Emit(_ context.Context, evs []events.Event) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.byID == nil {
-		s.byID = map[string][]byte{}
-	}
-	n := 0
-	for _, e := range evs {
-		if _, dup := s.byID[e.ID]; dup {
-			s.dups++
-			continue
-		}
-		b, err := e.Marshal()
-		if err != nil {
-			return n, err
-		}
-		s.byID[e.ID] = b
-		n++
-	}
-	return n, nil
-}
-
-// contents is every stored event, sorted by id, as one comparable string.
-func (s *memStream) contents() string {
-	var out []string
-	for id, b := range s.byID {
-		out = append(out, id+" "+string(b))
-	}
-	sort.Strings(out)
-	b, _ := json.Marshal(out)
-	return string(b)
-}
 
 // fact is one thing a worker learns about an aggregate.
 type fact func(ctx context.Context, rs Records, em EventEmitter) error

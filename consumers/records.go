@@ -12,14 +12,18 @@ import (
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
+// ErrConflict means another writer changed a key between a read and the
+// compare-and-set write that depended on it.
+var ErrConflict = errors.New("reconcile state changed concurrently")
+
 // Records keeps the per-aggregate records (JSON values) with compare-and-set:
 // the single source of exactly-once. ReconcileStore implements it over a
-// JetStream KV bucket; the unit tests use an in-memory one.
+// JetStream KV bucket (package natsstore); the unit tests use an in-memory one.
 type Records interface {
 	// Load returns the value at key and its revision; revision 0 when absent.
 	Load(ctx context.Context, key string) (value []byte, rev uint64, err error)
 	// Store writes value at key if it is still at rev (0: only if absent), and
-	// returns errConflict otherwise.
+	// returns ErrConflict otherwise.
 	Store(ctx context.Context, key string, value []byte, rev uint64) error
 }
 
@@ -64,7 +68,7 @@ func update[R any](ctx context.Context, rs Records, em EventEmitter, key string,
 			return emitted, err
 		}
 		err = rs.Store(ctx, key, b, rev)
-		if errors.Is(err, errConflict) {
+		if errors.Is(err, ErrConflict) {
 			continue
 		}
 		return emitted, err

@@ -3,13 +3,10 @@ package consumers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
@@ -56,18 +53,11 @@ type SchedulerStatus struct {
 
 // ReadSchedulerStatus summarises the bucket's scheduler states per tier (lag =
 // now minus each company's last poll) and the replicas' budget reports; cfg
-// gives the ceilings. A missing bucket gives an empty status.
-func ReadSchedulerStatus(ctx context.Context, js jetstream.JetStream, cfg PollerConfig, now time.Time) (SchedulerStatus, error) {
+// gives the ceilings.
+func ReadSchedulerStatus(ctx context.Context, st PollStore, cfg PollerConfig, now time.Time) (SchedulerStatus, error) {
 	cfg = cfg.withDefaults()
 	out := SchedulerStatus{Tiers: []TierSummary{}, Replicas: []ReplicaBudget{}}
-	kv, err := js.KeyValue(ctx, ReconcileBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return out, fmt.Errorf("kv bucket %s: %w", ReconcileBucket, err)
-	}
-	s := &ReconcileStore{kv: kv}
+	s := pollState{kv: st}
 	states, err := s.schedStates(ctx)
 	if err != nil {
 		return out, err
@@ -134,37 +124,25 @@ func (r *budgetReporter) report(holder string, now time.Time, stats []maventa.Bu
 }
 
 // saveReplicaBudget writes this replica's budget report (key replica.<holder>).
-func (s *ReconcileStore) saveReplicaBudget(ctx context.Context, rb ReplicaBudget) error {
-	b, err := json.Marshal(rb)
-	if err != nil {
-		return err
-	}
-	if _, err := s.kv.Put(ctx, "replica."+kvKey(rb.Holder), b); err != nil {
-		return fmt.Errorf("write replica budget: %w", err)
+func (s pollState) saveReplicaBudget(ctx context.Context, rb ReplicaBudget) error {
+	if err := s.putJSON(ctx, "replica."+kvKey(rb.Holder), rb); err != nil {
+		return fmt.Errorf("replica budget: %w", err)
 	}
 	return nil
 }
 
-func (s *ReconcileStore) replicaBudgets(ctx context.Context) ([]ReplicaBudget, error) {
-	w, err := s.kv.Watch(ctx, "replica.>", jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("watch replica budgets: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
+// replicaBudgets reads every replica's last budget report, by holder.
+func (s pollState) replicaBudgets(ctx context.Context) ([]ReplicaBudget, error) {
 	out := []ReplicaBudget{}
-	for {
-		select {
-		case <-ctx.Done():
-			return out, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok || e == nil {
-				slices.SortFunc(out, func(a, b ReplicaBudget) int { return strings.Compare(a.Holder, b.Holder) })
-				return out, nil
-			}
-			var rb ReplicaBudget
-			if json.Unmarshal(e.Value(), &rb) == nil {
-				out = append(out, rb)
-			}
+	err := s.kv.List(ctx, "replica.", func(_ string, value []byte) {
+		var rb ReplicaBudget
+		if json.Unmarshal(value, &rb) == nil {
+			out = append(out, rb)
 		}
+	})
+	if err != nil {
+		return out, fmt.Errorf("read replica budgets: %w", err)
 	}
+	slices.SortFunc(out, func(a, b ReplicaBudget) int { return strings.Compare(a.Holder, b.Holder) })
+	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
@@ -70,7 +69,7 @@ func (r *invoicePolls) maxGap(c string, end time.Time) time.Duration {
 
 func TestTiersOverTwoDaysAndAcrossARestart(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
-	env := newPollEnvWith(t, clk.Now, natstest.Start(t, "").ClientURL(),
+	env := newPollEnvWith(t, clk.Now,
 		sandbox.Company{ID: pollCompanyA}, sandbox.Company{ID: pollCompanyN, NoReceivables: true})
 	ctx := context.Background()
 	env.invoice(pollCompanyN, "7001")
@@ -161,7 +160,7 @@ func TestANudgePullsAQuietCompanysPollForwardAndMakesItActive(t *testing.T) {
 func TestTheFirstPassIsSpreadOverTheIntervalActiveFirst(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
 	const companyC = "9c4f5d00-9f40-4d88-8e69-6b8040502d44"
-	env := newPollEnvWith(t, clk.Now, natstest.Start(t, "").ClientURL(),
+	env := newPollEnvWith(t, clk.Now,
 		sandbox.Company{ID: pollCompanyA}, sandbox.Company{ID: pollCompanyB}, sandbox.Company{ID: companyC}, sandbox.Company{ID: pollCompanyN})
 	ctx := context.Background()
 	now := clk.Now()
@@ -192,22 +191,18 @@ func TestTheFirstPassIsSpreadOverTheIntervalActiveFirst(t *testing.T) {
 	}
 }
 
-// TestReplicasDivideTheCompaniesAndTakeOverADeadOne runs 2 and 4 pollers on a
-// 3-node JetStream cluster: each company is polled by one replica at a time
+// TestReplicasDivideTheCompaniesAndTakeOverADeadOne runs 2 and 4 pollers on
+// one shared store: each company is polled by one replica at a time
 // (never two at once), and a replica that dies without releasing its leases
 // has its companies taken over by the others.
 func TestReplicasDivideTheCompaniesAndTakeOverADeadOne(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 3-node cluster")
-	}
-	cluster := natstest.StartCluster(t, 3)
 	for _, replicas := range []int{2, 4} {
 		t.Run(fmt.Sprintf("%d replicas", replicas), func(t *testing.T) {
 			var companies []sandbox.Company
 			for i := range 12 {
 				companies = append(companies, sandbox.Company{ID: fmt.Sprintf("%04d%d-aaaa-4aaa-8aaa-aaaaaaaaaaaa", i, replicas)})
 			}
-			env := newPollEnvWith(t, nil, cluster.ClientURLs(), companies...)
+			env := newPollEnvWith(t, nil, companies...)
 			cfg := PollerConfig{Interval: 50 * time.Millisecond, QuietMax: 200 * time.Millisecond, LeaseTTL: time.Second, Invoices: true}
 			type replica struct {
 				p      *Poller

@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -57,7 +57,7 @@ func TestNATSPermissionsExample(t *testing.T) {
 	// The service provisions its streams and buckets.
 	_, svc := connect("maventa-events", "change-me-service")
 	quiet := slog.New(slog.DiscardHandler)
-	if _, err := consumers.EnsurePipeline(ctx, svc, consumers.PipelineConfig{}, quiet); err != nil {
+	if _, err := natsstore.EnsurePipeline(ctx, svc, natsstore.PipelineConfig{}, quiet); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := commands.Ensure(ctx, svc, commands.StreamConfig{}, quiet); err != nil {
@@ -116,7 +116,7 @@ func TestNATSPermissionsExample(t *testing.T) {
 			return err
 		}},
 		{"may not publish into the webhook stream", func(c context.Context) error {
-			_, err := in.Publish(c, consumers.WebhookSubjectRoot+"."+company+".DOCUMENTS.INVOICE.DELIVERED", []byte(`{}`))
+			_, err := in.Publish(c, natsstore.WebhookSubjectRoot+"."+company+".DOCUMENTS.INVOICE.DELIVERED", []byte(`{}`))
 			return err
 		}},
 		{"may not read the command records", func(c context.Context) error {

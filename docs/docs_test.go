@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -116,8 +116,8 @@ func TestSandboxWalkThroughSharesItsSettings(t *testing.T) {
 // streams and buckets the service provisions by default.
 func TestDesignListsEveryStream(t *testing.T) {
 	s := read(t, "design.md")
-	var sc consumers.StreamsConfig
-	var pc consumers.PipelineConfig
+	var sc natsstore.StreamsConfig
+	var pc natsstore.PipelineConfig
 	for _, c := range []struct{ name, subjects string }{
 		{sc.WebhookStreamConfig().Name, sc.WebhookStreamConfig().Subjects[0]},
 		{sc.QuarantineStreamConfig().Name, sc.QuarantineStreamConfig().Subjects[0]},
@@ -132,7 +132,7 @@ func TestDesignListsEveryStream(t *testing.T) {
 	if events.StreamName != pc.EventStreamConfig().Name {
 		t.Errorf("events.StreamName %s, pipeline default %s", events.StreamName, pc.EventStreamConfig().Name)
 	}
-	for _, b := range []string{"MAVENTA_PROCESSED", consumers.ReconcileBucket} {
+	for _, b := range []string{"MAVENTA_PROCESSED", natsstore.ReconcileBucket} {
 		if !strings.Contains(s, "`"+b+"`") {
 			t.Errorf("design.md does not name the KV bucket %s", b)
 		}

@@ -30,7 +30,7 @@ var statusOf = map[string]int{
 }
 
 // refusal is implemented by a Store error that refuses the message itself (its
-// size, its headers, its subject; consumers.RefusedError): the same request can
+// size, its headers, its subject; natsstore.RefusedError): the same request can
 // never be stored, so answering 503 would make Maventa retry it forever.
 type refusal interface {
 	error

@@ -36,7 +36,7 @@ type fakeStore struct {
 	block         bool
 }
 
-// refused is a Store error refusing the message itself, as consumers.RefusedError.
+// refused is a Store error refusing the message itself, as natsstore.RefusedError.
 type refused string
 
 func (r refused) Error() string       { return "refused: " + string(r) }

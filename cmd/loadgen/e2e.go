@@ -14,7 +14,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
@@ -40,7 +40,7 @@ type e2eRun struct {
 	seen     map[string]int // every event id read from the stream -> times
 	histInv  *hdr.Histogram // POST -> invoice.delivered
 	histOpen *hdr.Histogram // POST -> assignment.opened (after the Receivables API calls)
-	broker   *consumers.Broker
+	broker   *natsstore.Broker
 	cc       jetstream.ConsumeContext
 }
 
@@ -120,7 +120,7 @@ func (r *e2eRun) body() (int64, string) {
 func (r *e2eRun) sent(i int64) { r.sentAt[i].CompareAndSwap(0, time.Now().UnixNano()) }
 
 func (r *e2eRun) subscribe(ctx context.Context, natsURL string) error {
-	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: natsURL, Name: "loadgen-e2e"}, slog.New(slog.DiscardHandler))
+	b, err := natsstore.OpenBroker(ctx, natsstore.BrokerConfig{URL: natsURL, Name: "loadgen-e2e"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

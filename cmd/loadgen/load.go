@@ -16,7 +16,7 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 )
 
 type result struct {
@@ -127,12 +127,12 @@ func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer)
 		r.e2e.retained = retainedState(ctx, e2e.broker.JS)
 	}
 
-	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: svc.natsURL, Name: "loadgen"}, slog.New(slog.DiscardHandler))
+	b, err := natsstore.OpenBroker(ctx, natsstore.BrokerConfig{URL: svc.natsURL, Name: "loadgen"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return r, err
 	}
 	defer b.Close()
-	st, err := b.JS.Stream(ctx, consumers.StreamsConfig{}.WebhookStreamConfig().Name)
+	st, err := b.JS.Stream(ctx, natsstore.StreamsConfig{}.WebhookStreamConfig().Name)
 	if err != nil {
 		return r, err
 	}

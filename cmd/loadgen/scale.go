@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
@@ -140,16 +141,16 @@ func runScale(ctx context.Context, o scaleOptions, stdout, stderr io.Writer) err
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{DataDir: dir}, log)
+	b, err := natsstore.OpenBroker(ctx, natsstore.BrokerConfig{DataDir: dir}, log)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	kv, err := consumers.EnsurePipeline(ctx, b.JS, consumers.PipelineConfig{}, log)
+	kv, err := natsstore.EnsurePipeline(ctx, b.JS, natsstore.PipelineConfig{}, log)
 	if err != nil {
 		return err
 	}
-	store, err := consumers.EnsureReconcileStore(ctx, b.JS, 1, 0)
+	store, err := natsstore.EnsureReconcileStore(ctx, b.JS, 1, 0)
 	if err != nil {
 		return err
 	}
@@ -161,7 +162,7 @@ func runScale(ctx context.Context, o scaleOptions, stdout, stderr io.Writer) err
 	}
 	poller := consumers.NewPoller(consumers.PollerConfig{Interval: o.interval, Invoices: true, Messages: true,
 		Concurrency: o.concurrency, Holder: "scale", Now: clk.Now, After: clk.After, Budgets: client.Budgets},
-		client, maventa.StaticCredentials(keys), store, consumers.NewKVRecords(kv), consumers.NewEmitter(b.JS, consumers.PipelineConfig{}), log)
+		client, maventa.StaticCredentials(keys), store, natsstore.NewKVRecords(kv), natsstore.NewEmitter(b.JS, natsstore.PipelineConfig{}), log)
 
 	stopRead, err := r.readDomainEvents(ctx, b.JS)
 	if err != nil {

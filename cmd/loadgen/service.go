@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 )
 
 const secret = "loadgen-secret"
@@ -113,7 +113,7 @@ func startService(ctx context.Context, bin, mode, syncPolicy string, extraEnv []
 	resp.Body.Close()
 	if s.natsURL != "" {
 		// The embedded server requires the credentials it wrote into DATA_DIR.
-		if s.natsURL, err = consumers.EmbeddedClientURL(s.natsURL, dataDir); err != nil {
+		if s.natsURL, err = natsstore.EmbeddedClientURL(s.natsURL, dataDir); err != nil {
 			s.stop()
 			return nil, fmt.Errorf("embedded NATS credentials: %w", err)
 		}

@@ -10,7 +10,7 @@ import (
 	"log/slog"
 	"strconv"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 )
 
 // cliFlags is what every operator command starts with: the service's own
@@ -83,7 +83,7 @@ func (e *errorSink) Write(p []byte) (int, error) { e.wrote = true; return len(p)
 // embedded server's port on this machine. When the service runs an embedded
 // server (NATS_URL unset), the command authenticates with the credentials
 // that server wrote into DATA_DIR, so no operator ever handles them.
-func openCLIBroker(ctx context.Context, cfg *config, natsURL, name string) (*consumers.Broker, error) {
+func openCLIBroker(ctx context.Context, cfg *config, natsURL, name string) (*natsstore.Broker, error) {
 	nc := cfg.NATS
 	nc.URL = natsURL
 	if nc.URL == "" {
@@ -92,7 +92,7 @@ func openCLIBroker(ctx context.Context, cfg *config, natsURL, name string) (*con
 	nc.Name = name
 	hint := "is the service running?"
 	if cfg.NATS.URL == "" && nc.User == "" && nc.CredsFile == "" && nc.NKeyFile == "" {
-		user, password, err := consumers.ReadEmbeddedCredentials(cfg.NATS.DataDir)
+		user, password, err := natsstore.ReadEmbeddedCredentials(cfg.NATS.DataDir)
 		switch {
 		case err == nil:
 			nc.User, nc.Password = user, password
@@ -102,7 +102,7 @@ func openCLIBroker(ctx context.Context, cfg *config, natsURL, name string) (*con
 			return nil, fmt.Errorf("embedded NATS credentials (DATA_DIR): %w", err)
 		}
 	}
-	b, err := consumers.OpenBroker(ctx, nc, slog.New(slog.DiscardHandler))
+	b, err := natsstore.OpenBroker(ctx, nc, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, hint)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
@@ -99,7 +100,7 @@ func TestTwoReplicasOnAThreeNodeClusterSurviveLosingANode(t *testing.T) {
 // was still valid (and not released).
 func watchLeases(t *testing.T, urls string, ttl time.Duration) func() []string {
 	t.Helper()
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: urls}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: urls}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func watchLeases(t *testing.T, urls string, ttl time.Duration) func() []string {
 	var kv jetstream.KeyValue
 	// The service creates the bucket once its streams are ready.
 	natstest.WaitFor(t, 30*time.Second, "the reconcile bucket exists", func() bool {
-		kv, err = b.JS.KeyValue(ctx, consumers.ReconcileBucket)
+		kv, err = b.JS.KeyValue(ctx, natsstore.ReconcileBucket)
 		return err == nil
 	})
 	w, err := kv.Watch(ctx, "lease.>")

@@ -15,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
@@ -31,7 +31,7 @@ func commandConfig(cfg *config) commands.StreamConfig {
 
 // runCommands applies commands from the command stream until ctx ends. The
 // Maventa client (and so its per-host rate limit) is the one the poller uses.
-func runCommands(ctx context.Context, b *consumers.Broker, cfg *config, store *commands.KVStore, api *maventa.Client, emitter *consumers.Emitter, nudge commands.Nudger, log *slog.Logger) error {
+func runCommands(ctx context.Context, b *natsstore.Broker, cfg *config, store *commands.KVStore, api *maventa.Client, emitter *natsstore.Emitter, nudge commands.Nudger, log *slog.Logger) error {
 	sc := commandConfig(cfg)
 	// The holder is unique per process, not per host: a container restarted in
 	// the same pod (same host name, pid 1) must not take its predecessor's
@@ -43,7 +43,7 @@ func runCommands(ctx context.Context, b *consumers.Broker, cfg *config, store *c
 		"requests", commands.RequestSubjectRoot+".>")
 	reqDone := make(chan error, 1)
 	go func() { reqDone <- commands.ServeRequests(ctx, b.NC, b.JS, sc, log) }()
-	err := commands.NewRunner(sc, b.JS, h, consumers.NewDeadLetters(b.JS, cfg.Pipeline), log).Run(ctx)
+	err := commands.NewRunner(sc, b.JS, h, natsstore.NewDeadLetters(b.JS, cfg.Pipeline), log).Run(ctx)
 	if rerr := <-reqDone; err == nil && rerr != nil {
 		log.Warn("command requests stopped", "err", rerr)
 	}
@@ -143,10 +143,10 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		if _, err := consumers.EnsurePipeline(ctx, b.JS, cli.cfg.Pipeline, slog.New(slog.DiscardHandler)); err != nil {
+		if _, err := natsstore.EnsurePipeline(ctx, b.JS, cli.cfg.Pipeline, slog.New(slog.DiscardHandler)); err != nil {
 			return err
 		}
-		h := commands.NewHandler(commands.Config{}, store, consumers.NewEmitter(b.JS, cli.cfg.Pipeline), nil, nil)
+		h := commands.NewHandler(commands.Config{}, store, natsstore.NewEmitter(b.JS, cli.cfg.Pipeline), nil, nil)
 		rec, err := h.Resolve(ctx, *id, commands.Resolution{Applied: *applied, MaventaEventID: *eventID, By: *by, Note: *note})
 		if err != nil {
 			return err
@@ -225,7 +225,7 @@ func sendCommand(ctx context.Context, js jetstream.JetStream, sc commands.Stream
 	def, _ := events.LookupCommand(cmd.Type)
 	msg := &nats.Msg{Subject: def.Subject(cmd.CompanyID), Data: body, Header: nats.Header{}}
 	msg.Header.Set("Content-Type", events.ContentType)
-	msg.Header.Set(consumers.HeaderCompanyID, cmd.CompanyID)
+	msg.Header.Set(natsstore.HeaderCompanyID, cmd.CompanyID)
 	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(cmd.ID), jetstream.WithExpectStream(sc.CommandStreamConfig().Name))
 	if err != nil {
 		return fmt.Errorf("command send: publish: %w", err)

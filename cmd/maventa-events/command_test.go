@@ -13,8 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
@@ -66,7 +66,7 @@ func TestCommandSendThroughTheService(t *testing.T) {
 	}
 
 	// The outcome, then the company's paid event and the agency's close, each once.
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: s.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestEveryAssignmentCommandsFactsArriveAsDomainEvents(t *testing.T) {
 			t.Fatalf("%s: %v\n%s%s", tt.command, err, out.String(), errb.String())
 		}
 	}
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: s.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestDLQReplayOfACommandNeverAppliesIt(t *testing.T) {
 		"-id", "reuse-1", "-data", `{"text":"first"}`); err != nil || !strings.Contains(out, "outcome: succeeded") {
 		t.Fatalf("send: %v\n%s", err, out)
 	}
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: s.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
@@ -33,12 +34,12 @@ type config struct {
 	RequestTimeout  time.Duration
 	RetryAfter      time.Duration
 	ShutdownTimeout time.Duration
-	PublishMode     consumers.PublishMode
+	PublishMode     natsstore.PublishMode
 	MaxPending      int
-	NATS            consumers.BrokerConfig
-	Streams         consumers.StreamsConfig
-	Pipeline        consumers.PipelineConfig
-	Consumer        consumers.ConsumerConfig
+	NATS            natsstore.BrokerConfig
+	Streams         natsstore.StreamsConfig
+	Pipeline        natsstore.PipelineConfig
+	Consumer        natsstore.ConsumerConfig
 	ConsumersOn     bool
 	PollOn          bool
 	Poller          consumers.PollerConfig
@@ -99,9 +100,9 @@ var options = []option{
 		set: func(c *config, v string) error {
 			switch v {
 			case "async":
-				c.PublishMode = consumers.PublishAsync
+				c.PublishMode = natsstore.PublishAsync
 			case "sync":
-				c.PublishMode = consumers.PublishSync
+				c.PublishMode = natsstore.PublishSync
 			default:
 				return fmt.Errorf("want async or sync, got %q", v)
 			}
@@ -131,7 +132,7 @@ var options = []option{
 		set: func(c *config, v string) error { c.NATS.DataDir = v; return nil }},
 	{flag: "nats-host", env: "NATS_EMBEDDED_HOST", def: "127.0.0.1", usage: "embedded NATS: client listen host; a non-loopback host needs NATS_EMBEDDED_ALLOW_REMOTE",
 		set: func(c *config, v string) error { c.NATS.Host = v; return nil }},
-	{flag: "nats-allow-remote", env: "NATS_EMBEDDED_ALLOW_REMOTE", def: "false", isBool: true, usage: "embedded NATS: allow a non-loopback NATS_EMBEDDED_HOST (clients still need DATA_DIR/" + consumers.EmbeddedCredentialsFile + "; traffic is not encrypted)",
+	{flag: "nats-allow-remote", env: "NATS_EMBEDDED_ALLOW_REMOTE", def: "false", isBool: true, usage: "embedded NATS: allow a non-loopback NATS_EMBEDDED_HOST (clients still need DATA_DIR/" + natsstore.EmbeddedCredentialsFile + "; traffic is not encrypted)",
 		set: func(c *config, v string) (err error) { c.NATS.AllowRemote, err = strconv.ParseBool(v); return }},
 	{flag: "nats-port", env: "NATS_EMBEDDED_PORT", def: "4222", usage: "embedded NATS: client port (0 = in-process only, -1 = any free port)",
 		set: func(c *config, v string) (err error) { c.NATS.Port, err = strconv.Atoi(v); return }},
@@ -496,8 +497,8 @@ func (c *config) validate() []error {
 	if c.Pipeline.EventMaxAge < c.Pipeline.EventDuplicateWindow {
 		both("EVENT_MAX_AGE", "EVENT_DEDUP_WINDOW", "the domain-event stream's max age (%v) must be at least its duplicate window (%v)", c.Pipeline.EventMaxAge, c.Pipeline.EventDuplicateWindow)
 	}
-	if c.Pipeline.DeadLetterMaxAge < consumers.DeadLetterDuplicateWindow {
-		bad("DEADLETTER_MAX_AGE", "must be at least %v, the dead-letter stream's duplicate window, got %v", consumers.DeadLetterDuplicateWindow, c.Pipeline.DeadLetterMaxAge)
+	if c.Pipeline.DeadLetterMaxAge < natsstore.DeadLetterDuplicateWindow {
+		bad("DEADLETTER_MAX_AGE", "must be at least %v, the dead-letter stream's duplicate window, got %v", natsstore.DeadLetterDuplicateWindow, c.Pipeline.DeadLetterMaxAge)
 	}
 	// Maventa retries a webhook for 24 hours: a marker must outlive every retry.
 	if c.Pipeline.ProcessedTTL < minProcessedTTL {

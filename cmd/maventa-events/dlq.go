@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -45,12 +45,12 @@ func newDeadLetter(m *jetstream.RawStreamMsg) deadLetter {
 	h := m.Header
 	d := deadLetter{
 		Seq: m.Sequence, Time: m.Time.UTC(), Subject: m.Subject, Body: m.Data,
-		Reason: h.Get(consumers.HeaderDLReason), CompanyID: h.Get(consumers.HeaderCompanyID),
-		Event: h.Get(consumers.HeaderEvent), Error: redactText(h.Get(consumers.HeaderDLError)),
-		Original: h.Get(consumers.HeaderDLSubject), Stream: h.Get(consumers.HeaderDLStream),
+		Reason: h.Get(natsstore.HeaderDLReason), CompanyID: h.Get(natsstore.HeaderCompanyID),
+		Event: h.Get(natsstore.HeaderEvent), Error: redactText(h.Get(natsstore.HeaderDLError)),
+		Original: h.Get(natsstore.HeaderDLSubject), Stream: h.Get(natsstore.HeaderDLStream),
 	}
-	d.Deliveries, _ = strconv.Atoi(h.Get(consumers.HeaderDLDeliveries))
-	d.OrigSeq, _ = strconv.ParseUint(h.Get(consumers.HeaderDLSequence), 10, 64)
+	d.Deliveries, _ = strconv.Atoi(h.Get(natsstore.HeaderDLDeliveries))
+	d.OrigSeq, _ = strconv.ParseUint(h.Get(natsstore.HeaderDLSequence), 10, 64)
 	return d
 }
 
@@ -85,9 +85,9 @@ func dlqFilter(reason, company string) string {
 		c = events.SanitizeToken(company)
 	}
 	if r == "*" && c == "*" {
-		return consumers.DeadLetterSubjectRoot + ".>"
+		return natsstore.DeadLetterSubjectRoot + ".>"
 	}
-	return consumers.DeadLetterSubjectRoot + "." + r + "." + c
+	return natsstore.DeadLetterSubjectRoot + "." + r + "." + c
 }
 
 // eachDeadLetter calls fn for every dead letter matching filter, oldest first:
@@ -325,13 +325,13 @@ type replayResult struct {
 // deduplicated within the window. Replaying something already processed is safe
 // beyond that too: the consumer emits only what its aggregate's record lacks.
 func (r *replayer) replay(ctx context.Context, m *jetstream.RawStreamMsg) error {
-	res := replayResult{Seq: m.Sequence, Subject: m.Header.Get(consumers.HeaderDLSubject), Stream: m.Header.Get(consumers.HeaderDLStream)}
+	res := replayResult{Seq: m.Sequence, Subject: m.Header.Get(natsstore.HeaderDLSubject), Stream: m.Header.Get(natsstore.HeaderDLStream)}
 	if res.Stream == "" {
 		res.Stream = r.defaultStream
 	}
 	defer func() { r.results = append(r.results, res) }()
 	if res.Subject == "" {
-		res.Result, res.Error = "failed", "no "+consumers.HeaderDLSubject+" header: cannot tell where it came from"
+		res.Result, res.Error = "failed", "no "+natsstore.HeaderDLSubject+" header: cannot tell where it came from"
 		return nil
 	}
 	if r.dryRun {
@@ -344,7 +344,7 @@ func (r *replayer) replay(ctx context.Context, m *jetstream.RawStreamMsg) error 
 	}
 	h := nats.Header{}
 	for k, vs := range m.Header {
-		if strings.HasPrefix(k, "Dead-Letter-") || k == consumers.HeaderOriginalID || strings.HasPrefix(k, "Nats-") {
+		if strings.HasPrefix(k, "Dead-Letter-") || k == natsstore.HeaderOriginalID || strings.HasPrefix(k, "Nats-") {
 			// Ours, or JetStream control headers stored with the dead letter that must
 			// not be re-applied: its Nats-Expected-Stream names the dead-letter stream,
 			// its Nats-Msg-Id is the dead letter's own deduplication id.

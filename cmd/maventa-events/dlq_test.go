@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 )
@@ -36,7 +36,7 @@ func (d dlqSpec) body() string {
 }
 
 // dlqEnv is a NATS server with the service's streams, webhooks stored through
-// the real store and dead-lettered through consumers.DeadLetters, as the
+// the real store and dead-lettered through natsstore.DeadLetters, as the
 // webhook consumer does after its last try.
 type dlqEnv struct {
 	url   string
@@ -49,19 +49,19 @@ func newDLQEnv(t *testing.T, specs ...dlqSpec) *dlqEnv {
 	t.Helper()
 	ctx := context.Background()
 	ns := natstest.Start(t, "")
-	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: ns.ClientURL()}, quietLog())
+	b, err := natsstore.OpenBroker(ctx, natsstore.BrokerConfig{URL: ns.ClientURL()}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	if err := consumers.EnsureIntakeStreams(ctx, b.JS, consumers.StreamsConfig{}, quietLog()); err != nil {
+	if err := natsstore.EnsureIntakeStreams(ctx, b.JS, natsstore.StreamsConfig{}, quietLog()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := consumers.EnsurePipeline(ctx, b.JS, consumers.PipelineConfig{}, quietLog()); err != nil {
+	if _, err := natsstore.EnsurePipeline(ctx, b.JS, natsstore.PipelineConfig{}, quietLog()); err != nil {
 		t.Fatal(err)
 	}
 	e := &dlqEnv{url: ns.ClientURL(), js: b.JS, specs: specs}
-	store := consumers.NewWebhookStore(b.JS, consumers.StreamsConfig{}, consumers.PublishSync)
+	store := natsstore.NewWebhookStore(b.JS, natsstore.StreamsConfig{}, natsstore.PublishSync)
 	for _, s := range specs {
 		meta := http.Header{"Received-At": {"2026-11-20T08:00:01Z"}, "Content-Type": {"application/json"},
 			"Authorization": {"Basic bWF2ZW50YTpzM2NyM3Q="}} // never stored by the receiver; hidden if it ever were
@@ -73,7 +73,7 @@ func newDLQEnv(t *testing.T, specs ...dlqSpec) *dlqEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dl := consumers.NewDeadLetters(b.JS, consumers.PipelineConfig{})
+	dl := natsstore.NewDeadLetters(b.JS, natsstore.PipelineConfig{})
 	batch, err := cons.Fetch(len(specs), jetstream.FetchMaxWait(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func (e *dlqEnv) deadLetterSeqs(t *testing.T) []uint64 {
 		t.Fatal(err)
 	}
 	var out []uint64
-	if err := eachDeadLetter(context.Background(), st, consumers.DeadLetterSubjectRoot+".>", func(m *jetstream.RawStreamMsg) error {
+	if err := eachDeadLetter(context.Background(), st, natsstore.DeadLetterSubjectRoot+".>", func(m *jetstream.RawStreamMsg) error {
 		out = append(out, m.Sequence)
 		return nil
 	}); err != nil {
@@ -306,15 +306,15 @@ func TestDLQReplay(t *testing.T) {
 			}
 			for i, idx := range tt.replayed {
 				s, orig, m := e.specs[idx], before[idx], added[i]
-				if string(m.Data) != s.body() || m.Subject != orig.Subject || m.Subject != consumers.WebhookSubject(s.company, s.event) {
+				if string(m.Data) != s.body() || m.Subject != orig.Subject || m.Subject != natsstore.WebhookSubject(s.company, s.event) {
 					t.Errorf("republished %s %q, want %s %q", m.Subject, m.Data, orig.Subject, s.body())
 				}
 				for k := range m.Header {
-					if strings.HasPrefix(k, "Dead-Letter-") || k == consumers.HeaderOriginalID {
+					if strings.HasPrefix(k, "Dead-Letter-") || k == natsstore.HeaderOriginalID {
 						t.Errorf("republished with header %s", k)
 					}
 				}
-				for _, k := range []string{consumers.HeaderEvent, consumers.HeaderCompanyID, "Received-At", "Content-Type"} {
+				for _, k := range []string{natsstore.HeaderEvent, natsstore.HeaderCompanyID, "Received-At", "Content-Type"} {
 					if m.Header.Get(k) != orig.Header.Get(k) {
 						t.Errorf("header %s: %q, want the original %q", k, m.Header.Get(k), orig.Header.Get(k))
 					}
@@ -343,9 +343,9 @@ func TestDLQReplayKeepsADeadLetterWhosePublishFails(t *testing.T) {
 	e := newDLQEnv(t, dlqSpecs[0])
 	// A dead letter whose original subject no stream holds any more.
 	h := nats.Header{}
-	h.Set(consumers.HeaderDLReason, "forbidden")
-	h.Set(consumers.HeaderDLSubject, "maventa.gone.x")
-	h.Set(consumers.HeaderDLStream, "MAVENTA_WEBHOOKS")
+	h.Set(natsstore.HeaderDLReason, "forbidden")
+	h.Set(natsstore.HeaderDLSubject, "maventa.gone.x")
+	h.Set(natsstore.HeaderDLStream, "MAVENTA_WEBHOOKS")
 	if _, err := e.js.PublishMsg(context.Background(), &nats.Msg{Subject: "maventa.deadletter.forbidden.x", Header: h, Data: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func TestDLQReplayKeepsADeadLetterWhosePublishFails(t *testing.T) {
 func TestDLQReplayIsProcessedOnceByTheService(t *testing.T) {
 	s := startService(t, map[string]string{"LOG_LEVEL": "info"})
 	ctx := context.Background()
-	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(ctx, natsstore.BrokerConfig{URL: s.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,12 +394,12 @@ func TestDLQReplayIsProcessedOnceByTheService(t *testing.T) {
 	putDeadLetter := func() {
 		t.Helper()
 		h := nats.Header{}
-		h.Set(consumers.HeaderEvent, "DOCUMENTS.INVOICE.DELIVERED")
-		h.Set(consumers.HeaderCompanyID, companyA)
-		h.Set(consumers.HeaderDLReason, "transient_exhausted")
-		h.Set(consumers.HeaderDLSubject, consumers.WebhookSubject(companyA, "DOCUMENTS.INVOICE.DELIVERED"))
-		h.Set(consumers.HeaderDLStream, "MAVENTA_WEBHOOKS")
-		h.Set(consumers.HeaderOriginalID, consumers.BodyID([]byte(body)))
+		h.Set(natsstore.HeaderEvent, "DOCUMENTS.INVOICE.DELIVERED")
+		h.Set(natsstore.HeaderCompanyID, companyA)
+		h.Set(natsstore.HeaderDLReason, "transient_exhausted")
+		h.Set(natsstore.HeaderDLSubject, natsstore.WebhookSubject(companyA, "DOCUMENTS.INVOICE.DELIVERED"))
+		h.Set(natsstore.HeaderDLStream, "MAVENTA_WEBHOOKS")
+		h.Set(natsstore.HeaderOriginalID, natsstore.BodyID([]byte(body)))
 		if _, err := b.JS.PublishMsg(ctx, &nats.Msg{Subject: "maventa.deadletter.transient_exhausted." + companyA, Header: h, Data: []byte(body)}); err != nil {
 			t.Fatal(err)
 		}

@@ -26,7 +26,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 )
 
@@ -319,7 +319,7 @@ func mergeEnv(maps ...map[string]string) map[string]string {
 func quarantined(t *testing.T, natsURL string) []*jetstream.RawStreamMsg {
 	t.Helper()
 	ctx := context.Background()
-	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(ctx, natsstore.BrokerConfig{URL: natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
@@ -73,7 +73,7 @@ func TestFaultCommands(t *testing.T) {
 		"MAVENTA_VENDOR_API_KEY": "vendor-key", "MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1",
 		"MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMANDS_ENABLED": "true", "COMMAND_APPLY_LEASE": "2s", "COMMAND_CONCURRENCY": "8"}
 	p := startProc(t, env)
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: p.natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: p.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestFaultCommands(t *testing.T) {
 		t.Log("killed process exited cleanly?")
 	}
 	p = startProc(t, env)
-	b, err = consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: p.natsURL}, quietLog())
+	b, err = natsstore.OpenBroker(ctx, natsstore.BrokerConfig{URL: p.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

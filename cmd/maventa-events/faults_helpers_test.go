@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -174,7 +174,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // storedWebhookBodies reads the webhook stream through any of natsURL's servers.
 func storedWebhookBodies(t *testing.T, natsURL string) map[string]int {
 	t.Helper()
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

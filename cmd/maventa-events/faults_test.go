@@ -29,7 +29,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
@@ -651,7 +651,7 @@ func faultUse(sb *sandbox.Sandbox, installed []sandbox.Fault) string {
 // unacknowledged.
 func waitConsumerIdle(t *testing.T, s *service) {
 	t.Helper()
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: s.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,7 +699,7 @@ func compareDomainEventsAt(t *testing.T, natsURL string, logs func() string, wan
 // instead of failing, so that the scenario line reports the real loss.
 func waitForIDsOrTimeout(t *testing.T, natsURL string, logs func() string, want map[string]string, d time.Duration) map[string]int {
 	t.Helper()
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

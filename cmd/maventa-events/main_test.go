@@ -15,7 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 )
 
@@ -99,7 +99,7 @@ func withEmbeddedCredentials(t *testing.T, natsURL, dataDir string) string {
 	if natsURL == "" {
 		return ""
 	}
-	u, err := consumers.EmbeddedClientURL(natsURL, dataDir)
+	u, err := natsstore.EmbeddedClientURL(natsURL, dataDir)
 	if err != nil {
 		t.Fatalf("embedded NATS credentials: %v", err)
 	}
@@ -182,7 +182,7 @@ func webhook(i int) string {
 // storedBodies reads every message of the webhook stream.
 func storedBodies(t *testing.T, natsURL string) map[string]int {
 	t.Helper()
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestGracefulShutdownAnswersEveryInFlightRequestTruthfully(t *testing.T) {
 	wg.Wait()
 
 	// The service stopped its embedded server; open the same store again.
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{DataDir: dataDir, Port: 0}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{DataDir: dataDir, Port: 0}, quietLog())
 	if err != nil {
 		t.Fatalf("store does not reopen after shutdown: %v", err)
 	}
@@ -359,7 +359,7 @@ func TestServeRefusesToStartWithoutASecret(t *testing.T) {
 
 func TestServeStopsOnAConflictingStream(t *testing.T) {
 	ns := natstest.Start(t, "")
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: ns.ClientURL()}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: ns.ClientURL()}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func TestServeStopsOnAConflictingStream(t *testing.T) {
 	b.Close()
 	env := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "WEBHOOK_SECRETS": testSecret, "NATS_URL": ns.ClientURL()}
 	err = run(context.Background(), []string{"maventa-events"}, envFunc(env), io.Discard, io.Discard)
-	var conflict *consumers.StreamConflictError
+	var conflict *natsstore.StreamConflictError
 	if !errors.As(err, &conflict) {
 		t.Fatalf("want a stream conflict, got %v", err)
 	}

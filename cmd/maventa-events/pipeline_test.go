@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
@@ -132,7 +132,7 @@ func sum(m map[string]int) int {
 // domain stream holds at least n events, then returns them.
 func waitForEvents(t *testing.T, s *service, n int) (map[string]int, []events.Event) {
 	t.Helper()
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: s.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 )
 
 // reconcile backfills one company or all from a given time: it polls Maventa
@@ -57,15 +58,15 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer b.Close()
-	kv, err := consumers.EnsurePipeline(ctx, b.JS, cfg.Pipeline, log)
+	kv, err := natsstore.EnsurePipeline(ctx, b.JS, cfg.Pipeline, log)
 	if err != nil {
 		return err
 	}
-	state, err := consumers.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)
+	state, err := natsstore.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)
 	if err != nil {
 		return err
 	}
-	poller := consumers.NewPoller(cfg.Poller, api, creds, state, consumers.NewKVRecords(kv), consumers.NewEmitter(b.JS, cfg.Pipeline), log)
+	poller := consumers.NewPoller(cfg.Poller, api, creds, state, natsstore.NewKVRecords(kv), natsstore.NewEmitter(b.JS, cfg.Pipeline), log)
 	var failed error
 	for _, c := range companies {
 		res, err := poller.PollCompany(ctx, c, since, false)

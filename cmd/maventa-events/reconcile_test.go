@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
@@ -182,7 +183,7 @@ func expectedEvents(t *testing.T, srv *sandbox.Server, companies []sandbox.Compa
 // idle, then returns how often each stored id appears.
 func waitForIDs(t *testing.T, s *service, want map[string]string) map[string]int {
 	t.Helper()
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: s.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/handlers"
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
@@ -68,7 +69,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 
 	cfg.NATS.WaitForServer = true
-	broker, err := consumers.OpenBroker(ctx, cfg.NATS, log,
+	broker, err := natsstore.OpenBroker(ctx, cfg.NATS, log,
 		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
 		jetstream.WithPublishAsyncTimeout(cfg.RequestTimeout+5*time.Second))
 	if err != nil {
@@ -84,7 +85,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	provisioned := make(chan pipelineState, 1)
 	go func() {
 		if err := broker.WaitConnected(ctx); err != nil {
-			var te *consumers.ConnectTimeoutError
+			var te *natsstore.ConnectTimeoutError
 			if errors.As(err, &te) {
 				fatal <- fmt.Errorf("%w; check -nats-url / NATS_URL (-nats-connect-timeout / NATS_CONNECT_TIMEOUT bounds this wait)", err)
 			}
@@ -135,7 +136,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return nil
 	}
-	store := consumers.NewWebhookStore(broker.JS, cfg.Streams, cfg.PublishMode)
+	store := natsstore.NewWebhookStore(broker.JS, cfg.Streams, cfg.PublishMode)
 	router := handlers.NewRouter(handlers.WebhookConfig{
 		Secrets: secrets, MaxBody: cfg.MaxBody, Timeout: cfg.RequestTimeout, RetryAfter: cfg.RetryAfter,
 	}, store, ready, log)
@@ -220,15 +221,15 @@ func loadCredentials(cfg *config, getenv func(string) string, log *slog.Logger) 
 
 // embeddedHint adds to an embedded server's failure the option that fixes it.
 func embeddedHint(err error) error {
-	var ee *consumers.EmbeddedError
+	var ee *natsstore.EmbeddedError
 	switch {
 	case !errors.As(err, &ee):
 		return err
-	case errors.Is(err, consumers.ErrDataDirInUse):
+	case errors.Is(err, natsstore.ErrDataDirInUse):
 		return fmt.Errorf("%w: stop the other process, or choose another %s", err, optionNames("DATA_DIR"))
-	case ee.Setting == consumers.EmbeddedDataDir:
+	case ee.Setting == natsstore.EmbeddedDataDir:
 		return fmt.Errorf("%w: choose another %s (a directory this user can write)", err, optionNames("DATA_DIR"))
-	case ee.Setting == consumers.EmbeddedListen:
+	case ee.Setting == natsstore.EmbeddedListen:
 		return fmt.Errorf("%w: choose another %s (-1: any free port, 0: none) or %s", err, optionNames("NATS_EMBEDDED_PORT"), optionNames("NATS_EMBEDDED_HOST"))
 	}
 	return err
@@ -279,17 +280,15 @@ func maventaTransport(callers int) *http.Transport {
 
 // runConsumers processes stored webhooks into domain events, and polls Maventa
 // for what webhooks do not bring, until ctx ends.
-func runConsumers(ctx context.Context, b *consumers.Broker, cfg *config, ps pipelineState, api *maventa.Client, creds *maventa.CredentialStore, log *slog.Logger) error {
+func runConsumers(ctx context.Context, b *natsstore.Broker, cfg *config, ps pipelineState, api *maventa.Client, creds *maventa.CredentialStore, log *slog.Logger) error {
 	kv, state := ps.processed, ps.reconcile
-	emitter := consumers.NewEmitter(b.JS, cfg.Pipeline)
+	emitter := natsstore.NewEmitter(b.JS, cfg.Pipeline)
 	stores := cfg.Pipeline.Stores(kv, state)
 	proc := consumers.NewProcessor(api, emitter, stores, log)
-	handle := func(ctx context.Context, msg jetstream.Msg) error {
-		return proc.Process(ctx, msg.Data(), msg.Headers())
-	}
-	var wc *consumers.WebhookConsumer
+	handle := natsstore.ProcessWith(proc)
+	var wc *natsstore.WebhookConsumer
 	err := retryUntilDone(ctx, log, "webhook consumer", func(ctx context.Context) (err error) {
-		wc, err = consumers.NewWebhookConsumer(ctx, b.JS, cfg.Streams, cfg.Consumer, handle, consumers.NewDeadLetters(b.JS, cfg.Pipeline), log)
+		wc, err = natsstore.NewWebhookConsumer(ctx, b.JS, cfg.Streams, cfg.Consumer, handle, natsstore.NewDeadLetters(b.JS, cfg.Pipeline), log)
 		return err
 	})
 	if err != nil {
@@ -342,7 +341,7 @@ func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
 // pipelineState is what provisioning hands to the consumers.
 type pipelineState struct {
 	processed jetstream.KeyValue        // invoice and company records
-	reconcile *consumers.ReconcileStore // cursors, leases, assignment and thread records
+	reconcile *natsstore.ReconcileStore // cursors, leases, assignment and thread records
 	commands  *commands.KVStore         // command records
 }
 
@@ -365,16 +364,16 @@ func retryUntilDone(ctx context.Context, log *slog.Logger, what string, f func(c
 	}, backoff.WithContext(bo, ctx))
 }
 
-func provisionStreams(ctx context.Context, b *consumers.Broker, cfg *config, log *slog.Logger, ready *atomic.Bool, done chan<- pipelineState, fatal chan<- error) {
+func provisionStreams(ctx context.Context, b *natsstore.Broker, cfg *config, log *slog.Logger, ready *atomic.Bool, done chan<- pipelineState, fatal chan<- error) {
 	var ps pipelineState
 	var conflict error
 	err := retryUntilDone(ctx, log, "stream provisioning", func(ctx context.Context) error {
-		err := consumers.EnsureIntakeStreams(ctx, b.JS, cfg.Streams, log)
+		err := natsstore.EnsureIntakeStreams(ctx, b.JS, cfg.Streams, log)
 		if err == nil {
-			ps.processed, err = consumers.EnsurePipeline(ctx, b.JS, cfg.Pipeline, log)
+			ps.processed, err = natsstore.EnsurePipeline(ctx, b.JS, cfg.Pipeline, log)
 		}
 		if err == nil {
-			ps.reconcile, err = consumers.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)
+			ps.reconcile, err = natsstore.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)
 		}
 		if err == nil && cfg.ConsumersOn && cfg.CommandsOn { // before readiness, like every stream
 			ps.commands, err = commands.Ensure(ctx, b.JS, commandConfig(cfg), log)
@@ -382,7 +381,7 @@ func provisionStreams(ctx context.Context, b *consumers.Broker, cfg *config, log
 				_, err = commands.EnsureConsumer(ctx, b.JS, commandConfig(cfg))
 			}
 		}
-		var sc *consumers.StreamConflictError
+		var sc *natsstore.StreamConflictError
 		if errors.As(err, &sc) {
 			conflict = err
 			return backoff.Permanent(err)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 )
 
 // TestConfigurationErrorsStopBeforeAnythingStarts runs the real entry point
@@ -241,7 +241,7 @@ func TestAWrongNATSURLStopsWithTheDialError(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			err := run(ctx, []string{"maventa-events"}, envFunc(env), io.Discard, &stderr)
-			var te *consumers.ConnectTimeoutError
+			var te *natsstore.ConnectTimeoutError
 			if !errors.As(err, &te) {
 				t.Fatalf("want a connect timeout, got %v\n%s", err, stderr.String())
 			}
@@ -280,7 +280,7 @@ func TestEmbeddedNATSFailuresNameTheOption(t *testing.T) {
 		t.Fatal(err)
 	}
 	inUse := t.TempDir()
-	other, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{DataDir: inUse}, quietLog())
+	other, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{DataDir: inUse}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestEmbeddedNATSFailuresNameTheOption(t *testing.T) {
 // 0600; the CLI finds them there by itself.
 func TestEmbeddedNATSRequiresTheGeneratedCredentials(t *testing.T) {
 	s := startService(t, nil)
-	path := filepath.Join(s.dataDir, consumers.EmbeddedCredentialsFile)
+	path := filepath.Join(s.dataDir, natsstore.EmbeddedCredentialsFile)
 	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)

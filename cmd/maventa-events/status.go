@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 )
 
 // statusReport is everything 'status' shows, in one document.
@@ -96,7 +97,7 @@ func status(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	if rep.Scheduler, err = consumers.ReadSchedulerStatus(ctx, b.JS, cfg.Poller, rep.Time); err != nil {
+	if rep.Scheduler, err = natsstore.ReadSchedulerStatus(ctx, b.JS, cfg.Poller, rep.Time); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -107,7 +108,7 @@ func status(ctx context.Context, args []string, getenv func(string) string, stdo
 
 func collectStatus(ctx context.Context, js jetstream.JetStream, now time.Time) (statusReport, error) {
 	rep := statusReport{Time: now.UTC(), Streams: []streamStatus{}, Consumers: []consumerStatus{}, Buckets: []bucketStatus{},
-		Reconciliation: reconcileStatus{Bucket: consumers.ReconcileBucket, Companies: []reconcileCompany{}}}
+		Reconciliation: reconcileStatus{Bucket: natsstore.ReconcileBucket, Companies: []reconcileCompany{}}}
 	sl := js.ListStreams(ctx)
 	var streams []*jetstream.StreamInfo
 	for si := range sl.Info() {
@@ -173,20 +174,20 @@ func collectStatus(ctx context.Context, js jetstream.JetStream, now time.Time) (
 // error (reconciliation not deployed yet), a value it cannot read is reported
 // on its company's row.
 func reconcileState(ctx context.Context, js jetstream.JetStream, now time.Time) (reconcileStatus, error) {
-	rs := reconcileStatus{Bucket: consumers.ReconcileBucket, Companies: []reconcileCompany{}}
-	kv, err := js.KeyValue(ctx, consumers.ReconcileBucket)
+	rs := reconcileStatus{Bucket: natsstore.ReconcileBucket, Companies: []reconcileCompany{}}
+	kv, err := js.KeyValue(ctx, natsstore.ReconcileBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return rs, nil
 	}
 	if err != nil {
-		return rs, fmt.Errorf("kv bucket %s: %w", consumers.ReconcileBucket, err)
+		return rs, fmt.Errorf("kv bucket %s: %w", natsstore.ReconcileBucket, err)
 	}
 	rs.Present = true
 	// Only the company cursors and leases: the bucket also caches per-assignment
 	// and per-invoice state, which can be large.
 	w, err := kv.WatchFiltered(ctx, []string{"cursor.>", "lease.>"}, jetstream.IgnoreDeletes())
 	if err != nil {
-		return rs, fmt.Errorf("read %s: %w", consumers.ReconcileBucket, err)
+		return rs, fmt.Errorf("read %s: %w", natsstore.ReconcileBucket, err)
 	}
 	defer func() { _ = w.Stop() }()
 	byCompany := map[string]*reconcileCompany{}

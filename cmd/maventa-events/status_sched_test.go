@@ -10,18 +10,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 )
 
 func TestStatusShowsPollTiersAndBudgetUse(t *testing.T) {
 	ctx := context.Background()
 	ns := natstest.Start(t, "")
-	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: ns.ClientURL()}, quietLog())
+	b, err := natsstore.OpenBroker(ctx, natsstore.BrokerConfig{URL: ns.ClientURL()}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	kv, err := b.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: consumers.ReconcileBucket})
+	kv, err := b.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsstore.ReconcileBucket})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 )
 
@@ -71,7 +71,7 @@ func TestStatusOfARunningService(t *testing.T) {
 	if len(rep.Buckets) == 0 || rep.Buckets[0].Name != "MAVENTA_PROCESSED" || rep.Buckets[0].Keys < 1 || rep.Buckets[0].TTLSeconds != (8*24*time.Hour).Seconds() {
 		t.Errorf("buckets: %+v", rep.Buckets)
 	}
-	if rep.Reconciliation.Bucket != consumers.ReconcileBucket || rep.Reconciliation.Companies == nil {
+	if rep.Reconciliation.Bucket != natsstore.ReconcileBucket || rep.Reconciliation.Companies == nil {
 		t.Errorf("reconciliation: %+v", rep.Reconciliation)
 	}
 }
@@ -79,7 +79,7 @@ func TestStatusOfARunningService(t *testing.T) {
 func TestStatusShowsReconciliationCursorsAndLeases(t *testing.T) {
 	ctx := context.Background()
 	ns := natstest.Start(t, "")
-	b, err := consumers.OpenBroker(ctx, consumers.BrokerConfig{URL: ns.ClientURL()}, quietLog())
+	b, err := natsstore.OpenBroker(ctx, natsstore.BrokerConfig{URL: ns.ClientURL()}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestStatusShowsReconciliationCursorsAndLeases(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	})
-	kv, err := b.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: consumers.ReconcileBucket})
+	kv, err := b.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: natsstore.ReconcileBucket})
 	if err != nil {
 		t.Fatal(err)
 	}

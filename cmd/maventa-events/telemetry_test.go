@@ -18,7 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
@@ -163,7 +163,7 @@ func TestOneWebhookIsOneTraceAndMovesTheMetrics(t *testing.T) {
 	}
 
 	// Each domain event carries its publish span in the NATS header and the CloudEvent extension.
-	b, err := consumers.OpenBroker(context.Background(), consumers.BrokerConfig{URL: s.natsURL}, quietLog())
+	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: s.natsURL}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
@@ -105,14 +105,14 @@ func TestDeadLetterReplayNeverAppliesTwice(t *testing.T) {
 	}
 	var m *jetstream.RawStreamMsg
 	natstest.WaitFor(t, 20*time.Second, "the dead letter", func() bool {
-		m, err = dl.GetLastMsgForSubject(t.Context(), consumers.DeadLetterSubjectRoot+".>")
+		m, err = dl.GetLastMsgForSubject(t.Context(), natsstore.DeadLetterSubjectRoot+".>")
 		return err == nil
 	})
-	if got := m.Header.Get(consumers.HeaderDLReason); got != "exhausted" {
+	if got := m.Header.Get(natsstore.HeaderDLReason); got != "exhausted" {
 		t.Errorf("reason %q", got)
 	}
 	// What `maventa-events dlq replay` does: publish the body back to its subject.
-	replay := &nats.Msg{Subject: m.Header.Get(consumers.HeaderDLSubject), Data: m.Data, Header: nats.Header{}}
+	replay := &nats.Msg{Subject: m.Header.Get(natsstore.HeaderDLSubject), Data: m.Data, Header: nats.Header{}}
 	if _, err := e.js.PublishMsg(t.Context(), replay, jetstream.WithMsgID("dlq-replay:1")); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
@@ -87,8 +87,8 @@ type env struct {
 	rec     *recorder
 	clock   *clock
 	store   *KVStore
-	emitter *consumers.Emitter
-	dl      *consumers.DeadLetters
+	emitter *natsstore.Emitter
+	dl      *natsstore.DeadLetters
 	sc      StreamConfig
 
 	mu       sync.Mutex
@@ -115,8 +115,8 @@ func newEnvWith(t testing.TB, strict bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := consumers.PipelineConfig{}
-	if _, err := consumers.EnsurePipeline(ctx, js, pc, quiet); err != nil {
+	pc := natsstore.PipelineConfig{}
+	if _, err := natsstore.EnsurePipeline(ctx, js, pc, quiet); err != nil {
 		t.Fatal(err)
 	}
 	sc := StreamConfig{AckWait: 3 * time.Second, RetryInitial: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond}
@@ -143,7 +143,7 @@ func newEnvWith(t testing.TB, strict bool) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, js: js, nc: nc, sb: sb, api: api, rec: rec, clock: clk, store: store,
-		emitter: consumers.NewEmitter(js, pc), dl: consumers.NewDeadLetters(js, pc), sc: sc,
+		emitter: natsstore.NewEmitter(js, pc), dl: natsstore.NewDeadLetters(js, pc), sc: sc,
 		outcomes: map[string][]events.Event{}, results: map[string][]events.Event{}, changed: make(chan struct{}, 1)}
 	// Outcomes as stored in the event stream (a core subscription would also
 	// see publishes JetStream drops as duplicates).

@@ -73,7 +73,7 @@ type Maventa interface {
 	CloseReceivablesService(ctx context.Context, companyID, provider string) error
 }
 
-// Emitter publishes outcome events, each once (*consumers.Emitter).
+// Emitter publishes outcome events, each once (*natsstore.Emitter).
 type Emitter interface {
 	Emit(ctx context.Context, evs []events.Event) (int, error)
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -122,7 +122,7 @@ func (c StreamConfig) CommandStreamConfig() jetstream.StreamConfig {
 // Ensure provisions the command stream and the record bucket.
 func Ensure(ctx context.Context, js jetstream.JetStream, c StreamConfig, log *slog.Logger) (*KVStore, error) {
 	c = c.withDefaults()
-	if _, err := consumers.EnsureStream(ctx, js, c.CommandStreamConfig(), log); err != nil {
+	if _, err := natsstore.EnsureStream(ctx, js, c.CommandStreamConfig(), log); err != nil {
 		return nil, err
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -227,7 +227,7 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, c StreamConfig)
 	return cons, nil
 }
 
-// DeadLetterer keeps messages that cannot be handled (*consumers.DeadLetters).
+// DeadLetterer keeps messages that cannot be handled (*natsstore.DeadLetters).
 type DeadLetterer interface {
 	Put(ctx context.Context, msg jetstream.Msg, reason string, cause error) error
 }

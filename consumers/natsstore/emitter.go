@@ -1,8 +1,10 @@
-package consumers
+package natsstore
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -100,7 +102,7 @@ func (e *Emitter) message(ctx context.Context, ev events.Event) (context.Context
 	subject := ev.PublishSubject()
 	ctx, span := startPublish(ctx, e.stream, subject, ev.MsgID(), 0,
 		attrCloudEventID.String(ev.ID), attrCloudEventType.String(ev.Type), attrCompanyID.String(ev.CompanyID))
-	if tc := TraceContextOf(ctx); tc.TraceParent != "" {
+	if tc := consumers.TraceContextOf(ctx); tc.TraceParent != "" {
 		ev.TraceParent, ev.TraceState = tc.TraceParent, tc.TraceState
 	}
 	body, err := ev.Marshal()

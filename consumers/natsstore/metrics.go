@@ -1,9 +1,11 @@
-package consumers
+package natsstore
 
 import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -36,7 +38,7 @@ import (
 // an observable gauge's callback, as the webhook consumer's are below, never
 // fetched per scrape.
 var (
-	meter = otel.Meter(InstrumentationName)
+	meter = otel.Meter(consumers.InstrumentationName)
 
 	storeFailures, _ = meter.Int64Counter("maventa.webhooks.store.failures",
 		metric.WithUnit("{failure}"),
@@ -47,9 +49,6 @@ var (
 	eventsEmitted, _ = meter.Int64Counter("maventa.events.emitted",
 		metric.WithUnit("{event}"),
 		metric.WithDescription("New domain events published (duplicates and already processed ones excluded), by type"))
-	enrichmentSkipped, _ = meter.Int64Counter("maventa.enrichment.skipped",
-		metric.WithUnit("{webhook}"),
-		metric.WithDescription("Webhooks whose enrichment from Maventa's APIs was skipped, by reason"))
 	messagesProcessed, _ = meter.Int64Counter("maventa.consumer.messages",
 		metric.WithUnit("{message}"),
 		metric.WithDescription("Stored webhooks handled by the consumer, by outcome (ack, retry, dead_letter)"))
@@ -70,12 +69,8 @@ type consumerStats struct {
 	pending, ackPending, redeliveredAt atomic.Int64
 }
 
-// liveConsumers are the running webhook consumers whose info the gauges report.
-var liveConsumers sync.Map // *consumerStats -> struct{}
-
-// registerConsumerGauges registers the consumer gauges once, when the first
-// webhook consumer runs.
-var registerConsumerGauges = sync.OnceFunc(func() {
+// consumerGauges are the webhook consumers' observable gauges, made once.
+var consumerGauges = sync.OnceValue(func() [3]metric.Int64ObservableGauge {
 	pending, _ := meter.Int64ObservableGauge("maventa.consumer.pending",
 		metric.WithUnit("{message}"),
 		metric.WithDescription("Stored webhooks not yet delivered to the durable consumer (read every ConsumerConfig.InfoInterval)"))
@@ -85,16 +80,19 @@ var registerConsumerGauges = sync.OnceFunc(func() {
 	redelivered, _ := meter.Int64ObservableGauge("maventa.consumer.redelivered",
 		metric.WithUnit("{message}"),
 		metric.WithDescription("Stored webhooks delivered more than once and not yet answered"))
-	_, _ = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		liveConsumers.Range(func(k, _ any) bool {
-			s := k.(*consumerStats)
-			if s.known.Load() {
-				o.ObserveInt64(pending, s.pending.Load(), metric.WithAttributeSet(s.attrs))
-				o.ObserveInt64(ackPending, s.ackPending.Load(), metric.WithAttributeSet(s.attrs))
-				o.ObserveInt64(redelivered, s.redeliveredAt.Load(), metric.WithAttributeSet(s.attrs))
-			}
-			return true
-		})
-		return nil
-	}, pending, ackPending, redelivered)
+	return [3]metric.Int64ObservableGauge{pending, ackPending, redelivered}
 })
+
+// observe reports s through the consumer gauges until the registration is
+// unregistered (when its consumer stops).
+func (s *consumerStats) observe() (metric.Registration, error) {
+	g := consumerGauges()
+	return meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		if s.known.Load() {
+			o.ObserveInt64(g[0], s.pending.Load(), metric.WithAttributeSet(s.attrs))
+			o.ObserveInt64(g[1], s.ackPending.Load(), metric.WithAttributeSet(s.attrs))
+			o.ObserveInt64(g[2], s.redeliveredAt.Load(), metric.WithAttributeSet(s.attrs))
+		}
+		return nil
+	}, g[0], g[1], g[2])
+}

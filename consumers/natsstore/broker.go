@@ -1,7 +1,7 @@
 // Package consumers is the NATS edge of the service: the connection to NATS (or
 // an embedded nats-server), the JetStream streams it provisions, the store that
 // the webhook receiver writes into, and the consumers that process what is stored.
-package consumers
+package natsstore
 
 import (
 	"context"

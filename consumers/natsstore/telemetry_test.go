@@ -1,4 +1,4 @@
-package consumers
+package natsstore
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,6 +20,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
@@ -213,9 +216,9 @@ func TestARedeliveryStartsANewTraceLinkedToTheStoredOne(t *testing.T) {
 	var calls atomic.Int32
 	p.consume(ConsumerConfig{}, func(ctx context.Context, m jetstream.Msg) error {
 		if calls.Add(1) == 1 {
-			return &ProcessError{Reason: "transient", Retry: true, Err: errors.New("NATS hiccup")}
+			return &consumers.ProcessError{Reason: "transient", Retry: true, Err: errors.New("NATS hiccup")}
 		}
-		return p.proc.Process(ctx, m.Data(), m.Headers())
+		return ProcessWith(p.proc)(ctx, m)
 	})
 
 	procs := spansOf("process MAVENTA_WEBHOOKS", attrMessageID, BodyID(body))
@@ -264,5 +267,56 @@ func TestHeaderCarrierKeepsW3CKeysLowerCaseAndReadsOldOnes(t *testing.T) {
 	inject(extract(context.Background(), h), h)
 	if _, ok := h["Traceparent"]; ok || len(h["traceparent"]) != 1 {
 		t.Errorf("after inject: %v, want only lower-case traceparent", h)
+	}
+}
+
+// gaugePoints is the data points of gauge name whose consumer group is durable.
+func gaugePoints(t *testing.T, name, durable string) []metricdata.DataPoint[int64] {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := mreader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var out []metricdata.DataPoint[int64]
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == name {
+				for _, p := range g.DataPoints {
+					if v, ok := p.Attributes.Value(attrConsumerGroup); ok && v.AsString() == durable {
+						out = append(out, p)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Each running webhook consumer reports its info through the gauges, and a
+// stopped one no longer does (its registration ends with Run).
+func TestConsumerGaugesFollowTheRunningConsumers(t *testing.T) {
+	telemetry(t)
+	p := newPipeline(t, &fakeMaventa{}, StreamsConfig{})
+	p.post(deliveredWebhook("2020-01-02T03:04:05Z"))
+	ctx, cancel := context.WithCancel(context.Background())
+	release := make(chan struct{})
+	wc, err := NewWebhookConsumer(ctx, p.b.JS, p.sc, ConsumerConfig{Durable: "gauged", InfoInterval: 10 * time.Millisecond},
+		func(ctx context.Context, _ jetstream.Msg) error { <-release; return nil }, NewDeadLetters(p.b.JS, p.pc), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- wc.Run(ctx) }()
+	natstest.WaitFor(t, 30*time.Second, "the running consumer's ack_pending gauge shows the webhook", func() bool {
+		ps := gaugePoints(t, "maventa.consumer.ack_pending", "gauged")
+		return len(ps) == 1 && ps[0].Value == 1
+	})
+	close(release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ps := gaugePoints(t, "maventa.consumer.pending", "gauged"); len(ps) != 0 {
+		t.Fatalf("a stopped consumer still reported: %+v", ps)
 	}
 }

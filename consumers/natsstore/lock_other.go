@@ -1,6 +1,6 @@
 //go:build !unix
 
-package consumers
+package natsstore
 
 // lockDir does nothing where flock does not exist: the service's images are
 // Linux; elsewhere two processes on one DATA_DIR are not detected.

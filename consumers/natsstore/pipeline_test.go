@@ -1,4 +1,4 @@
-package consumers
+package natsstore
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
@@ -90,7 +92,7 @@ type pipeline struct {
 	b     *Broker
 	kv    jetstream.KeyValue
 	store *WebhookStore
-	proc  *Processor
+	proc  *consumers.Processor
 	api   *fakeMaventa
 	state *ReconcileStore
 	pc    PipelineConfig
@@ -119,7 +121,7 @@ func newPipelineWith(t *testing.T, api *fakeMaventa, sc StreamsConfig, pc Pipeli
 		t.Fatal(err)
 	}
 	p.state = rs
-	p.proc = NewProcessor(api, NewEmitter(b.JS, pc), pc.Stores(kv, rs), quiet)
+	p.proc = consumers.NewProcessor(api, NewEmitter(b.JS, pc), pc.Stores(kv, rs), quiet)
 	return p
 }
 
@@ -136,7 +138,7 @@ func (p *pipeline) consume(cfg ConsumerConfig, handle MessageHandler) {
 	p.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if handle == nil {
-		handle = func(ctx context.Context, m jetstream.Msg) error { return p.proc.Process(ctx, m.Data(), m.Headers()) }
+		handle = ProcessWith(p.proc)
 	}
 	if cfg.RetryInitial == 0 {
 		cfg.RetryInitial, cfg.RetryMax = time.Millisecond, 5*time.Millisecond
@@ -317,7 +319,7 @@ func TestTheSameWebhookAfterTheDuplicateWindowEmitsNothingNew(t *testing.T) {
 // failingRecords fails the first write it is given: the process "dies" after
 // publishing an aggregate's events and before writing its record.
 type failingRecords struct {
-	Records
+	consumers.Records
 	failed *atomic.Bool
 }
 
@@ -340,7 +342,7 @@ func TestDyingBetweenPublishAndRecordWriteGivesNoDuplicate(t *testing.T) {
 			} else {
 				st.Assignments = failingRecords{Records: st.Assignments, failed: &failed}
 			}
-			p.proc = NewProcessor(api, NewEmitter(p.b.JS, p.pc), st, quiet)
+			p.proc = consumers.NewProcessor(api, NewEmitter(p.b.JS, p.pc), st, quiet)
 			p.post(deliveredWebhook("2020-04-15T08:47:08+03:00"))
 			p.consume(ConsumerConfig{}, nil)
 			if !failed.Load() {
@@ -359,7 +361,7 @@ func TestDyingBetweenMarkAndAckGivesNoDuplicateAndNoLoss(t *testing.T) {
 	// The first worker does all the work, then its goroutine ends without
 	// answering: as if the process were killed before the ack.
 	handle := func(ctx context.Context, m jetstream.Msg) error {
-		err := p.proc.Process(ctx, m.Data(), m.Headers())
+		err := ProcessWith(p.proc)(ctx, m)
 		if died.CompareAndSwap(false, true) {
 			runtime.Goexit()
 		}
@@ -383,17 +385,17 @@ func TestMaventa503Then200GivesOneEventEach(t *testing.T) {
 	counts, _ := p.domainEvents()
 	assertCounts(t, counts, wantSeedEvents)
 	if api.calls.Load() != 3 {
-		t.Fatalf("%d Maventa calls, want 3 (two 503s, then the answer)", api.calls.Load())
+		t.Fatalf("%d consumers.Maventa calls, want 3 (two 503s, then the answer)", api.calls.Load())
 	}
 }
 
 func TestRetryAfterWinsOverBackoff(t *testing.T) {
 	wc := &WebhookConsumer{cfg: ConsumerConfig{}.withDefaults()}
-	if d := wc.retryDelay(5, &ProcessError{Retry: true, RetryAfter: 42 * time.Second}); d != 42*time.Second {
+	if d := wc.retryDelay(5, &consumers.ProcessError{Retry: true, RetryAfter: 42 * time.Second}); d != 42*time.Second {
 		t.Fatalf("delay %v, want Retry-After's 42s", d)
 	}
 	for n := uint64(1); n < 30; n++ {
-		if d := wc.retryDelay(n, &ProcessError{Retry: true}); d <= 0 || d > wc.cfg.RetryMax {
+		if d := wc.retryDelay(n, &consumers.ProcessError{Retry: true}); d <= 0 || d > wc.cfg.RetryMax {
 			t.Fatalf("delivery %d: delay %v out of (0, %v]", n, d, wc.cfg.RetryMax)
 		}
 	}
@@ -477,13 +479,13 @@ func TestNoAssignmentWithoutKassavirtaIsNotAnError(t *testing.T) {
 
 func TestAssignmentEventsAreDeterministic(t *testing.T) {
 	a := seedAssignment(t)
-	first, err := AssignmentEvents(company, a, events.TraceContext{})
+	first, err := consumers.AssignmentEvents(company, a, events.TraceContext{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same assignment fetched again later (events in another order) gives the same ids.
 	a.Events[0], a.Events[3] = a.Events[3], a.Events[0]
-	second, err := AssignmentEvents(company, a, events.TraceContext{})
+	second, err := consumers.AssignmentEvents(company, a, events.TraceContext{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,5 +501,29 @@ func TestAssignmentEventsAreDeterministic(t *testing.T) {
 	}
 	if ids(first) != ids(second) {
 		t.Fatalf("ids differ:\n%s\n%s", ids(first), ids(second))
+	}
+}
+
+// An id far longer than a NATS subject may be (a hostile 70 000-character
+// company_id or invoice_id, accepted by the intake) must not become a KV key
+// as it is: the server closes the connection over the control-line limit, and
+// every later webhook then fails.
+func TestAnOversizeIDKeepsTheConnection(t *testing.T) {
+	p := newPipeline(t, &fakeMaventa{}, StreamsConfig{})
+	ctx := context.Background()
+	long := strings.Repeat("X", 70000)
+	invoice := func(id string) []byte {
+		return []byte(`{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"` + company + `","event_timestamp":"2026-03-02T08:00:00Z",` +
+			`"event_data":{"invoice_id":"` + id + `","invoice_number":"1003","destination":"PEPPOL","recipient_name":"Recipient","recipient_bid":"933646920"}}`)
+	}
+	bodies := [][]byte{
+		[]byte(`{"event":"NETWORKS.PEPPOL.CREATED","company_id":"` + long + `","event_timestamp":"2026-03-02T08:00:00Z","event_data":{}}`),
+		invoice(long),
+		invoice("after-the-long-ones"),
+	}
+	for i, b := range bodies {
+		if err := p.proc.Process(ctx, b, events.TraceContext{}); err != nil {
+			t.Fatalf("webhook %d: %v", i, err)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package consumers
+package natsstore
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package consumers
+package natsstore
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/events"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -119,9 +122,9 @@ func (c *WebhookConsumer) Run(ctx context.Context) error {
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	registerConsumerGauges()
-	liveConsumers.Store(c.stats, struct{}{})
-	defer liveConsumers.Delete(c.stats)
+	if reg, err := c.stats.observe(); err == nil {
+		defer func() { _ = reg.Unregister() }()
+	}
 	go c.readInfo(ctx)
 	work := make(chan jetstream.Msg)
 	var wg sync.WaitGroup
@@ -186,7 +189,7 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 		span.SetStatus(codes.Error, "processing failed")
 	}
 
-	var pe *ProcessError
+	var pe *consumers.ProcessError
 	switch {
 	case err == nil:
 		c.outcome(ctx, span, "ack")
@@ -324,7 +327,7 @@ func (c *WebhookConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, rea
 
 // retryDelay is Retry-After when Maventa sent one, else exponential backoff with
 // jitter from RetryInitial, capped at RetryMax.
-func (c *WebhookConsumer) retryDelay(deliveries uint64, pe *ProcessError) time.Duration {
+func (c *WebhookConsumer) retryDelay(deliveries uint64, pe *consumers.ProcessError) time.Duration {
 	if pe != nil && pe.RetryAfter > 0 {
 		return pe.RetryAfter
 	}
@@ -334,4 +337,18 @@ func (c *WebhookConsumer) retryDelay(deliveries uint64, pe *ProcessError) time.D
 	}
 	d = min(d, c.cfg.RetryMax)
 	return d/2 + rand.N(d/2+1)
+}
+
+// WebhookProcessor turns one stored webhook into domain events
+// (*consumers.Processor).
+type WebhookProcessor interface {
+	Process(ctx context.Context, body []byte, stored events.TraceContext) error
+}
+
+// ProcessWith is the handler that gives p each message's body and the trace
+// context stored in its headers.
+func ProcessWith(p WebhookProcessor) MessageHandler {
+	return func(ctx context.Context, msg jetstream.Msg) error {
+		return p.Process(ctx, msg.Data(), StoredTraceContext(msg.Headers()))
+	}
 }

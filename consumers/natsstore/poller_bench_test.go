@@ -1,4 +1,4 @@
-package consumers
+package natsstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/maventa"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
@@ -19,7 +20,7 @@ import (
 // their invoice webhooks, the normal case); "cold": nothing was known, so each
 // assignment is fetched once with its history.
 //
-//	go test -run XXX -bench PollerDrain -benchtime 1x ./consumers/
+//	go test -run XXX -bench PollerDrain -benchtime 1x ./consumers/natsstore/
 func BenchmarkPollerDrain(b *testing.B) {
 	for _, warm := range []bool{true, false} {
 		b.Run(map[bool]string{true: "warm", false: "cold"}[warm], func(b *testing.B) {
@@ -68,7 +69,7 @@ func benchDrain(b *testing.B, warm bool, companies, assignments, perAssignment i
 		b.Fatal(err)
 	}
 	em := NewEmitter(nb.JS, pc)
-	p := NewPoller(PollerConfig{Concurrency: 8}, client, creds, store, NewKVRecords(kv), em, quiet)
+	p := consumers.NewPoller(consumers.PollerConfig{Concurrency: benchConcurrency}, client, creds, store, NewKVRecords(kv), em, quiet)
 
 	var asg [][]string
 	for _, c := range ids {
@@ -122,9 +123,9 @@ func benchDrain(b *testing.B, warm bool, companies, assignments, perAssignment i
 }
 
 // drainAll polls every company once, 8 at a time, as the poller's scheduler would.
-func drainAll(b *testing.B, p *Poller, ids []string) {
+func drainAll(b *testing.B, p *consumers.Poller, ids []string) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, p.cfg.Concurrency)
+	sem := make(chan struct{}, benchConcurrency)
 	for _, c := range ids {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -138,3 +139,6 @@ func drainAll(b *testing.B, p *Poller, ids []string) {
 	}
 	wg.Wait()
 }
+
+// benchConcurrency is how many companies the benchmark polls at once.
+const benchConcurrency = 8

@@ -1,10 +1,12 @@
-package consumers
+package natsstore
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -111,8 +113,8 @@ func (c PipelineConfig) DeadLetterStreamConfig() jetstream.StreamConfig {
 // Stores returns the aggregate records of the pipeline: assignments and
 // threads in rs (the reconcile bucket), invoices and companies in facts (the
 // bucket EnsurePipeline returns), company facts remembered for ProcessedTTL.
-func (c PipelineConfig) Stores(facts jetstream.KeyValue, rs *ReconcileStore) Stores {
-	return Stores{Assignments: rs, Facts: NewKVRecords(facts), Keep: c.withDefaults().ProcessedTTL}
+func (c PipelineConfig) Stores(facts jetstream.KeyValue, rs *ReconcileStore) consumers.Stores {
+	return consumers.Stores{Assignments: rs, Facts: NewKVRecords(facts), Keep: c.withDefaults().ProcessedTTL}
 }
 
 // EnsurePipeline provisions the domain-event and dead-letter streams and the

@@ -1,0 +1,161 @@
+package natsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/maventa-bridge/maventa-events/consumers"
+)
+
+// ReconcileBucket holds the reconciliation state shared by every replica:
+// per-company cursors and leases, per-assignment and per-invoice states.
+const ReconcileBucket = "MAVENTA_RECONCILE"
+
+// ReconcileStore reads and writes JSON values in the reconcile bucket with
+// compare-and-set, so replicas never overwrite each other's progress.
+type ReconcileStore struct {
+	kv jetstream.KeyValue
+}
+
+// EnsureReconcileStore creates or updates the bucket. Keys unused for ttl
+// vanish (cursors and leases are rewritten every poll; a long-silent
+// assignment's cached state is simply fetched again).
+func EnsureReconcileStore(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration) (*ReconcileStore, error) {
+	if replicas <= 0 {
+		replicas = 1
+	}
+	if ttl <= 0 {
+		ttl = 90 * 24 * time.Hour
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      ReconcileBucket,
+		Description: "Reconciliation cursors, leases and assignment/invoice states",
+		History:     1,
+		TTL:         ttl,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reconcile bucket: %w", err)
+	}
+	return &ReconcileStore{kv: kv}, nil
+}
+
+// NewKVRecords returns the records kept in kv (the facts bucket of
+// EnsurePipeline; EnsureReconcileStore makes the reconcile one).
+func NewKVRecords(kv jetstream.KeyValue) *ReconcileStore { return &ReconcileStore{kv: kv} }
+
+// Load implements consumers.Records.
+func (s *ReconcileStore) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	return e.Value(), e.Revision(), nil
+}
+
+// Store implements consumers.Records.
+func (s *ReconcileStore) Store(ctx context.Context, key string, b []byte, rev uint64) error {
+	var err error
+	if rev == 0 {
+		_, err = s.kv.Create(ctx, key, b)
+	} else {
+		_, err = s.kv.Update(ctx, key, b, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err) {
+		return consumers.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// Put implements consumers.PollStore.
+func (s *ReconcileStore) Put(ctx context.Context, key string, b []byte) error {
+	if _, err := s.kv.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// List implements consumers.PollStore: one watch of the bucket that ends
+// once every stored value was delivered.
+func (s *ReconcileStore) List(ctx context.Context, prefix string, f func(key string, value []byte)) error {
+	w, err := s.kv.Watch(ctx, prefix+">", jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("watch %s>: %w", prefix, err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("watch %s>: closed", prefix)
+			}
+			if e == nil {
+				return nil // every stored value was delivered
+			}
+			f(e.Key(), e.Value())
+		}
+	}
+}
+
+// Watch implements consumers.PollStore.
+func (s *ReconcileStore) Watch(ctx context.Context, prefix string, f func(key string)) error {
+	w, err := s.kv.Watch(ctx, prefix+">", jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("watch %s>: %w", prefix, err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e != nil {
+				f(e.Key())
+			}
+		}
+	}
+}
+
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// OpenReconcileStore opens the existing reconcile bucket; ok is false when it
+// does not exist (no replica has run yet).
+func OpenReconcileStore(ctx context.Context, js jetstream.JetStream) (s *ReconcileStore, ok bool, err error) {
+	kv, err := js.KeyValue(ctx, ReconcileBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("kv bucket %s: %w", ReconcileBucket, err)
+	}
+	return &ReconcileStore{kv: kv}, true, nil
+}
+
+// ReadSchedulerStatus is consumers.ReadSchedulerStatus of the reconcile
+// bucket; empty when there is none.
+func ReadSchedulerStatus(ctx context.Context, js jetstream.JetStream, cfg consumers.PollerConfig, now time.Time) (consumers.SchedulerStatus, error) {
+	s, ok, err := OpenReconcileStore(ctx, js)
+	if err != nil || !ok {
+		return consumers.SchedulerStatus{Tiers: []consumers.TierSummary{}, Replicas: []consumers.ReplicaBudget{}}, err
+	}
+	return consumers.ReadSchedulerStatus(ctx, s, cfg, now)
+}
