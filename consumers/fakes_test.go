@@ -162,15 +162,6 @@ func (s *memStream) stored() []events.Event {
 	return slices.Clone(s.order)
 }
 
-// counts is the number of stored events of each type.
-func (s *memStream) counts() map[string]int {
-	out := map[string]int{}
-	for _, e := range s.stored() {
-		out[e.Type]++
-	}
-	return out
-}
-
 // contents is every stored event, sorted by id, as one comparable string.
 func (s *memStream) contents() string {
 	var out []string

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
@@ -105,7 +103,7 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		defer b.Close()
-		return sendCommand(ctx, b.JS, commandConfig(cli.cfg), body, cmd, *wait, stdout, *cli.asJSON)
+		return sendCommand(ctx, b, commandConfig(cli.cfg), body, cmd, *wait, stdout, *cli.asJSON)
 	case "status":
 		if *id == "" {
 			return errors.New("command status: -id is required")
@@ -214,27 +212,23 @@ func commandNames() string {
 }
 
 // sendCommand publishes the command (Nats-Msg-Id = its id) and waits for its outcome.
-func sendCommand(ctx context.Context, js jetstream.JetStream, sc commands.StreamConfig, body []byte, cmd events.Command, wait time.Duration, stdout io.Writer, asJSON bool) error {
+func sendCommand(ctx context.Context, b *natsstore.Broker, sc commands.StreamConfig, body []byte, cmd events.Command, wait time.Duration, stdout io.Writer, asJSON bool) error {
 	// The stream and the record bucket are provisioned here too (as the service
 	// does, idempotently): a command sent while the service has never run, or is
 	// still starting, is stored and waits for it.
-	store, err := commands.Ensure(ctx, js, sc, slog.New(slog.DiscardHandler))
+	store, err := commands.Ensure(ctx, b.JS, sc, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return fmt.Errorf("command send: %w", err)
 	}
-	def, _ := events.LookupCommand(cmd.Type)
-	msg := &nats.Msg{Subject: def.Subject(cmd.CompanyID), Data: body, Header: nats.Header{}}
-	msg.Header.Set("Content-Type", events.ContentType)
-	msg.Header.Set(natsstore.HeaderCompanyID, cmd.CompanyID)
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(cmd.ID), jetstream.WithExpectStream(sc.CommandStreamConfig().Name))
+	seq, duplicate, err := commands.Send(ctx, b.JS, sc, cmd, body)
 	if err != nil {
-		return fmt.Errorf("command send: publish: %w", err)
+		return fmt.Errorf("command send: %w", err)
 	}
 	if wait <= 0 {
 		if asJSON {
-			return writeJSON(stdout, map[string]any{"id": cmd.ID, "stream_seq": ack.Sequence, "duplicate": ack.Duplicate})
+			return writeJSON(stdout, map[string]any{"id": cmd.ID, "stream_seq": seq, "duplicate": duplicate})
 		}
-		_, err := fmt.Fprintf(stdout, "command %s stored (stream sequence %d, duplicate %t)\n", cmd.ID, ack.Sequence, ack.Duplicate)
+		_, err := fmt.Fprintf(stdout, "command %s stored (stream sequence %d, duplicate %t)\n", cmd.ID, seq, duplicate)
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)

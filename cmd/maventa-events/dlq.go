@@ -6,23 +6,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
 
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
-	"github.com/maventa-bridge/maventa-events/events"
 )
-
-// HeaderReplayedFrom marks a message republished by 'dlq replay' with the dead
-// letter it came from ("MAVENTA_DEADLETTER:42"), so a replay can be told apart
-// from Maventa's own delivery in the raw-webhook stream.
-const HeaderReplayedFrom = "Replayed-From"
 
 // deadLetter is one message of the dead-letter stream, as the dlq commands show it.
 type deadLetter struct {
@@ -41,24 +32,20 @@ type deadLetter struct {
 	Body       []byte              `json:"-"`
 }
 
-func newDeadLetter(m *jetstream.RawStreamMsg) deadLetter {
-	h := m.Header
-	d := deadLetter{
-		Seq: m.Sequence, Time: m.Time.UTC(), Subject: m.Subject, Body: m.Data,
-		Reason: h.Get(natsstore.HeaderDLReason), CompanyID: h.Get(natsstore.HeaderCompanyID),
-		Event: h.Get(natsstore.HeaderEvent), Error: redactText(h.Get(natsstore.HeaderDLError)),
-		Original: h.Get(natsstore.HeaderDLSubject), Stream: h.Get(natsstore.HeaderDLStream),
+// newDeadLetter is d as the dlq commands show it: its error text redacted.
+func newDeadLetter(d natsstore.DeadLetter) deadLetter {
+	return deadLetter{
+		Seq: d.Seq, Time: d.Time, Subject: d.Subject, Body: d.Body, Reason: d.Reason, CompanyID: d.CompanyID,
+		Event: d.Event, Error: redactText(d.Error), Original: d.Original, Stream: d.Stream, OrigSeq: d.OrigSeq,
+		Deliveries: d.Deliveries,
 	}
-	d.Deliveries, _ = strconv.Atoi(h.Get(natsstore.HeaderDLDeliveries))
-	d.OrigSeq, _ = strconv.ParseUint(h.Get(natsstore.HeaderDLSequence), 10, 64)
-	return d
 }
 
 // shownHeaders is every header of a dead letter for display. Stored webhooks
 // never hold credentials (the receiver drops Authorization and the query
 // string); anything whose name suggests one is still hidden, and URLs in values
 // are redacted, so that no future header can leak a secret through this command.
-func shownHeaders(h nats.Header) map[string][]string {
+func shownHeaders(h map[string][]string) map[string][]string {
 	out := make(map[string][]string, len(h))
 	for k, vs := range h {
 		c := make([]string, len(vs))
@@ -72,49 +59,6 @@ func shownHeaders(h nats.Header) map[string][]string {
 		out[k] = c
 	}
 	return out
-}
-
-// dlqFilter is the subject filter of the dead-letter stream:
-// maventa.deadletter.<reason|*>.<company|*>.
-func dlqFilter(reason, company string) string {
-	r, c := "*", "*"
-	if reason != "" {
-		r = events.SanitizeToken(reason)
-	}
-	if company != "" {
-		c = events.SanitizeToken(company)
-	}
-	if r == "*" && c == "*" {
-		return natsstore.DeadLetterSubjectRoot + ".>"
-	}
-	return natsstore.DeadLetterSubjectRoot + "." + r + "." + c
-}
-
-// eachDeadLetter calls fn for every dead letter matching filter, oldest first:
-// one direct get per message ("next message at or after seq on this subject"),
-// so deleted sequences are skipped and nothing is left behind on the server.
-func eachDeadLetter(ctx context.Context, st jetstream.Stream, filter string, fn func(*jetstream.RawStreamMsg) error) error {
-	info, err := st.Info(ctx)
-	if err != nil {
-		return err
-	}
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil // none left at or after seq
-		}
-		if err != nil {
-			return fmt.Errorf("read dead letter at %d: %w", seq, err)
-		}
-		if m.Sequence > info.State.LastSeq {
-			return nil // arrived after we started: the next run sees it
-		}
-		if err := fn(m); err != nil {
-			return err
-		}
-		seq = m.Sequence + 1
-	}
-	return nil
 }
 
 // dlq lists, shows and replays dead letters.
@@ -193,25 +137,18 @@ func dlq(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer b.Close()
-	name := cfg.Pipeline.DeadLetterStreamConfig().Name
-	st, err := b.JS.Stream(ctx, name)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("dead-letter stream %s does not exist (has the service ever started against this NATS?)", name)
-	}
+	q, err := natsstore.OpenDeadLetterQueue(ctx, b.JS, cfg.Pipeline, cfg.Streams)
 	if err != nil {
-		return fmt.Errorf("dead-letter stream %s: %w", name, err)
+		return err
 	}
 
 	switch sub {
 	case "list":
-		return dlqList(ctx, st, dlqFilter(*reason, *company), *last, *asJSON, stdout)
+		return dlqList(ctx, q, natsstore.DeadLetterFilter(*reason, *company), *last, *asJSON, stdout)
 	case "show":
-		m, err := st.GetMsg(ctx, *seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return fmt.Errorf("dead letter %d not found in %s (replayed, deleted or expired?)", *seq, name)
-		}
+		m, err := q.Get(ctx, *seq)
 		if err != nil {
-			return fmt.Errorf("dead letter %d: %w", *seq, err)
+			return err
 		}
 		d := newDeadLetter(m)
 		d.Headers = shownHeaders(m.Header)
@@ -219,7 +156,7 @@ func dlq(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return writeJSON(stdout, struct {
 				deadLetter
 				Body jsonBody `json:"body"`
-			}{d, jsonBody(m.Data)})
+			}{d, jsonBody(m.Body)})
 		}
 		fmt.Fprintf(stdout, "dead letter #%d  %s  %s\n", d.Seq, d.Time.Format(time.RFC3339), d.Subject)
 		fmt.Fprintln(stdout, "headers:")
@@ -230,26 +167,22 @@ func dlq(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "body (%d bytes):\n%s\n", len(m.Data), m.Data)
+		fmt.Fprintf(stdout, "body (%d bytes):\n%s\n", len(m.Body), m.Body)
 		return nil
 	default:
 		rps := rate.Limit(*perSecond)
 		if *perSecond == 0 {
 			rps = rate.Inf
 		}
-		r := &replayer{js: b.JS, dl: st, dlStream: name, defaultStream: cfg.Streams.WebhookStreamConfig().Name,
-			limiter: rate.NewLimiter(rps, 1), dryRun: *dryRun}
+		r := &replayer{q: q, limiter: rate.NewLimiter(rps, 1), dryRun: *dryRun}
 		if *seq != 0 {
-			m, err := st.GetMsg(ctx, *seq)
-			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				return fmt.Errorf("dead letter %d not found in %s (already replayed, deleted or expired?)", *seq, name)
-			}
+			m, err := q.Get(ctx, *seq)
 			if err != nil {
-				return fmt.Errorf("dead letter %d: %w", *seq, err)
+				return err
 			}
 			err = r.replay(ctx, m)
 		} else {
-			err = eachDeadLetter(ctx, st, dlqFilter(*reason, *company), func(m *jetstream.RawStreamMsg) error { return r.replay(ctx, m) })
+			err = q.Each(ctx, natsstore.DeadLetterFilter(*reason, *company), func(m natsstore.DeadLetter) error { return r.replay(ctx, m) })
 		}
 		if err != nil && ctx.Err() == nil {
 			return err
@@ -258,9 +191,9 @@ func dlq(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
-func dlqList(ctx context.Context, st jetstream.Stream, filter string, last int, asJSON bool, stdout io.Writer) error {
+func dlqList(ctx context.Context, q *natsstore.DeadLetterQueue, filter string, last int, asJSON bool, stdout io.Writer) error {
 	var list []deadLetter
-	err := eachDeadLetter(ctx, st, filter, func(m *jetstream.RawStreamMsg) error {
+	err := q.Each(ctx, filter, func(m natsstore.DeadLetter) error {
 		list = append(list, newDeadLetter(m))
 		if last > 0 && len(list) > last {
 			list = list[1:]
@@ -291,12 +224,9 @@ func dlqList(ctx context.Context, st jetstream.Stream, filter string, last int, 
 // replayer republishes dead letters to where they came from and deletes each
 // only after its publish was acknowledged.
 type replayer struct {
-	js            jetstream.JetStream
-	dl            jetstream.Stream
-	dlStream      string
-	defaultStream string // where a dead letter without Dead-Letter-Stream came from
-	limiter       *rate.Limiter
-	dryRun        bool
+	q       *natsstore.DeadLetterQueue
+	limiter *rate.Limiter
+	dryRun  bool
 
 	results []replayResult
 }
@@ -311,24 +241,11 @@ type replayResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// replay republishes one dead letter.
-//
-// The message goes back to its original subject (Dead-Letter-Subject) in its
-// original stream, with the original body and headers minus the Dead-Letter-*
-// and Original-Msg-Id headers. It deliberately does NOT carry the original
-// Nats-Msg-Id (the body hash): the raw-webhook stream drops a repeat of that id
-// within its duplicate window (2 minutes), so a replay soon after the original
-// delivery (or after Maventa's retry of it) would be acknowledged as a duplicate
-// and silently not stored, and the dead letter deleted with nothing replayed.
-// Instead the id is unique to the dead letter ("dlq-replay:<stream>:<seq>"), so
-// running the same replay again after a crash between publish and delete is
-// deduplicated within the window. Replaying something already processed is safe
-// beyond that too: the consumer emits only what its aggregate's record lacks.
-func (r *replayer) replay(ctx context.Context, m *jetstream.RawStreamMsg) error {
-	res := replayResult{Seq: m.Sequence, Subject: m.Header.Get(natsstore.HeaderDLSubject), Stream: m.Header.Get(natsstore.HeaderDLStream)}
-	if res.Stream == "" {
-		res.Stream = r.defaultStream
-	}
+// replay republishes one dead letter (natsstore.DeadLetterQueue.Replay says
+// how), at most at the limiter's rate, and records what happened.
+func (r *replayer) replay(ctx context.Context, m natsstore.DeadLetter) error {
+	res := replayResult{Seq: m.Seq}
+	res.Stream, res.Subject = r.q.Source(m)
 	defer func() { r.results = append(r.results, res) }()
 	if res.Subject == "" {
 		res.Result, res.Error = "failed", "no "+natsstore.HeaderDLSubject+" header: cannot tell where it came from"
@@ -342,29 +259,10 @@ func (r *replayer) replay(ctx context.Context, m *jetstream.RawStreamMsg) error 
 		res.Result, res.Error = "failed", err.Error()
 		return err
 	}
-	h := nats.Header{}
-	for k, vs := range m.Header {
-		if strings.HasPrefix(k, "Dead-Letter-") || k == natsstore.HeaderOriginalID || strings.HasPrefix(k, "Nats-") {
-			// Ours, or JetStream control headers stored with the dead letter that must
-			// not be re-applied: its Nats-Expected-Stream names the dead-letter stream,
-			// its Nats-Msg-Id is the dead letter's own deduplication id.
-			continue
-		}
-		h[k] = append([]string(nil), vs...)
-	}
-	h.Set(HeaderReplayedFrom, r.dlStream+":"+strconv.FormatUint(m.Sequence, 10))
-	msg := &nats.Msg{Subject: res.Subject, Data: m.Data, Header: h}
-	ack, err := r.js.PublishMsg(ctx, msg,
-		jetstream.WithMsgID("dlq-replay:"+r.dlStream+":"+strconv.FormatUint(m.Sequence, 10)),
-		jetstream.WithExpectStream(res.Stream))
+	newSeq, err := r.q.Replay(ctx, m)
+	res.NewSeq = newSeq
 	if err != nil {
-		res.Result, res.Error = "failed", "publish: "+err.Error()
-		return nil
-	}
-	res.NewSeq = ack.Sequence
-	// Only now, with the copy stored, may the dead letter go.
-	if err := r.dl.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		res.Result, res.Error = "failed", "republished as "+res.Stream+":"+strconv.FormatUint(ack.Sequence, 10)+" but the dead letter was not deleted: "+err.Error()
+		res.Result, res.Error = "failed", err.Error()
 		return nil
 	}
 	res.Result = "replayed"

@@ -104,13 +104,13 @@ func newDLQEnv(t *testing.T, specs ...dlqSpec) *dlqEnv {
 // deadLetterSeqs lists what the dead-letter stream still holds.
 func (e *dlqEnv) deadLetterSeqs(t *testing.T) []uint64 {
 	t.Helper()
-	st, err := e.js.Stream(context.Background(), "MAVENTA_DEADLETTER")
+	q, err := natsstore.OpenDeadLetterQueue(context.Background(), e.js, natsstore.PipelineConfig{}, natsstore.StreamsConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []uint64
-	if err := eachDeadLetter(context.Background(), st, natsstore.DeadLetterSubjectRoot+".>", func(m *jetstream.RawStreamMsg) error {
-		out = append(out, m.Sequence)
+	if err := q.Each(context.Background(), natsstore.DeadLetterFilter("", ""), func(m natsstore.DeadLetter) error {
+		out = append(out, m.Seq)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -319,8 +319,8 @@ func TestDLQReplay(t *testing.T) {
 						t.Errorf("header %s: %q, want the original %q", k, m.Header.Get(k), orig.Header.Get(k))
 					}
 				}
-				if want := "MAVENTA_DEADLETTER:" + strconv.Itoa(idx+1); m.Header.Get(HeaderReplayedFrom) != want {
-					t.Errorf("Replayed-From %q, want %q", m.Header.Get(HeaderReplayedFrom), want)
+				if want := "MAVENTA_DEADLETTER:" + strconv.Itoa(idx+1); m.Header.Get(natsstore.HeaderReplayedFrom) != want {
+					t.Errorf("Replayed-From %q, want %q", m.Header.Get(natsstore.HeaderReplayedFrom), want)
 				}
 				if rep.Results[i].NewSeq != m.Sequence || rep.Results[i].Seq != uint64(idx+1) {
 					t.Errorf("result %+v, want new seq %d", rep.Results[i], m.Sequence)

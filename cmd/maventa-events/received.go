@@ -3,12 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 )
 
 // received lists the most recently stored webhooks (or quarantined requests),
@@ -34,37 +33,25 @@ func received(ctx context.Context, args []string, getenv func(string) string, st
 	if *quarantine {
 		name = cfg.Streams.QuarantineStreamConfig().Name
 	}
-	st, err := b.JS.Stream(ctx, name)
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", name, err)
+	state, msgs, err := natsstore.LastMessages(ctx, b.JS, name, *last)
+	if err != nil && len(msgs) == 0 && state.LastSeq == 0 {
+		return err
 	}
-	state := st.CachedInfo().State
 	if !*asJSON {
 		fmt.Fprintf(stdout, "stream %s: %d messages, %d bytes, sequences %d..%d\n", name, state.Msgs, state.Bytes, state.FirstSeq, state.LastSeq)
 	}
-	first := state.FirstSeq
-	if state.LastSeq >= uint64(*last) && state.LastSeq-uint64(*last)+1 > first {
-		first = state.LastSeq - uint64(*last) + 1
-	}
-	for seq := first; seq <= state.LastSeq && state.Msgs > 0; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue // removed by age limits or deleted
-		}
-		if err != nil {
-			return fmt.Errorf("read message %d: %w", seq, err)
-		}
+	for _, m := range msgs {
 		if *asJSON {
 			line, _ := json.Marshal(map[string]any{
-				"seq": m.Sequence, "time": m.Time.UTC().Format(time.RFC3339Nano), "subject": m.Subject,
+				"seq": m.Seq, "time": m.Time.UTC().Format(time.RFC3339Nano), "subject": m.Subject,
 				"headers": m.Header, "body": json.RawMessage(validJSONOrString(m.Data)),
 			})
 			fmt.Fprintln(stdout, string(line))
 			continue
 		}
-		fmt.Fprintf(stdout, "#%d %s %s\n  %s\n", m.Sequence, m.Time.UTC().Format(time.RFC3339), m.Subject, m.Data)
+		fmt.Fprintf(stdout, "#%d %s %s\n  %s\n", m.Seq, m.Time.UTC().Format(time.RFC3339), m.Subject, m.Data)
 	}
-	return nil
+	return err
 }
 
 func validJSONOrString(b []byte) []byte {

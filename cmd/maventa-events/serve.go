@@ -16,7 +16,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
@@ -70,8 +69,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	cfg.NATS.WaitForServer = true
 	broker, err := natsstore.OpenBroker(ctx, cfg.NATS, log,
-		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
-		jetstream.WithPublishAsyncTimeout(cfg.RequestTimeout+5*time.Second))
+		natsstore.AsyncPublishLimits(cfg.MaxPending, cfg.RequestTimeout+5*time.Second)...)
 	if err != nil {
 		return embeddedHint(err)
 	}
@@ -340,7 +338,7 @@ func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
 
 // pipelineState is what provisioning hands to the consumers.
 type pipelineState struct {
-	processed jetstream.KeyValue        // invoice and company records
+	processed *natsstore.ReconcileStore // invoice and company records
 	reconcile *natsstore.ReconcileStore // cursors, leases, assignment and thread records
 	commands  *commands.KVStore         // command records
 }
@@ -370,7 +368,8 @@ func provisionStreams(ctx context.Context, b *natsstore.Broker, cfg *config, log
 	err := retryUntilDone(ctx, log, "stream provisioning", func(ctx context.Context) error {
 		err := natsstore.EnsureIntakeStreams(ctx, b.JS, cfg.Streams, log)
 		if err == nil {
-			ps.processed, err = natsstore.EnsurePipeline(ctx, b.JS, cfg.Pipeline, log)
+			kv, perr := natsstore.EnsurePipeline(ctx, b.JS, cfg.Pipeline, log)
+			ps.processed, err = natsstore.NewKVRecords(kv), perr
 		}
 		if err == nil {
 			ps.reconcile, err = natsstore.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)

@@ -2,17 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
@@ -20,31 +13,13 @@ import (
 
 // statusReport is everything 'status' shows, in one document.
 type statusReport struct {
-	Time           time.Time        `json:"time"`
-	Streams        []streamStatus   `json:"streams"`
-	Consumers      []consumerStatus `json:"consumers"`
-	Buckets        []bucketStatus   `json:"kv_buckets"`
-	Reconciliation reconcileStatus  `json:"reconciliation"`
+	Time           time.Time                  `json:"time"`
+	Streams        []natsstore.StreamStatus   `json:"streams"`
+	Consumers      []natsstore.ConsumerStatus `json:"consumers"`
+	Buckets        []bucketStatus             `json:"kv_buckets"`
+	Reconciliation reconcileStatus            `json:"reconciliation"`
 	// Scheduler is the poll schedule per tier and the budget use per host.
 	Scheduler consumers.SchedulerStatus `json:"scheduler"`
-}
-
-type streamStatus struct {
-	Name      string     `json:"name"`
-	Messages  uint64     `json:"messages"`
-	Bytes     uint64     `json:"bytes"`
-	FirstTime *time.Time `json:"first_time"` // null when empty
-	LastTime  *time.Time `json:"last_time"`
-	Replicas  int        `json:"replicas"`
-}
-
-type consumerStatus struct {
-	Stream      string     `json:"stream"`
-	Name        string     `json:"name"`
-	Pending     uint64     `json:"pending"`
-	AckPending  int        `json:"ack_pending"`
-	Redelivered int        `json:"redelivered"`
-	LastActive  *time.Time `json:"last_active"` // last delivery; null when never
 }
 
 type bucketStatus struct {
@@ -58,20 +33,9 @@ type bucketStatus struct {
 }
 
 type reconcileStatus struct {
-	Bucket    string             `json:"bucket"`
-	Present   bool               `json:"present"`
-	Companies []reconcileCompany `json:"companies"`
-}
-
-type reconcileCompany struct {
-	CompanyID       string     `json:"company_id"`
-	Cursor          *time.Time `json:"cursor"`            // changes up to here are polled
-	CursorUpdatedAt *time.Time `json:"cursor_updated_at"` // when the poller last moved it
-	LagSeconds      *float64   `json:"lag_seconds"`       // now - cursor
-	LeaseHolder     string     `json:"lease_holder"`
-	LeaseExpires    *time.Time `json:"lease_expires"`
-	LeaseExpired    bool       `json:"lease_expired"`
-	Problem         string     `json:"problem,omitempty"` // a value that could not be read
+	Bucket    string                   `json:"bucket"`
+	Present   bool                     `json:"present"`
+	Companies []consumers.CompanyState `json:"companies"`
 }
 
 // status prints the state of every stream, consumer and KV bucket, and the
@@ -93,7 +57,7 @@ func status(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer b.Close()
-	rep, err := collectStatus(ctx, b.JS, time.Now())
+	rep, err := collectStatus(ctx, b, time.Now())
 	if err != nil {
 		return err
 	}
@@ -106,163 +70,42 @@ func status(ctx context.Context, args []string, getenv func(string) string, stdo
 	return printStatus(stdout, rep)
 }
 
-func collectStatus(ctx context.Context, js jetstream.JetStream, now time.Time) (statusReport, error) {
-	rep := statusReport{Time: now.UTC(), Streams: []streamStatus{}, Consumers: []consumerStatus{}, Buckets: []bucketStatus{},
-		Reconciliation: reconcileStatus{Bucket: natsstore.ReconcileBucket, Companies: []reconcileCompany{}}}
-	sl := js.ListStreams(ctx)
-	var streams []*jetstream.StreamInfo
-	for si := range sl.Info() {
-		streams = append(streams, si)
+// collectStatus reads the streams, consumers, buckets and reconciliation
+// state through the NATS adapter.
+func collectStatus(ctx context.Context, b *natsstore.Broker, now time.Time) (statusReport, error) {
+	rep := statusReport{Time: now.UTC(), Buckets: []bucketStatus{}}
+	var err error
+	if rep.Streams, rep.Consumers, err = natsstore.ReadStreams(ctx, b.JS); err != nil {
+		return rep, err
 	}
-	if err := sl.Err(); err != nil {
-		return rep, fmt.Errorf("list streams: %w", err)
-	}
-	slices.SortFunc(streams, func(a, b *jetstream.StreamInfo) int { return strings.Compare(a.Config.Name, b.Config.Name) })
-	for _, si := range streams {
-		if strings.HasPrefix(si.Config.Name, "KV_") {
-			continue // a KV bucket's backing stream: shown as a bucket below
-		}
-		ss := streamStatus{Name: si.Config.Name, Messages: si.State.Msgs, Bytes: si.State.Bytes, Replicas: si.Config.Replicas}
-		if si.State.Msgs > 0 {
-			first, last := si.State.FirstTime.UTC(), si.State.LastTime.UTC()
-			ss.FirstTime, ss.LastTime = &first, &last
-		}
-		rep.Streams = append(rep.Streams, ss)
-		st, err := js.Stream(ctx, si.Config.Name)
-		if err != nil {
-			return rep, fmt.Errorf("stream %s: %w", si.Config.Name, err)
-		}
-		cl := st.ListConsumers(ctx)
-		var cons []consumerStatus
-		for ci := range cl.Info() {
-			c := consumerStatus{Stream: ci.Stream, Name: ci.Name, Pending: ci.NumPending, AckPending: ci.NumAckPending, Redelivered: ci.NumRedelivered}
-			if ci.Delivered.Last != nil {
-				t := ci.Delivered.Last.UTC()
-				c.LastActive = &t
-			}
-			cons = append(cons, c)
-		}
-		if err := cl.Err(); err != nil {
-			return rep, fmt.Errorf("consumers of %s: %w", si.Config.Name, err)
-		}
-		slices.SortFunc(cons, func(a, b consumerStatus) int { return strings.Compare(a.Name, b.Name) })
-		rep.Consumers = append(rep.Consumers, cons...)
-	}
-
-	kl := js.KeyValueStores(ctx)
-	for kv := range kl.Status() {
-		bs := bucketStatus{Name: kv.Bucket(), Keys: kv.Values(), Bytes: kv.Bytes(), TTLSeconds: kv.TTL().Seconds()}
-		if kv.TTL() > 0 {
-			bs.TTL = humanDuration(kv.TTL())
-		}
-		rep.Buckets = append(rep.Buckets, bs)
-	}
-	if err := kl.Error(); err != nil {
-		return rep, fmt.Errorf("list kv buckets: %w", err)
-	}
-	slices.SortFunc(rep.Buckets, func(a, b bucketStatus) int { return strings.Compare(a.Name, b.Name) })
-
-	rc, err := reconcileState(ctx, js, now)
+	buckets, err := natsstore.ReadBuckets(ctx, b.JS)
 	if err != nil {
 		return rep, err
 	}
-	rep.Reconciliation = rc
-	return rep, nil
+	for _, b := range buckets {
+		bs := bucketStatus{Name: b.Name, Keys: b.Keys, Bytes: b.Bytes, TTLSeconds: b.TTL.Seconds()}
+		if b.TTL > 0 {
+			bs.TTL = humanDuration(b.TTL)
+		}
+		rep.Buckets = append(rep.Buckets, bs)
+	}
+	rep.Reconciliation, err = reconcileState(ctx, b, now)
+	return rep, err
 }
 
-// reconcileState reads the reconciliation bucket; a missing bucket is not an
-// error (reconciliation not deployed yet), a value it cannot read is reported
-// on its company's row.
-func reconcileState(ctx context.Context, js jetstream.JetStream, now time.Time) (reconcileStatus, error) {
-	rs := reconcileStatus{Bucket: natsstore.ReconcileBucket, Companies: []reconcileCompany{}}
-	kv, err := js.KeyValue(ctx, natsstore.ReconcileBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return rs, nil
-	}
-	if err != nil {
-		return rs, fmt.Errorf("kv bucket %s: %w", natsstore.ReconcileBucket, err)
+// reconcileState reads the reconcile bucket's cursors and leases; Present is
+// false when no replica has created it yet.
+func reconcileState(ctx context.Context, b *natsstore.Broker, now time.Time) (reconcileStatus, error) {
+	rs := reconcileStatus{Bucket: natsstore.ReconcileBucket, Companies: []consumers.CompanyState{}}
+	st, ok, err := natsstore.OpenReconcileStore(ctx, b.JS)
+	if err != nil || !ok {
+		return rs, err
 	}
 	rs.Present = true
-	// Only the company cursors and leases: the bucket also caches per-assignment
-	// and per-invoice state, which can be large.
-	w, err := kv.WatchFiltered(ctx, []string{"cursor.>", "lease.>"}, jetstream.IgnoreDeletes())
-	if err != nil {
+	if rs.Companies, err = consumers.ReadCompanyStates(ctx, st, now); err != nil {
 		return rs, fmt.Errorf("read %s: %w", natsstore.ReconcileBucket, err)
 	}
-	defer func() { _ = w.Stop() }()
-	byCompany := map[string]*reconcileCompany{}
-	row := func(id string) *reconcileCompany {
-		if r, ok := byCompany[id]; ok {
-			return r
-		}
-		r := &reconcileCompany{CompanyID: id}
-		byCompany[id] = r
-		return r
-	}
-	problem := func(r *reconcileCompany, p string) {
-		if r.Problem != "" {
-			r.Problem += "; "
-		}
-		r.Problem += p
-	}
-	for done := false; !done; {
-		select {
-		case e := <-w.Updates():
-			if e == nil { // every current value has been delivered
-				done = true
-				continue
-			}
-			kind, key, _ := strings.Cut(e.Key(), ".")
-			r := row(companyFromKey(key))
-			switch kind {
-			case "cursor":
-				var c consumers.Cursor
-				if err := json.Unmarshal(e.Value(), &c); err != nil {
-					problem(r, "cursor unreadable: "+err.Error())
-					continue
-				}
-				if !c.After.IsZero() {
-					after := c.After.UTC()
-					lag := now.Sub(after).Seconds()
-					r.Cursor, r.LagSeconds = &after, &lag
-				}
-				if !c.UpdatedAt.IsZero() {
-					upd := c.UpdatedAt.UTC()
-					r.CursorUpdatedAt = &upd
-				}
-			case "lease":
-				var l consumers.Lease
-				if err := json.Unmarshal(e.Value(), &l); err != nil {
-					problem(r, "lease unreadable: "+err.Error())
-					continue
-				}
-				r.LeaseHolder = l.Holder
-				r.LeaseExpired = !l.Expires.After(now) // a released lease has the zero time
-				if !l.Expires.IsZero() {
-					exp := l.Expires.UTC()
-					r.LeaseExpires = &exp
-				}
-			}
-		case <-ctx.Done():
-			return rs, ctx.Err()
-		}
-	}
-	for _, r := range byCompany {
-		rs.Companies = append(rs.Companies, *r)
-	}
-	slices.SortFunc(rs.Companies, func(a, b reconcileCompany) int { return strings.Compare(a.CompanyID, b.CompanyID) })
 	return rs, nil
-}
-
-// companyFromKey undoes the reconciler's key encoding: a company id that is not
-// plain letters, digits, "-" and "_" is stored as "x.<base64url>".
-func companyFromKey(k string) string {
-	if enc, ok := strings.CutPrefix(k, "x."); ok {
-		if b, err := base64.RawURLEncoding.DecodeString(enc); err == nil {
-			return string(b)
-		}
-	}
-	return k
 }
 
 func printStatus(w io.Writer, rep statusReport) error {

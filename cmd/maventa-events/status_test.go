@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 )
@@ -43,7 +44,7 @@ func TestStatusOfARunningService(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("--json is not one JSON document: %v\n%s", err, out)
 	}
-	streams := map[string]streamStatus{}
+	streams := map[string]natsstore.StreamStatus{}
 	for _, st := range rep.Streams {
 		streams[st.Name] = st
 	}
@@ -117,11 +118,11 @@ func TestStatusShowsReconciliationCursorsAndLeases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rs, err := reconcileState(ctx, b.JS, now)
+	rs, err := reconcileState(ctx, b, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]reconcileCompany{}
+	got := map[string]consumers.CompanyState{}
 	for _, c := range rs.Companies {
 		got[c.CompanyID] = c
 	}

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -41,40 +39,26 @@ func tail(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	defer b.Close()
 
-	oc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverNewPolicy}
+	if *limit < 0 {
+		return nil // nothing asked for
+	}
+	var from natsstore.TailFrom
 	switch {
 	case *all:
-		oc.DeliverPolicy = jetstream.DeliverAllPolicy
+		from.All = true
 	case *since > 0:
-		start := time.Now().Add(-*since)
-		oc.DeliverPolicy, oc.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+		from.Since = time.Now().Add(-*since)
 	}
-	cons, err := b.JS.OrderedConsumer(ctx, cfg.Pipeline.EventStreamConfig().Name, oc)
-	if err != nil {
-		return fmt.Errorf("domain-event stream: %w", err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	for n := 0; *limit == 0 || n < *limit; n++ {
-		msg, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
+	n := 0
+	return natsstore.TailEvents(ctx, b.JS, cfg.Pipeline, filter, from, func(data []byte) bool {
 		if *asJSON {
-			fmt.Fprintln(stdout, string(msg.Data()))
-			continue
+			fmt.Fprintln(stdout, string(data))
+		} else {
+			fmt.Fprintln(stdout, describeEvent(data))
 		}
-		fmt.Fprintln(stdout, describeEvent(msg.Data()))
-	}
-	return nil
+		n++
+		return *limit == 0 || n < *limit
+	})
 }
 
 // tailFilter builds the subject filter: receivables.events.<company|*>.<aggregate|*>.<name|>>.

@@ -200,6 +200,13 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 	return b, nil
 }
 
+// AsyncPublishLimits bounds the asynchronous publishes awaiting an
+// acknowledgement (maxPending) and how long each waits for it (timeout), as
+// options of OpenBroker.
+func AsyncPublishLimits(maxPending int, timeout time.Duration) []jetstream.JetStreamOpt {
+	return []jetstream.JetStreamOpt{jetstream.WithPublishAsyncMaxPending(maxPending), jetstream.WithPublishAsyncTimeout(timeout)}
+}
+
 // markConnected records (once) that the first connection is up.
 func (b *Broker) markConnected(nc *nats.Conn) {
 	b.firstOnce.Do(func() {

@@ -111,10 +111,11 @@ func (c PipelineConfig) DeadLetterStreamConfig() jetstream.StreamConfig {
 }
 
 // Stores returns the aggregate records of the pipeline: assignments and
-// threads in rs (the reconcile bucket), invoices and companies in facts (the
-// bucket EnsurePipeline returns), company facts remembered for ProcessedTTL.
-func (c PipelineConfig) Stores(facts jetstream.KeyValue, rs *ReconcileStore) consumers.Stores {
-	return consumers.Stores{Assignments: rs, Facts: NewKVRecords(facts), Keep: c.withDefaults().ProcessedTTL}
+// threads in rs (the reconcile bucket), invoices and companies in facts
+// (NewKVRecords of the bucket EnsurePipeline returns), company facts
+// remembered for ProcessedTTL.
+func (c PipelineConfig) Stores(facts, rs *ReconcileStore) consumers.Stores {
+	return consumers.Stores{Assignments: rs, Facts: facts, Keep: c.withDefaults().ProcessedTTL}
 }
 
 // EnsurePipeline provisions the domain-event and dead-letter streams and the

@@ -121,7 +121,7 @@ func newPipelineWith(t *testing.T, api *fakeMaventa, sc StreamsConfig, pc Pipeli
 		t.Fatal(err)
 	}
 	p.state = rs
-	p.proc = consumers.NewProcessor(api, NewEmitter(b.JS, pc), pc.Stores(kv, rs), quiet)
+	p.proc = consumers.NewProcessor(api, NewEmitter(b.JS, pc), pc.Stores(NewKVRecords(kv), rs), quiet)
 	return p
 }
 
@@ -335,7 +335,7 @@ func TestDyingBetweenPublishAndRecordWriteGivesNoDuplicate(t *testing.T) {
 		t.Run(which, func(t *testing.T) {
 			api := &fakeMaventa{assignments: []maventa.Assignment{seedAssignment(t)}}
 			p := newPipeline(t, api, StreamsConfig{})
-			st := p.pc.Stores(p.kv, p.state)
+			st := p.pc.Stores(NewKVRecords(p.kv), p.state)
 			var failed atomic.Bool
 			if which == "invoice record" {
 				st.Facts = failingRecords{Records: st.Facts, failed: &failed}
