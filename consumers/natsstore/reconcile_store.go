@@ -93,21 +93,17 @@ func (s *ReconcileStore) List(ctx context.Context, prefix string, f func(key str
 	if err != nil {
 		return fmt.Errorf("watch %s>: %w", prefix, err)
 	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return fmt.Errorf("watch %s>: closed", prefix)
-			}
-			if e == nil {
-				return nil // every stored value was delivered
-			}
-			f(e.Key(), e.Value())
+	closed, err := follow(ctx, w, func(e jetstream.KeyValueEntry) bool {
+		if e == nil {
+			return false // every stored value was delivered
 		}
+		f(e.Key(), e.Value())
+		return true
+	})
+	if closed {
+		return fmt.Errorf("watch %s>: closed", prefix)
 	}
+	return err
 }
 
 // Watch implements consumers.PollStore.
@@ -116,17 +112,30 @@ func (s *ReconcileStore) Watch(ctx context.Context, prefix string, f func(key st
 	if err != nil {
 		return fmt.Errorf("watch %s>: %w", prefix, err)
 	}
+	_, err = follow(ctx, w, func(e jetstream.KeyValueEntry) bool {
+		if e != nil {
+			f(e.Key())
+		}
+		return true
+	})
+	return err
+}
+
+// follow hands f every update of w (nil: the stored values were all
+// delivered) until f returns false, w closes (closed) or ctx ends (its
+// error), then stops w.
+func follow(ctx context.Context, w jetstream.KeyWatcher, f func(jetstream.KeyValueEntry) bool) (closed bool, err error) {
 	defer func() { _ = w.Stop() }()
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil
+				return true, nil
 			}
-			if e != nil {
-				f(e.Key())
+			if !f(e) {
+				return false, nil
 			}
 		}
 	}
