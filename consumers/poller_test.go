@@ -311,7 +311,7 @@ func TestASecondReplicaTakesOverADeadPollerWithNoGapAndNoDuplicate(t *testing.T)
 	// Replica 1 dies without releasing its lease.
 	kill1()
 	<-done1
-	if ok, _, err := env.store.acquireLease(context.Background(), pollCompanyA, "replica-1", time.Now(), cfg.LeaseTTL); !ok || err != nil {
+	if ok, _, err := env.store.tryLease(context.Background(), pollCompanyA, "replica-1", time.Now(), cfg.LeaseTTL); !ok || err != nil {
 		t.Fatalf("restoring the dead replica's lease: %v %v", ok, err)
 	}
 	env.agencyEvent(a.AssignmentID, "reminder_sent", nil) // happens while nobody polls

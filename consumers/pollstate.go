@@ -119,29 +119,6 @@ type Lease struct {
 	Expires time.Time `json:"expires"`
 }
 
-// acquireLease takes or renews the company's lease for holder for ttl. It
-// reports false when another live holder has it.
-func (s pollState) acquireLease(ctx context.Context, company, holder string, now time.Time, ttl time.Duration) (bool, string, error) {
-	key := "lease." + kvKey(company)
-	var l Lease
-	rev, err := s.get(ctx, key, &l)
-	if err != nil {
-		return false, "", err
-	}
-	if rev != 0 && l.Holder != holder && now.Before(l.Expires) {
-		return false, l.Holder, nil
-	}
-	previous := l.Holder
-	err = s.put(ctx, key, Lease{Holder: holder, Expires: now.Add(ttl)}, rev)
-	if errors.Is(err, ErrConflict) {
-		return false, "", nil // someone else just took it
-	}
-	if err != nil {
-		return false, "", err
-	}
-	return true, previous, nil
-}
-
 // releaseLease gives the lease up (on shutdown), so another replica takes over at once.
 func (s pollState) releaseLease(ctx context.Context, company, holder string) {
 	key := "lease." + kvKey(company)
@@ -153,8 +130,9 @@ func (s pollState) releaseLease(ctx context.Context, company, holder string) {
 	_ = s.put(ctx, key, Lease{Holder: holder, Expires: time.Time{}}, rev)
 }
 
-// tryLease is acquireLease that also returns the lease found (its holder and
-// expiry when another holder keeps it).
+// tryLease takes or renews the company's lease for holder for ttl. It reports
+// false when another live holder has it, with the lease found (its holder and
+// expiry).
 func (s pollState) tryLease(ctx context.Context, company, holder string, now time.Time, ttl time.Duration) (bool, Lease, error) {
 	key := "lease." + kvKey(company)
 	var l Lease

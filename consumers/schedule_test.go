@@ -262,7 +262,7 @@ func TestReplicasDivideTheCompaniesAndTakeOverADeadOne(t *testing.T) {
 				if i == 0 {
 					orphans = append(orphans, c)
 					// (false: a survivor already took it over, which is fine)
-					if _, _, err := env.store.acquireLease(context.Background(), c, "replica-0", time.Now(), cfg.LeaseTTL); err != nil {
+					if _, _, err := env.store.tryLease(context.Background(), c, "replica-0", time.Now(), cfg.LeaseTTL); err != nil {
 						t.Fatalf("restoring the dead replica's lease: %v", err)
 					}
 				}
