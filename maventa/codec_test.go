@@ -142,3 +142,35 @@ func TestCodecKeepsEncodingJSONSemantics(t *testing.T) {
 		})
 	}
 }
+
+// TestMarshalWritesNumbersAsEncodingJSONDoes pins json.Number in request
+// bodies (TransferAmounts): a number, 0 when empty, an error when not a number.
+func TestMarshalWritesNumbersAsEncodingJSONDoes(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       json.Number
+		want    string
+		wantErr bool
+	}{
+		{"a number is written as it is", "1250.00", `{"n":1250.00}`, false},
+		{"an empty number is 0", "", `{"n":0}`, false},
+		{"a negative exponent", "-1.5e-3", `{"n":-1.5e-3}`, false},
+		{"text is refused", "12,30", "", true},
+		{"a quoted number is refused", `"12"`, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Marshal(struct {
+				N json.Number `json:"n"`
+			}{tt.n})
+			if (err != nil) != tt.wantErr || string(got) != tt.want {
+				t.Errorf("Marshal(%q) = %s, %v; want %s, error %v", tt.n, got, err, tt.want, tt.wantErr)
+			}
+			if v1, err1 := json.Marshal(struct {
+				N json.Number `json:"n"`
+			}{tt.n}); (err1 != nil) != tt.wantErr || string(v1) != tt.want {
+				t.Errorf("encoding/json disagrees: %s, %v", v1, err1)
+			}
+		})
+	}
+}
