@@ -3,8 +3,10 @@ package maventa
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -73,12 +75,14 @@ func Unmarshal(data []byte, v any) error {
 	}
 	p.Elem().SetZero()
 	// Error path only: report what encoding/json reports for the same input,
-	// as callers always got. It decodes into a scratch value, so that what it
-	// makes of Extra (a member named "Extra" to encoding/json) is not kept.
-	if err1 := json.Unmarshal(data, reflect.New(p.Type().Elem()).Interface()); err1 != nil {
-		return err1
+	// as callers always got. To encoding/json, Extra is a member named
+	// "Extra": its errors about that member are not the input's.
+	err1 := json.Unmarshal(data, reflect.New(p.Type().Elem()).Interface())
+	var te *json.UnmarshalTypeError
+	if err1 == nil || errors.As(err1, &te) && (te.Field == "Extra" || strings.HasSuffix(te.Field, ".Extra")) {
+		return err
 	}
-	return err
+	return err1
 }
 
 // isNull reports whether raw is absent or JSON null.

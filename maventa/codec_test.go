@@ -2,6 +2,7 @@ package maventa
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,35 @@ func TestMarshalWritesNumbersAsEncodingJSONDoes(t *testing.T) {
 				t.Errorf("encoding/json disagrees: %s, %v", v1, err1)
 			}
 		})
+	}
+}
+
+// TestUnmarshalErrorNamesTheBadMember pins the error path: the error is
+// encoding/json's, but never about Extra, which encoding/json takes for a
+// member named "Extra".
+func TestUnmarshalErrorNamesTheBadMember(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"a bad member after an unknown one named extra", `{"extra":1,"id":5}`, `"/id"`},
+		{"a bad member before it", `{"id":5,"extra":1}`, "Assignment.id"},
+		{"a bad nested member after extra", `{"debtor":{"extra":1,"name":5}}`, `"/debtor/name"`},
+		{"a syntax error", `{"extra":1,"id":}`, "invalid character '}'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := Assignment{ID: "before"}
+			err := Unmarshal([]byte(tt.in), &a)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "Extra") {
+				t.Errorf("Unmarshal(%s) error %v, want one naming %s", tt.in, err, tt.want)
+			}
+			if !reflect.DeepEqual(a, Assignment{}) {
+				t.Errorf("Unmarshal(%s) left %+v, want the zero value", tt.in, a)
+			}
+		})
+	}
+	var a Assignment
+	if err := Unmarshal([]byte(`{"extra":1,"Extra":2}`), &a); err != nil || string(a.Extra["extra"]) != "1" || string(a.Extra["Extra"]) != "2" {
+		t.Errorf("members named extra: %+v, %v", a.Extra, err)
 	}
 }
