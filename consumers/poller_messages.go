@@ -71,7 +71,7 @@ func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.Messag
 		if m.CreatedAt == nil {
 			continue
 		}
-		raw, _ := json.Marshal(m)
+		raw, _ := maventa.Marshal(m)
 		var sender string
 		_ = json.Unmarshal(m.Extra["sender"], &sender)
 		ev, err := events.NewMessageReceived(c, events.MessageReceived{ThreadID: th.ID, MessageID: m.ID, AssignmentID: th.AssignmentID,

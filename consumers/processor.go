@@ -2,7 +2,6 @@ package consumers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -209,7 +208,7 @@ func (p *Processor) serviceEvent(ctx context.Context, w maventa.Webhook, ev even
 	if err != nil {
 		return events.Event{}, classify(err)
 	}
-	raw, err := json.Marshal(st)
+	raw, err := maventa.Marshal(st)
 	if err != nil {
 		return events.Event{}, &ProcessError{Reason: "maventa_error", Err: err}
 	}
@@ -325,7 +324,7 @@ func classify(err error) error {
 func domainAssignment(a maventa.Assignment) (events.Assignment, error) {
 	evs := a.Events
 	a.Events = nil
-	raw, err := json.Marshal(a)
+	raw, err := maventa.Marshal(a)
 	if err != nil {
 		return events.Assignment{}, fmt.Errorf("assignment %s: %w", a.ID, err)
 	}
@@ -363,7 +362,7 @@ func domainAssignmentEvents(evs []maventa.Event) ([]events.AssignmentEvent, erro
 }
 
 func domainAssignmentEvent(e maventa.Event) (events.AssignmentEvent, error) {
-	raw, err := json.Marshal(e)
+	raw, err := maventa.Marshal(e)
 	if err != nil {
 		return events.AssignmentEvent{}, fmt.Errorf("event %s: %w", e.ID, err)
 	}

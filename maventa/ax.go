@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ax builds an AX API request with the given scope.
@@ -47,30 +45,7 @@ type Notification struct {
 	// Events are the subscribed event names or patterns.
 	Events []string `json:"events"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type notificationFields Notification
-
-// UnmarshalJSON decodes a notification, keeping unknown fields.
-func (n *Notification) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*notificationFields)(n), &n.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (n *Notification) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*notificationFields)(n), &n.Extra)
-}
-
-// MarshalJSON encodes the notification with its unknown fields.
-func (n Notification) MarshalJSON() ([]byte, error) {
-	return marshalJSON(notificationFields(n), n.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (n Notification) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, notificationFields(n), n.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // notificationsPath is the company notifications endpoint; operators have
@@ -138,30 +113,7 @@ type ServiceStatus struct {
 	// VFSFI carries Visma Amili's payment details once active with Amili.
 	VFSFI *VFSFI `json:"vfsfi,omitempty"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type serviceStatusFields ServiceStatus
-
-// UnmarshalJSON decodes a service status, keeping unknown fields.
-func (s *ServiceStatus) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*serviceStatusFields)(s), &s.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (s *ServiceStatus) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*serviceStatusFields)(s), &s.Extra)
-}
-
-// MarshalJSON encodes the status with its unknown fields.
-func (s ServiceStatus) MarshalJSON() ([]byte, error) {
-	return marshalJSON(serviceStatusFields(s), s.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (s ServiceStatus) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, serviceStatusFields(s), s.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // VFSFI is Visma Amili's (Visma Financial Solutions) bank account and the notes to
@@ -176,30 +128,7 @@ type VFSFI struct {
 	// Notes are the texts to print on invoices, one per language.
 	Notes []VFSFINote `json:"notes"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type vfsfiFields VFSFI
-
-// UnmarshalJSON decodes VFSFI details, keeping unknown fields.
-func (v *VFSFI) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*vfsfiFields)(v), &v.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (v *VFSFI) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*vfsfiFields)(v), &v.Extra)
-}
-
-// MarshalJSON encodes VFSFI details with their unknown fields.
-func (v VFSFI) MarshalJSON() ([]byte, error) {
-	return marshalJSON(vfsfiFields(v), v.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (v VFSFI) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, vfsfiFields(v), v.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // VFSFINote is an invoice note text in one language.
@@ -209,30 +138,7 @@ type VFSFINote struct {
 	// Code is the language, e.g. "FI", "SV", "EN".
 	Code string `json:"code"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type vfsfiNoteFields VFSFINote
-
-// UnmarshalJSON decodes a note, keeping unknown fields.
-func (n *VFSFINote) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*vfsfiNoteFields)(n), &n.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (n *VFSFINote) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*vfsfiNoteFields)(n), &n.Extra)
-}
-
-// MarshalJSON encodes the note with its unknown fields.
-func (n VFSFINote) MarshalJSON() ([]byte, error) {
-	return marshalJSON(vfsfiNoteFields(n), n.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (n VFSFINote) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, vfsfiNoteFields(n), n.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // ServiceActivation is the body of PUT /v1|v2/services/.../receivables (fields
@@ -267,19 +173,7 @@ type ServiceActivation struct {
 	// PostalAddress is the company's postal address.
 	PostalAddress *Address `json:"postal_address,omitempty"`
 	// Extra holds further fields to send.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type serviceActivationFields ServiceActivation
-
-// MarshalJSON encodes the activation with its extra fields.
-func (s ServiceActivation) MarshalJSON() ([]byte, error) {
-	return marshalJSON(serviceActivationFields(s), s.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (s ServiceActivation) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, serviceActivationFields(s), s.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // Address is a postal address in service activation.
@@ -363,30 +257,7 @@ type Invoice struct {
 	// invoice number on an assignment, and what the sandbox lists).
 	InvoiceNumber string `json:"number,omitempty"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type invoiceFields Invoice
-
-// UnmarshalJSON decodes an invoice, keeping unknown fields.
-func (i *Invoice) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*invoiceFields)(i), &i.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (i *Invoice) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*invoiceFields)(i), &i.Extra)
-}
-
-// MarshalJSON encodes the invoice with its unknown fields.
-func (i Invoice) MarshalJSON() ([]byte, error) {
-	return marshalJSON(invoiceFields(i), i.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (i Invoice) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, invoiceFields(i), i.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 func (c *Client) invoiceValues(q InvoiceQuery) url.Values {
@@ -430,30 +301,7 @@ type InvoiceAssignment struct {
 	// Status is "pending", "sent" or "error".
 	Status string `json:"status"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type invoiceAssignmentFields InvoiceAssignment
-
-// UnmarshalJSON decodes a transfer state, keeping unknown fields.
-func (i *InvoiceAssignment) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*invoiceAssignmentFields)(i), &i.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (i *InvoiceAssignment) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*invoiceAssignmentFields)(i), &i.Extra)
-}
-
-// MarshalJSON encodes the transfer state with its unknown fields.
-func (i InvoiceAssignment) MarshalJSON() ([]byte, error) {
-	return marshalJSON(invoiceAssignmentFields(i), i.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (i InvoiceAssignment) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, invoiceAssignmentFields(i), i.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // GetInvoiceAssignment fetches the transfer state of an invoice to collection.

@@ -5,12 +5,16 @@
 // (company, scope), retries transient failures with jittered exponential backoff,
 // honours Retry-After, rate limits per host and never writes secrets or tokens to
 // errors or logs. Amounts are events.Decimal end to end.
+//
+// Every Maventa object is a plain struct whose Extra field (tagged
+// `json:",embed,inline"`) keeps the members no other field declares, so that
+// nothing Maventa adds is lost when an object is passed on. Encode and decode
+// them with Marshal and Unmarshal: encoding/json does not know that tag.
 package maventa
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -145,7 +149,7 @@ func (c *Client) do(ctx context.Context, companyID string, r request) (http.Head
 	var payload []byte
 	if r.body != nil {
 		var err error
-		if payload, err = json.Marshal(r.body); err != nil {
+		if payload, err = Marshal(r.body); err != nil {
 			return nil, fmt.Errorf("maventa: %s %s: encode body: %w", r.method, r.path, err)
 		}
 	}
@@ -304,7 +308,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, r request, payload []b
 			return nil, &TransportError{Method: r.method, Path: r.path, Err: err}
 		}
 		if len(bytes.TrimSpace(data)) > 0 {
-			if err := unmarshal(data, r.out); err != nil {
+			if err := Unmarshal(data, r.out); err != nil {
 				return nil, fmt.Errorf("maventa: %s %s: decode response: %w", r.method, r.path, err)
 			}
 		}

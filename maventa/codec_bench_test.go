@@ -1,7 +1,6 @@
 package maventa
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -37,7 +36,7 @@ func BenchmarkEncodeAssignment(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := json.Marshal(a); err != nil {
+		if _, err := Marshal(a); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -132,30 +130,7 @@ type PaidData struct {
 	// ArchiveNumber is the bank's archive reference.
 	ArchiveNumber string `json:"archive_number,omitempty"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type paidFields PaidData
-
-// UnmarshalJSON decodes paid data, keeping unknown fields.
-func (d *PaidData) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*paidFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *PaidData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*paidFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes sum_paid as a JSON number, as Maventa expects.
-func (d PaidData) MarshalJSON() ([]byte, error) {
-	return marshalJSON(paidFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d PaidData) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, paidFields(d), d.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // CreditNoteData is the data of a credit_note event. The field names
@@ -167,30 +142,7 @@ type CreditNoteData struct {
 	// Sum is the credited amount, positive.
 	Sum events.Decimal `json:"sum"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type creditNoteFields CreditNoteData
-
-// UnmarshalJSON decodes credit note data, keeping unknown fields.
-func (d *CreditNoteData) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*creditNoteFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *CreditNoteData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*creditNoteFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes sum as a JSON number.
-func (d CreditNoteData) MarshalJSON() ([]byte, error) {
-	return marshalJSON(creditNoteFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d CreditNoteData) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, creditNoteFields(d), d.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // FreezeData is the data of freeze, freeze_confirmed and unfreezed events.
@@ -202,30 +154,7 @@ type FreezeData struct {
 	// HappenedAt is the date the agency applied or ended it (freeze_confirmed, unfreezed).
 	HappenedAt string `json:"happened_at,omitempty"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type freezeFields FreezeData
-
-// UnmarshalJSON decodes freeze data, keeping unknown fields.
-func (d *FreezeData) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*freezeFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *FreezeData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*freezeFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes freeze data with its unknown fields.
-func (d FreezeData) MarshalJSON() ([]byte, error) {
-	return marshalJSON(freezeFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d FreezeData) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, freezeFields(d), d.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // DueDateData is the data of due_date_change_request and due_date_changed events.
@@ -234,30 +163,7 @@ type DueDateData struct {
 	// DueDate is the requested or new due date, YYYY-MM-DD.
 	DueDate string `json:"due_date"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type dueDateFields DueDateData
-
-// UnmarshalJSON decodes due date data, keeping unknown fields.
-func (d *DueDateData) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*dueDateFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *DueDateData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*dueDateFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes due date data with its unknown fields.
-func (d DueDateData) MarshalJSON() ([]byte, error) {
-	return marshalJSON(dueDateFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d DueDateData) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, dueDateFields(d), d.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // DeliveryStatusData is the data of a delivery_status event ("DELIVERED", "FAILED"...).
@@ -265,30 +171,7 @@ type DeliveryStatusData struct {
 	// Status is the original invoice's delivery status.
 	Status string `json:"status"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type deliveryStatusFields DeliveryStatusData
-
-// UnmarshalJSON decodes delivery status data, keeping unknown fields.
-func (d *DeliveryStatusData) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*deliveryStatusFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *DeliveryStatusData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*deliveryStatusFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes delivery status data with its unknown fields.
-func (d DeliveryStatusData) MarshalJSON() ([]byte, error) {
-	return marshalJSON(deliveryStatusFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d DeliveryStatusData) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, deliveryStatusFields(d), d.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // CommentData is the data of a comment event. Which of "comment" or "message"
@@ -299,7 +182,7 @@ type CommentData struct {
 	// Message is the comment text under its alternative ASSUMED name.
 	Message string `json:"message,omitempty"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // Text returns the comment text whichever field carried it.
@@ -310,59 +193,13 @@ func (d CommentData) Text() string {
 	return d.Message
 }
 
-type commentFields CommentData
-
-// UnmarshalJSON decodes comment data, keeping unknown fields.
-func (d *CommentData) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*commentFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *CommentData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*commentFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes comment data with its unknown fields.
-func (d CommentData) MarshalJSON() ([]byte, error) {
-	return marshalJSON(commentFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d CommentData) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, commentFields(d), d.Extra)
-}
-
 // AmountData is the data of interest_paid and cash_discount events. The field name
 // "sum" is ASSUMED (seed 003 gives no example).
 type AmountData struct {
 	// Sum is the interest paid or discount applied.
 	Sum events.Decimal `json:"sum"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type amountFields AmountData
-
-// UnmarshalJSON decodes amount data, keeping unknown fields.
-func (d *AmountData) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*amountFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *AmountData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*amountFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes sum as a JSON number.
-func (d AmountData) MarshalJSON() ([]byte, error) {
-	return marshalJSON(amountFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d AmountData) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, amountFields(d), d.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // checkType returns an error when e is not one of types.

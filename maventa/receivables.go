@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // AssignmentQuery filters GET /v1/assignments. Zero fields are not sent. The query
@@ -162,30 +160,7 @@ type ServiceLevel struct {
 	// ServiceLevel is "default", "premium", "vip" or "service_bypass" (ASSUMED name "service_level").
 	ServiceLevel string `json:"service_level"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type serviceLevelFields ServiceLevel
-
-// UnmarshalJSON decodes a service level, keeping unknown fields.
-func (s *ServiceLevel) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*serviceLevelFields)(s), &s.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (s *ServiceLevel) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*serviceLevelFields)(s), &s.Extra)
-}
-
-// MarshalJSON encodes the service level with its unknown fields.
-func (s ServiceLevel) MarshalJSON() ([]byte, error) {
-	return marshalJSON(serviceLevelFields(s), s.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (s ServiceLevel) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, serviceLevelFields(s), s.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // ListServiceLevels lists every customer with a non-default service level,
@@ -220,30 +195,7 @@ type MessageThread struct {
 	// Flagged reports whether the thread is flagged (ASSUMED).
 	Flagged bool `json:"flagged,omitempty"`
 	// Extra holds fields this type does not declare (e.g. the latest message).
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type messageThreadFields MessageThread
-
-// UnmarshalJSON decodes a thread, keeping unknown fields.
-func (t *MessageThread) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*messageThreadFields)(t), &t.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (t *MessageThread) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*messageThreadFields)(t), &t.Extra)
-}
-
-// MarshalJSON encodes the thread with its unknown fields.
-func (t MessageThread) MarshalJSON() ([]byte, error) {
-	return marshalJSON(messageThreadFields(t), t.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (t MessageThread) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, messageThreadFields(t), t.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // Message is one message in a thread. Field names beyond id are ASSUMED.
@@ -255,30 +207,7 @@ type Message struct {
 	// CreatedAt is when the message was written (ASSUMED name).
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type messageFields Message
-
-// UnmarshalJSON decodes a message, keeping unknown fields.
-func (m *Message) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*messageFields)(m), &m.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (m *Message) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*messageFields)(m), &m.Extra)
-}
-
-// MarshalJSON encodes the message with its unknown fields.
-func (m Message) MarshalJSON() ([]byte, error) {
-	return marshalJSON(messageFields(m), m.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (m Message) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, messageFields(m), m.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // NewMessage is a message to post; the field name "message" is ASSUMED.

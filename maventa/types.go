@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -47,32 +45,7 @@ type Assignment struct {
 	// Events are present when fetching one assignment.
 	Events []Event `json:"events,omitempty"`
 	// Extra holds top-level fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-// assignmentFields is Assignment without methods, for the default codec.
-type assignmentFields Assignment
-
-// UnmarshalJSON decodes an assignment, keeping unknown fields in Extra.
-func (a *Assignment) UnmarshalJSON(data []byte) error {
-	return unmarshalJSON(data, (*assignmentFields)(a), &a.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (a *Assignment) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*assignmentFields)(a), &a.Extra)
-}
-
-// MarshalJSON encodes the assignment as Maventa does: amounts as JSON numbers,
-// unknown fields included.
-func (a Assignment) MarshalJSON() ([]byte, error) {
-	return marshalJSON(assignmentFields(a), a.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (a Assignment) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, assignmentFields(a), a.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // Reference id types in Assignment.ReferenceIDs.
@@ -111,30 +84,7 @@ type Debtor struct {
 	// BID is the customer's business id, when known.
 	BID string `json:"bid,omitempty"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type debtorFields Debtor
-
-// UnmarshalJSON decodes a debtor, keeping unknown fields.
-func (d *Debtor) UnmarshalJSON(data []byte) error {
-	return unmarshalJSON(data, (*debtorFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *Debtor) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*debtorFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes the debtor with its unknown fields.
-func (d Debtor) MarshalJSON() ([]byte, error) {
-	return marshalJSON(debtorFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d Debtor) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, debtorFields(d), d.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // ReferenceID is one typed identifier of an assignment.
@@ -144,30 +94,7 @@ type ReferenceID struct {
 	// Value is the identifier.
 	Value string `json:"value"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type referenceIDFields ReferenceID
-
-// UnmarshalJSON decodes a reference id, keeping unknown fields.
-func (r *ReferenceID) UnmarshalJSON(data []byte) error {
-	return unmarshalJSON(data, (*referenceIDFields)(r), &r.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (r *ReferenceID) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*referenceIDFields)(r), &r.Extra)
-}
-
-// MarshalJSON encodes the reference id with its unknown fields.
-func (r ReferenceID) MarshalJSON() ([]byte, error) {
-	return marshalJSON(referenceIDFields(r), r.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (r ReferenceID) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, referenceIDFields(r), r.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // Event is one assignment event (seed 003). Data's shape depends on Type; use the
@@ -191,30 +118,7 @@ type Event struct {
 	// HappenedAt is when the event happened.
 	HappenedAt *time.Time `json:"happened_at"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type eventFields Event
-
-// UnmarshalJSON decodes an event, keeping unknown fields.
-func (e *Event) UnmarshalJSON(data []byte) error {
-	return unmarshalJSON(data, (*eventFields)(e), &e.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (e *Event) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*eventFields)(e), &e.Extra)
-}
-
-// MarshalJSON encodes the event with its unknown fields.
-func (e Event) MarshalJSON() ([]byte, error) {
-	return marshalJSON(eventFields(e), e.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (e Event) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, eventFields(e), e.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // Seen is one "seen" mark on an event.
@@ -224,36 +128,13 @@ type Seen struct {
 	// SeenBy names who saw it, e.g. "Visma Amili FI".
 	SeenBy string `json:"seen_by"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type seenFields Seen
-
-// UnmarshalJSON decodes a seen mark, keeping unknown fields.
-func (s *Seen) UnmarshalJSON(data []byte) error {
-	return unmarshalJSON(data, (*seenFields)(s), &s.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (s *Seen) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*seenFields)(s), &s.Extra)
-}
-
-// MarshalJSON encodes the seen mark with its unknown fields.
-func (s Seen) MarshalJSON() ([]byte, error) {
-	return marshalJSON(seenFields(s), s.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (s Seen) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, seenFields(s), s.Extra)
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // DecodeAssignment decodes one assignment JSON object.
 func DecodeAssignment(data []byte) (Assignment, error) {
 	var a Assignment
-	if err := unmarshal(data, &a); err != nil {
+	if err := Unmarshal(data, &a); err != nil {
 		return Assignment{}, err
 	}
 	return a, nil

@@ -1,7 +1,6 @@
 package maventa
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -48,7 +47,7 @@ func TestMoneyIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := json.Marshal(b)
+	out, err := Marshal(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +58,7 @@ func TestMoneyIsExact(t *testing.T) {
 	if err != nil || again.Sum.String() != "12.30" {
 		t.Errorf("round trip sum = %s, %v", again.Sum, err)
 	}
-	pd, _ := json.Marshal(PaidData{SumPaid: mustDec("-200.50")})
+	pd, _ := Marshal(PaidData{SumPaid: mustDec("-200.50")})
 	if !strings.Contains(string(pd), `"sum_paid":-200.50`) {
 		t.Errorf("paid data = %s", pd)
 	}
@@ -81,7 +80,7 @@ func TestUnknownFieldsAndEventTypesAreKept(t *testing.T) {
 	if a.Events[0].Type != "brand_new_event" || string(a.Events[0].Data) != `{"whatever":[1,2]}` {
 		t.Errorf("unknown event = %+v", a.Events[0])
 	}
-	out, _ := json.Marshal(a)
+	out, _ := Marshal(a)
 	for _, want := range []string{`"future_flag":true`, `"country":"FI"`, `"scheme":"s"`, `"origin":"agency"`, `"brand_new_event"`, `"how":"api"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("re-encoded lacks %s: %s", want, out)
@@ -147,7 +146,7 @@ func TestEventDataAccessors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var e Event
-			if err := json.Unmarshal([]byte(tt.event), &e); err != nil {
+			if err := Unmarshal([]byte(tt.event), &e); err != nil {
 				t.Fatal(err)
 			}
 			tt.check(t, e)

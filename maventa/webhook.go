@@ -261,7 +261,7 @@ type DocumentEvent struct {
 	// ErrorMessage explains a FAILED delivery.
 	ErrorMessage string `json:"error_message,omitempty"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // NetworkEvent is the event_data of NETWORKS.* webhooks.
@@ -273,7 +273,7 @@ type NetworkEvent struct {
 	// ID is the profile registration id.
 	ID string `json:"id"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // AuthorizationEvent is the event_data of COMPANIES.AUTHORIZATION.* webhooks.
@@ -281,34 +281,32 @@ type AuthorizationEvent struct {
 	// State is "VERIFIED", "UNVERIFIED" or "UNKNOWN".
 	State string `json:"state"`
 	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
+	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
 // DocumentEvent decodes event_data as a DOCUMENTS.* payload.
 func (w Webhook) DocumentEvent() (DocumentEvent, error) {
 	var d DocumentEvent
-	err := decodeEventData(w, AreaDocuments, &d, &d.Extra)
+	err := decodeEventData(w, AreaDocuments, &d)
 	return d, err
 }
 
 // NetworkEvent decodes event_data as a NETWORKS.* payload.
 func (w Webhook) NetworkEvent() (NetworkEvent, error) {
 	var d NetworkEvent
-	err := decodeEventData(w, AreaNetworks, &d, &d.Extra)
+	err := decodeEventData(w, AreaNetworks, &d)
 	return d, err
 }
 
 // AuthorizationEvent decodes event_data as a COMPANIES.AUTHORIZATION.* payload.
 func (w Webhook) AuthorizationEvent() (AuthorizationEvent, error) {
 	var d AuthorizationEvent
-	err := decodeEventData(w, AreaCompanies, &d, &d.Extra)
+	err := decodeEventData(w, AreaCompanies, &d)
 	return d, err
 }
 
-// decodeEventData checks the area and decodes event_data into v, keeping unknown
-// fields in *extra. On a decoding error v holds what encoding/json decoded, with
-// no extra fields, as it always has.
-func decodeEventData[T any](w Webhook, area string, v *T, extra *map[string]json.RawMessage) error {
+// decodeEventData checks the area and decodes event_data into v.
+func decodeEventData[T any](w Webhook, area string, v *T) error {
 	if n, ok := w.Name(); !ok || n.Area != area {
 		return fmt.Errorf("maventa: webhook %q is not a %s event", w.Event, area)
 	}
@@ -316,8 +314,7 @@ func decodeEventData[T any](w Webhook, area string, v *T, extra *map[string]json
 	if isNull(data) {
 		data = json.RawMessage("{}")
 	}
-	if err := unmarshalJSON(data, v, extra); err != nil {
-		_ = json.Unmarshal(data, v)
+	if err := Unmarshal(data, v); err != nil {
 		return fmt.Errorf("maventa: webhook %s event_data: %w", w.Event, err)
 	}
 	return nil

@@ -169,7 +169,7 @@ func FuzzDecodeAssignment(f *testing.F) {
 			_, _ = e.CreditNoteData()
 		}
 		_, _ = a.InvoiceID()
-		out, err := json.Marshal(a)
+		out, err := Marshal(a)
 		if err != nil {
 			t.Fatalf("decoded assignment does not re-encode: %v", err)
 		}

@@ -505,7 +505,7 @@ func match(data events.CommandData, base []string, a maventa.Assignment) (*strin
 	if err != nil {
 		return nil, err.Error()
 	}
-	wantData, _ := json.Marshal(want.Data)
+	wantData, _ := maventa.Marshal(want.Data)
 	agency := agencyParties(a)
 	var ids []string
 	newOfType := 0
@@ -860,7 +860,7 @@ func (h *Handler) followService(ctx context.Context, rec Record, rev uint64) err
 		after, _ := maventa.RetryAfter(err)
 		return &RetryError{Err: fmt.Errorf("follow service: %w", err), After: max(after, h.cfg.FollowInterval), Busy: !maventa.IsRetryable(err)}
 	}
-	raw, err := json.Marshal(st)
+	raw, err := maventa.Marshal(st)
 	if err != nil {
 		return &PermanentError{Reason: "maventa_error", Err: err}
 	}

@@ -326,7 +326,7 @@ func serviceState(ctx context.Context, api Maventa, cmd events.Command) (events.
 	if err != nil {
 		return events.ReceivablesService{}, false, err
 	}
-	raw, err := json.Marshal(st)
+	raw, err := maventa.Marshal(st)
 	if err != nil {
 		return events.ReceivablesService{}, false, err
 	}
