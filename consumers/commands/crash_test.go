@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -436,4 +437,51 @@ func sequence(n int) []string {
 		out[j] = fmt.Sprintf("%02d", j)
 	}
 	return out
+}
+
+// TestShutdownNeverLetsALaterCommandOvertake: a replica stopping while an
+// assignment's command is retried in place gives back the commands queued
+// behind it rather than applying them first; the next run applies both in
+// order.
+func TestShutdownNeverLetsALaterCommandOvertake(t *testing.T) {
+	e := newEnv(t)
+	a := e.assignment("S1", "100.00")
+	// The message (first) is refused while the fault lasts; the comment (second)
+	// would go through at once.
+	fid := e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/messages", ErrorRate: 1, Status: 503})
+	e.publish(events.CommandAddAssignmentMessage, "sd-1", company, a, `{"text":"first"}`)
+	e.publish(events.CommandComment, "sd-2", company, a, `{"text":"second"}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- NewRunner(e.sc, e.js, e.handler("h1"), e.dl, quiet).Run(ctx) }()
+	natstest.WaitFor(t, 10*time.Second, "the first command tried", func() bool {
+		for _, w := range e.rec.writes() {
+			if strings.HasSuffix(w.Path, "/messages") {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := e.sb.CompanyEvents(a, "comment"); n != 0 {
+		t.Fatalf("the second command was applied at shutdown, before the first")
+	}
+	e.sb.ClearFault(fid)
+	e.run(e.handler("h2"), e.sc)
+	if ev := e.outcome("sd-2"); ev.Type != events.TypeCommandSucceeded.Type() {
+		t.Fatalf("sd-2: %s %s", ev.Type, ev.Data)
+	}
+	e.outcome("sd-1")
+	var kinds []string // the writes' kinds, repeats (retries) folded
+	for _, w := range e.rec.writes() {
+		if k := path.Base(w.Path); len(kinds) == 0 || kinds[len(kinds)-1] != k {
+			kinds = append(kinds, k)
+		}
+	}
+	if !slices.Equal(kinds, []string{"messages", "events"}) {
+		t.Errorf("writes in the order %v, want the message's (retries included) before the comment", kinds)
+	}
 }

@@ -43,8 +43,8 @@ type orderGate struct {
 	byKey   map[string][]uint64 // sorted stream sequences of each key above the floor
 }
 
-// rescanAfter is how far a sequence may lie above the known floor before the
-// floor is read again rather than scanning the gap.
+// rescanAfter is how far a sequence may lie above what was scanned before the
+// ack floor is read again, rather than reading every message of the gap.
 const rescanAfter = 256
 
 func newOrderGate(stream jetstream.Stream, cons jetstream.Consumer, kv jetstream.KeyValue) *orderGate {
@@ -104,7 +104,7 @@ func (g *orderGate) previous(ctx context.Context, seq uint64, key string) (uint6
 	g.mu.Lock()
 	from, floor := g.scanned, g.floor
 	g.mu.Unlock()
-	if seq > floor+rescanAfter {
+	if seq > max(from, floor)+rescanAfter {
 		if err := g.refresh(ctx); err != nil {
 			return 0, err
 		}
