@@ -6,35 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 )
-
-// deadlineKV records whether each request had a deadline within
-// KVRequestTimeout; every call fails at once.
-type deadlineKV struct {
-	jetstream.KeyValue
-	bounded []bool
-}
-
-var errFake = errors.New("fake kv")
-
-func (k *deadlineKV) note(ctx context.Context) error {
-	d, ok := ctx.Deadline()
-	k.bounded = append(k.bounded, ok && time.Until(d) <= KVRequestTimeout)
-	return errFake
-}
-
-func (k *deadlineKV) Get(ctx context.Context, _ string) (jetstream.KeyValueEntry, error) {
-	return nil, k.note(ctx)
-}
-
-func (k *deadlineKV) Create(ctx context.Context, _ string, _ []byte, _ ...jetstream.KVCreateOpt) (uint64, error) {
-	return 0, k.note(ctx)
-}
-
-func (k *deadlineKV) Update(ctx context.Context, _ string, _ []byte, _ uint64) (uint64, error) {
-	return 0, k.note(ctx)
-}
 
 // TestKVRequestsAreBoundedOneByOne: a KV request whose reply is lost (a NATS
 // node dies with it) must fail after KVRequestTimeout and be retried, not wait
@@ -53,12 +26,12 @@ func TestKVRequestsAreBoundedOneByOne(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			kv := &deadlineKV{}
-			if err := tt.call(NewKVRecords(kv)); !errors.Is(err, errFake) {
+			kv := &natstest.RecordingKV{}
+			if err := tt.call(NewKVRecords(kv)); !errors.Is(err, natstest.ErrRecordedKV) {
 				t.Fatalf("err %v", err)
 			}
-			if len(kv.bounded) != 1 || !kv.bounded[0] {
-				t.Errorf("request bounded: %v, want [true]", kv.bounded)
+			if left := kv.Left(); len(left) != 1 || left[0] < 0 || left[0] > KVRequestTimeout {
+				t.Errorf("time left per request %v, want one of at most %v", left, KVRequestTimeout)
 			}
 		})
 	}

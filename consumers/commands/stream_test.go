@@ -6,37 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/maventa-bridge/maventa-events/consumers"
+	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 )
-
-// deadlineKV records whether each request had a deadline within
-// consumers.KVRequestTimeout; every call fails at once.
-type deadlineKV struct {
-	jetstream.KeyValue
-	bounded []bool
-}
-
-var errFakeKV = errors.New("fake kv")
-
-func (k *deadlineKV) note(ctx context.Context) error {
-	d, ok := ctx.Deadline()
-	k.bounded = append(k.bounded, ok && time.Until(d) <= consumers.KVRequestTimeout)
-	return errFakeKV
-}
-
-func (k *deadlineKV) Get(ctx context.Context, _ string) (jetstream.KeyValueEntry, error) {
-	return nil, k.note(ctx)
-}
-
-func (k *deadlineKV) Create(ctx context.Context, _ string, _ []byte, _ ...jetstream.KVCreateOpt) (uint64, error) {
-	return 0, k.note(ctx)
-}
-
-func (k *deadlineKV) Update(ctx context.Context, _ string, _ []byte, _ uint64) (uint64, error) {
-	return 0, k.note(ctx)
-}
 
 // TestRecordRequestsAreBoundedOneByOne: a record read or write whose reply is
 // lost must fail after KVRequestTimeout and be retried, not hold the command
@@ -55,12 +27,12 @@ func TestRecordRequestsAreBoundedOneByOne(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			kv := &deadlineKV{}
-			if err := tt.call(&KVStore{kv: kv}); !errors.Is(err, errFakeKV) {
+			kv := &natstest.RecordingKV{}
+			if err := tt.call(&KVStore{kv: kv}); !errors.Is(err, natstest.ErrRecordedKV) {
 				t.Fatalf("err %v", err)
 			}
-			if len(kv.bounded) != 1 || !kv.bounded[0] {
-				t.Errorf("requests bounded: %v, want [true]", kv.bounded)
+			if left := kv.Left(); len(left) != 1 || left[0] < 0 || left[0] > consumers.KVRequestTimeout {
+				t.Errorf("time left per request %v, want one of at most %v", left, consumers.KVRequestTimeout)
 			}
 		})
 	}
