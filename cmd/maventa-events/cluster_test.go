@@ -18,9 +18,9 @@ import (
 
 // TestTwoReplicasOnAThreeNodeClusterSurviveLosingANode is the deployment shape
 // in small: a 3-node JetStream cluster with replicated (R3) streams, two service
-// replicas each receiving webhooks, one NATS node killed mid-run. Every domain
-// event must arrive exactly once, and no company may ever be polled by two
-// replicas at once.
+// replicas each receiving webhooks and running the command consumer, one NATS
+// node killed mid-run. Every domain event must arrive exactly once, and no
+// company may ever be polled by two replicas at once.
 func TestTwoReplicasOnAThreeNodeClusterSurviveLosingANode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
@@ -49,6 +49,7 @@ func TestTwoReplicasOnAThreeNodeClusterSurviveLosingANode(t *testing.T) {
 			"MAVENTA_COMPANY_CREDENTIALS": strings.Join(creds, ","), "MAVENTA_REQUESTS_PER_SECOND": "1000",
 			"CONSUMER_RETRY_INITIAL": "10ms", "CONSUMER_RETRY_MAX": "200ms", "CONSUMER_MAX_DELIVER": "100",
 			"POLL_INTERVAL": "100ms", "POLL_LEASE_TTL": leaseTTL.String(), "POLL_ERROR_BACKOFF_MAX": "300ms", "LOG_LEVEL": "warn",
+			"COMMANDS_ENABLED": "true", // the default, said here: the command consumer runs beside the others
 		}
 	}
 	a := startService(t, env("replica-a"))

@@ -25,24 +25,10 @@ import (
 // sandbox once and publishes command.succeeded, and polling then brings the
 // payment and the agency's close as the usual domain events, once each.
 func TestCommandSendThroughTheService(t *testing.T) {
-	sb := sandbox.New(sandbox.Config{Seed: 3, TimeScale: 3600, Logger: quietLog()})
-	co := sandbox.Company{ID: "6f1c2a77-6c1f-4a55-9b36-3f5f1e2d9a11", APIKey: "api-key-1", VendorAPIKey: "vendor-key", Name: "Luotto Oy", BID: "1234567-8"}
-	sb.AddCompany(co)
-	srv, err := sandbox.Start(sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	inv, err := sb.SendInvoice(co.ID, sandbox.InvoiceSpec{Number: "C1", Sum: sandbox.Amt("80.00"), RecipientName: "Asiakas Oy",
-		RecipientBID: "3456789-0", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
-	if err != nil || inv.AssignmentID == "" {
-		t.Fatalf("invoice: %+v %v", inv, err)
-	}
-	s := startService(t, map[string]string{
-		"MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL, "MAVENTA_VENDOR_API_KEY": "vendor-key",
-		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMANDS_ENABLED": "true",
-		"POLL_INTERVAL": "100ms", "LOG_LEVEL": "warn",
-	})
+	rig := newCommandRig(t, 3)
+	sb, co := rig.sb, rig.co
+	inv := rig.invoice(t, "C1", "80.00")
+	s := startService(t, rig.env(map[string]string{"POLL_INTERVAL": "100ms"}))
 	env := envFunc(map[string]string{"NATS_URL": s.natsURL})
 	cli := func(args ...string) (string, error) {
 		var out, errb bytes.Buffer
@@ -71,26 +57,9 @@ func TestCommandSendThroughTheService(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx := context.Background()
 	count := func() map[string]int {
-		st, err := b.JS.Stream(ctx, events.StreamName)
-		if err != nil {
-			return nil
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return nil
-		}
 		n := map[string]int{}
-		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-			m, err := st.GetMsg(ctx, seq)
-			if err != nil {
-				continue
-			}
-			e, err := events.Decode(m.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, e := range storedEvents(t, b.JS) {
 			n[e.Type]++
 			if e.Type == events.TypeAssignmentPaid.Type() && e.MaventaEventID != d.MaventaEventID {
 				t.Errorf("paid event %s is not the one the command created (%s)", e.MaventaEventID, d.MaventaEventID)
@@ -204,19 +173,9 @@ func TestREADMEListsEveryCommand(t *testing.T) {
 // sent through the running service is followed, by polling, by the company's
 // own event and the agency's reaction as domain events, once each.
 func TestEveryAssignmentCommandsFactsArriveAsDomainEvents(t *testing.T) {
-	sb := sandbox.New(sandbox.Config{Seed: 4, TimeScale: 3600, Logger: quietLog()})
-	co := sandbox.Company{ID: "6f1c2a77-6c1f-4a55-9b36-3f5f1e2d9a11", APIKey: "api-key-1", VendorAPIKey: "vendor-key", Name: "Luotto Oy", BID: "1234567-1"}
-	sb.AddCompany(co)
-	srv, err := sandbox.Start(sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	s := startService(t, map[string]string{
-		"MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL, "MAVENTA_VENDOR_API_KEY": "vendor-key",
-		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMANDS_ENABLED": "true",
-		"POLL_INTERVAL": "100ms", "LOG_LEVEL": "warn",
-	})
+	rig := newCommandRig(t, 4)
+	co := rig.co
+	s := startService(t, rig.env(map[string]string{"POLL_INTERVAL": "100ms"}))
 	env := envFunc(map[string]string{"NATS_URL": s.natsURL})
 	tests := []struct {
 		command, data string
@@ -232,11 +191,7 @@ func TestEveryAssignmentCommandsFactsArriveAsDomainEvents(t *testing.T) {
 	}
 	subjects := map[string]string{}
 	for i, tt := range tests {
-		inv, err := sb.SendInvoice(co.ID, sandbox.InvoiceSpec{Number: fmt.Sprint("D", i), Sum: sandbox.Amt("50.00"), RecipientName: "Asiakas Oy",
-			RecipientBID: "3456789-0", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
-		if err != nil || inv.AssignmentID == "" {
-			t.Fatalf("invoice: %+v %v", inv, err)
-		}
+		inv := rig.invoice(t, fmt.Sprint("D", i), "50.00")
 		subjects[tt.command] = inv.AssignmentID
 		var out, errb bytes.Buffer
 		if err := run(context.Background(), []string{"maventa-events", "command", "send", "-type", tt.command, "-company", co.ID,
@@ -249,26 +204,9 @@ func TestEveryAssignmentCommandsFactsArriveAsDomainEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx := context.Background()
 	bySubject := func() map[string]map[string]int {
 		out := map[string]map[string]int{}
-		st, err := b.JS.Stream(ctx, events.StreamName)
-		if err != nil {
-			return out
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return out
-		}
-		for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-			m, err := st.GetMsg(ctx, seq)
-			if err != nil {
-				continue
-			}
-			e, err := events.Decode(m.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, e := range storedEvents(t, b.JS) {
 			if out[e.Subject] == nil {
 				out[e.Subject] = map[string]int{}
 			}
@@ -301,23 +239,10 @@ func TestEveryAssignmentCommandsFactsArriveAsDomainEvents(t *testing.T) {
 // is dead-lettered; `dlq replay` puts it back on the command stream, where it is
 // refused again; the other content is never applied and the id keeps its one outcome.
 func TestDLQReplayOfACommandNeverAppliesIt(t *testing.T) {
-	sb := sandbox.New(sandbox.Config{Seed: 6, TimeScale: 3600, Logger: quietLog()})
-	co := sandbox.Company{ID: "6f1c2a77-6c1f-4a55-9b36-3f5f1e2d9a11", APIKey: "api-key-1", VendorAPIKey: "vendor-key", Name: "Luotto Oy", BID: "1234567-1"}
-	sb.AddCompany(co)
-	srv, err := sandbox.Start(sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	inv, err := sb.SendInvoice(co.ID, sandbox.InvoiceSpec{Number: "R1", Sum: sandbox.Amt("10.00"), RecipientName: "Asiakas Oy",
-		RecipientBID: "3456789-0", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startService(t, map[string]string{
-		"MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL, "MAVENTA_VENDOR_API_KEY": "vendor-key",
-		"MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1", "MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMANDS_ENABLED": "true", "POLL_ENABLED": "false", "LOG_LEVEL": "warn",
-	})
+	rig := newCommandRig(t, 6)
+	sb, co := rig.sb, rig.co
+	inv := rig.invoice(t, "R1", "10.00")
+	s := startService(t, rig.env(map[string]string{"POLL_ENABLED": "false"}))
 	env := envFunc(map[string]string{"NATS_URL": s.natsURL})
 	cli := func(args ...string) (string, error) {
 		var out, errb bytes.Buffer

@@ -170,7 +170,7 @@ var options = []option{
 		}},
 	{flag: "dedup-window", env: "DEDUP_WINDOW", def: "2m", usage: "JetStream duplicate window for identical webhook bodies",
 		set: func(c *config, v string) (err error) { c.Streams.DuplicateWindow, err = positiveDuration(v); return }},
-	{flag: "commands", env: "COMMANDS_ENABLED", def: "false", isBool: true, usage: "apply commands from the RECEIVABLES_COMMANDS stream at Maventa in this process (needs -consumers); off by default for now, see docs/commands.md",
+	{flag: "commands", env: "COMMANDS_ENABLED", def: "true", isBool: true, usage: "apply commands from the RECEIVABLES_COMMANDS stream at Maventa in this process (needs -consumers); see docs/commands.md",
 		set: func(c *config, v string) (err error) { c.CommandsOn, err = strconv.ParseBool(v); return }},
 	{flag: "command-concurrency", env: "COMMAND_CONCURRENCY", def: "4", usage: "commands applied at once per process (one assignment's commands always one after the other)",
 		set: func(c *config, v string) (err error) {

@@ -24,25 +24,15 @@ import (
 // with exactly one outcome event, and no write may be applied twice.
 func TestFaultCommands(t *testing.T) {
 	const name = "commands_sigkill_504_after_apply"
-	sb := sandbox.New(sandbox.Config{Seed: 13, TimeScale: 3600, Logger: quietLog()})
-	co := sandbox.Company{ID: "6f1c2a77-6c1f-4a55-9b36-3f5f1e2d9a11", APIKey: "api-key-1", VendorAPIKey: "vendor-key", Name: "Luotto Oy", BID: "1234567-1"}
-	sb.AddCompany(co)
-	srv, err := sandbox.Start(sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	rig := newCommandRig(t, 13)
+	sb, co := rig.sb, rig.co
 	const assignments, perAssignment = 20, 15
 	var ids []string
 	target := map[string]string{} // command id -> assignment
 	marker := map[string]string{} // command id -> the unique text or archive number it writes
 	bodies := map[string][]byte{}
 	for i := range assignments {
-		inv, err := sb.SendInvoice(co.ID, sandbox.InvoiceSpec{Number: fmt.Sprint("F", i), Sum: sandbox.Amt("1000.00"),
-			RecipientName: "Asiakas Oy", RecipientBID: "3456789-0", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
-		if err != nil || inv.AssignmentID == "" {
-			t.Fatalf("invoice: %+v %v", inv, err)
-		}
+		inv := rig.invoice(t, fmt.Sprint("F", i), "1000.00")
 		for j := range perAssignment {
 			id := fmt.Sprintf("fault-cmd-%02d-%02d", i, j)
 			def, data := events.CommandComment, `{"text":"`+id+`"}`
@@ -69,9 +59,7 @@ func TestFaultCommands(t *testing.T) {
 		installed = append(installed, f)
 	}
 
-	env := map[string]string{"DATA_DIR": t.TempDir(), "MAVENTA_AX_URL": srv.AXURL, "MAVENTA_RECEIVABLES_URL": srv.ReceivablesURL,
-		"MAVENTA_VENDOR_API_KEY": "vendor-key", "MAVENTA_COMPANY_CREDENTIALS": co.ID + "=api-key-1",
-		"MAVENTA_REQUESTS_PER_SECOND": "1000", "COMMANDS_ENABLED": "true", "COMMAND_APPLY_LEASE": "2s", "COMMAND_CONCURRENCY": "8"}
+	env := rig.env(map[string]string{"DATA_DIR": t.TempDir(), "COMMAND_APPLY_LEASE": "2s", "COMMAND_CONCURRENCY": "8"})
 	p := startProc(t, env)
 	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: p.natsURL}, quietLog())
 	if err != nil {
@@ -86,23 +74,7 @@ func TestFaultCommands(t *testing.T) {
 	}
 	outcomes := func(js jetstream.JetStream) map[string][]events.Event {
 		out := map[string][]events.Event{}
-		st, err := js.Stream(ctx, events.StreamName)
-		if err != nil {
-			return out
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return out
-		}
-		for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-			m, err := st.GetMsg(ctx, seq)
-			if err != nil {
-				continue
-			}
-			ev, err := events.Decode(m.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, ev := range storedEvents(t, js) {
 			var d struct {
 				CommandID string `json:"command_id"`
 			}

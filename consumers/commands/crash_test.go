@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -330,21 +332,7 @@ func TestCommandsOfOneAssignmentKeepTheirOrder(t *testing.T) {
 	}
 	for _, a := range as {
 		e.outcome(fmt.Sprintf("ord-%s-%02d", a, perAssignment-1))
-		sa, err := e.sb.Assignment(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for i := len(sa.Events) - 1; i >= 0; i-- { // the snapshot lists newest first
-			if ev := sa.Events[i]; ev.Type == "comment" {
-				got = append(got, fmt.Sprint(ev.Data["comment"]))
-			}
-		}
-		want := make([]string, perAssignment)
-		for j := range want {
-			want[j] = fmt.Sprintf("%02d", j)
-		}
-		if strings.Join(got, ",") != strings.Join(want, ",") {
+		if got := comments(t, e, a); !slices.Equal(got, sequence(perAssignment)) {
 			t.Errorf("assignment %s got its comments in the order %v", a, got)
 		}
 	}
@@ -381,5 +369,119 @@ func TestOutcomeNotAnnouncedAgainAfterMarkersExpire(t *testing.T) {
 	rec, _, _ := e.store.Get(t.Context(), "px-1")
 	if len(rec.Published) != 1 {
 		t.Errorf("record published %v", rec.Published)
+	}
+}
+
+// TestOrderHoldsAcrossReplicas: two replicas pull from the one consumer, so
+// JetStream hands each some of an assignment's commands; Maventa must still
+// receive them in the order they were published.
+func TestOrderHoldsAcrossReplicas(t *testing.T) {
+	e := newEnv(t)
+	sc := e.sc
+	sc.Concurrency = 2
+	e.run(e.handler("replica-a"), sc)
+	e.run(e.handler("replica-b"), sc)
+	// Uneven answers, so that a replica holding a later command would often
+	// get to Maventa before the one holding the earlier command.
+	e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/events", Latency: 15 * time.Millisecond, ErrorRate: 0.3})
+	const n = 24
+	as := []string{e.assignment("X1", "100.00"), e.assignment("X2", "100.00")}
+	for j := range n {
+		for _, a := range as {
+			e.publish(events.CommandComment, fmt.Sprintf("x-%s-%02d", a, j), company, a, fmt.Sprintf(`{"text":"%02d"}`, j))
+		}
+	}
+	holders := map[string]int{}
+	for _, a := range as {
+		for j := range n {
+			id := fmt.Sprintf("x-%s-%02d", a, j)
+			if ev := e.outcome(id); ev.Type != events.TypeCommandSucceeded.Type() {
+				t.Fatalf("%s: %s %s", id, ev.Type, ev.Data)
+			}
+			rec, _, err := e.store.Get(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			holders[rec.Holder]++
+		}
+		if got := comments(t, e, a); !slices.Equal(got, sequence(n)) {
+			t.Errorf("assignment %s got its comments in the order %v", a, got)
+		}
+	}
+	// Both replicas applied some, or the test proved nothing.
+	if len(holders) != 2 {
+		t.Errorf("commands applied by %v, want both replicas", holders)
+	}
+}
+
+// comments lists the texts of the company's comments on assignment a, oldest first.
+func comments(t *testing.T, e *env, a string) []string {
+	t.Helper()
+	sa, err := e.sb.Assignment(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(sa.Events) - 1; i >= 0; i-- { // the snapshot lists newest first
+		if ev := sa.Events[i]; ev.Type == "comment" {
+			got = append(got, fmt.Sprint(ev.Data["comment"]))
+		}
+	}
+	return got
+}
+
+// sequence is "00", "01", ... n-1.
+func sequence(n int) []string {
+	out := make([]string, n)
+	for j := range out {
+		out[j] = fmt.Sprintf("%02d", j)
+	}
+	return out
+}
+
+// TestShutdownNeverLetsALaterCommandOvertake: a replica stopping while an
+// assignment's command is retried in place gives back the commands queued
+// behind it rather than applying them first; the next run applies both in
+// order.
+func TestShutdownNeverLetsALaterCommandOvertake(t *testing.T) {
+	e := newEnv(t)
+	a := e.assignment("S1", "100.00")
+	// The message (first) is refused while the fault lasts; the comment (second)
+	// would go through at once.
+	fid := e.sb.SetFault(sandbox.Fault{Method: "POST", Path: "/v1/assignments/*/messages", ErrorRate: 1, Status: 503})
+	e.publish(events.CommandAddAssignmentMessage, "sd-1", company, a, `{"text":"first"}`)
+	e.publish(events.CommandComment, "sd-2", company, a, `{"text":"second"}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- NewRunner(e.sc, e.js, e.handler("h1"), e.dl, quiet).Run(ctx) }()
+	natstest.WaitFor(t, 10*time.Second, "the first command tried", func() bool {
+		for _, w := range e.rec.writes() {
+			if strings.HasSuffix(w.Path, "/messages") {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := e.sb.CompanyEvents(a, "comment"); n != 0 {
+		t.Fatalf("the second command was applied at shutdown, before the first")
+	}
+	e.sb.ClearFault(fid)
+	e.run(e.handler("h2"), e.sc)
+	if ev := e.outcome("sd-2"); ev.Type != events.TypeCommandSucceeded.Type() {
+		t.Fatalf("sd-2: %s %s", ev.Type, ev.Data)
+	}
+	e.outcome("sd-1")
+	var kinds []string // the writes' kinds, repeats (retries) folded
+	for _, w := range e.rec.writes() {
+		if k := path.Base(w.Path); len(kinds) == 0 || kinds[len(kinds)-1] != k {
+			kinds = append(kinds, k)
+		}
+	}
+	if !slices.Equal(kinds, []string{"messages", "events"}) {
+		t.Errorf("writes in the order %v, want the message's (retries included) before the comment", kinds)
 	}
 }

@@ -1,12 +1,14 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -171,6 +173,10 @@ func recordKey(id string) string {
 
 // Get implements Store.
 func (s *KVStore) Get(ctx context.Context, id string) (Record, uint64, error) {
+	// Bounded per request: a lost reply must fail and be retried, not hold the
+	// command for its whole context.
+	ctx, cancel := context.WithTimeout(ctx, natsstore.KVRequestTimeout)
+	defer cancel()
 	e, err := s.kv.Get(ctx, recordKey(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Record{}, 0, nil
@@ -191,6 +197,8 @@ func (s *KVStore) Put(ctx context.Context, r Record, rev uint64) (uint64, error)
 	if err != nil {
 		return 0, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, natsstore.KVRequestTimeout)
+	defer cancel()
 	var n uint64
 	if rev == 0 {
 		n, err = s.kv.Create(ctx, recordKey(r.ID), b)
@@ -233,7 +241,8 @@ type DeadLetterer interface {
 }
 
 // Runner consumes the command stream and runs the Handler: commands of one
-// (company, subject) one after the other in stream order, others concurrently.
+// (company, subject) one after the other in stream order, also across
+// replicas (orderGate), others concurrently.
 type Runner struct {
 	cfg  StreamConfig
 	js   jetstream.JetStream
@@ -241,12 +250,25 @@ type Runner struct {
 	dl   DeadLetterer
 	log  *slog.Logger
 	sem  chan struct{}
+	gate *orderGate // set by Run
 	mu   sync.Mutex
-	keys map[string][]jetstream.Msg // per key, the messages waiting (first is running)
+	keys map[string]*keyQueue // per order key, the messages waiting
 	held map[jetstream.Msg]struct{}
 	// freed is signalled when a held message is done, for the fetch loop.
 	freed chan struct{}
 	wg    sync.WaitGroup
+}
+
+// keyQueue is one order key's messages in hand, sorted by stream sequence; one
+// worker runs them while running is set.
+type keyQueue struct {
+	items   []queued
+	running bool
+}
+
+type queued struct {
+	seq uint64
+	msg jetstream.Msg
 }
 
 // NewRunner returns a runner of h over the command stream of cfg.
@@ -256,7 +278,7 @@ func NewRunner(cfg StreamConfig, js jetstream.JetStream, h *Handler, dl DeadLett
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{cfg: cfg, js: js, h: h, dl: dl, log: log, sem: make(chan struct{}, cfg.Concurrency),
-		keys: map[string][]jetstream.Msg{}, held: map[jetstream.Msg]struct{}{}, freed: make(chan struct{}, 1)}
+		keys: map[string]*keyQueue{}, held: map[jetstream.Msg]struct{}{}, freed: make(chan struct{}, 1)}
 }
 
 // Run consumes until ctx ends, then waits for the commands in hand.
@@ -264,6 +286,18 @@ func (r *Runner) Run(ctx context.Context) error {
 	cons, err := EnsureConsumer(ctx, r.js, r.cfg)
 	if err != nil {
 		return err
+	}
+	stream, err := r.js.Stream(ctx, r.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("command stream: %w", err)
+	}
+	kv, err := r.js.KeyValue(ctx, r.cfg.RecordBucket)
+	if err != nil {
+		return fmt.Errorf("command record bucket %s: %w", r.cfg.RecordBucket, err)
+	}
+	r.gate = newOrderGate(stream, cons, kv)
+	if err := r.gate.refresh(ctx); err != nil {
+		r.log.Warn("command consumer: ack floor unknown; reading it again later", "err", err)
 	}
 	// Commands in hand and waiting behind their assignment's earlier ones keep
 	// their lease, so JetStream does not hand them to another replica meanwhile.
@@ -275,11 +309,19 @@ func (r *Runner) Run(ctx context.Context) error {
 	maxHeld := 16 * r.cfg.Concurrency
 	for ctx.Err() == nil {
 		if r.heldCount() >= maxHeld {
+			// Every message in hand may be waiting for an earlier command of its
+			// assignment that JetStream has yet to redeliver: after AckWait
+			// without progress, fetch anyway, so that one can come in.
+			t := time.NewTimer(r.cfg.AckWait)
 			select {
 			case <-r.freed:
+				t.Stop()
+				continue
 			case <-ctx.Done():
+				t.Stop()
+				continue
+			case <-t.C:
 			}
-			continue
 		}
 		batch, err := cons.Fetch(2*r.cfg.Concurrency, jetstream.FetchMaxWait(2*time.Second))
 		if err == nil {
@@ -333,12 +375,12 @@ func (r *Runner) heartbeat(done <-chan struct{}) {
 // orderKey is what must run in order: the command's company and subject token
 // plus its CloudEvents subject (the assignment). Parsing only what ordering
 // needs keeps a malformed command from blocking anything.
-func orderKey(msg jetstream.Msg) string {
+func orderKey(subject string, data []byte) string {
 	var c struct {
 		Subject string `json:"subject"`
 	}
-	_ = json.Unmarshal(msg.Data(), &c)
-	parts := strings.SplitN(msg.Subject(), ".", 4)
+	_ = json.Unmarshal(data, &c)
+	parts := strings.SplitN(subject, ".", 4)
 	company := ""
 	if len(parts) >= 3 {
 		company = parts[2]
@@ -347,44 +389,95 @@ func orderKey(msg jetstream.Msg) string {
 }
 
 func (r *Runner) dispatch(ctx context.Context, msg jetstream.Msg) {
-	key := orderKey(msg)
+	key := orderKey(msg.Subject(), msg.Data())
+	var seq uint64
+	if md, err := msg.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+		r.gate.seen(seq, key)
+	}
 	r.mu.Lock()
 	r.held[msg] = struct{}{}
 	q := r.keys[key]
-	r.keys[key] = append(q, msg)
-	start := len(q) == 0
-	r.mu.Unlock()
-	if !start {
-		return // runs after the ones before it
+	if q == nil {
+		q = &keyQueue{}
+		r.keys[key] = q
 	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		for {
-			r.sem <- struct{}{}
-			r.process(ctx, msg)
-			<-r.sem
-			r.mu.Lock()
-			delete(r.held, msg)
-			select {
-			case r.freed <- struct{}{}:
-			default:
-			}
-			q := r.keys[key][1:]
-			if len(q) == 0 {
-				delete(r.keys, key)
-				r.mu.Unlock()
-				return
-			}
-			r.keys[key] = q
-			msg = q[0]
-			r.mu.Unlock()
-		}
-	}()
+	i, _ := slices.BinarySearchFunc(q.items, seq, func(it queued, seq uint64) int { return cmp.Compare(it.seq, seq) })
+	q.items = slices.Insert(q.items, i, queued{seq: seq, msg: msg})
+	start := !q.running
+	q.running = true
+	r.mu.Unlock()
+	if start {
+		r.wg.Add(1)
+		go r.work(ctx, key, q)
+	}
 }
 
-// process handles one message, retrying in place, and acks, or dead-letters it.
-func (r *Runner) process(ctx context.Context, msg jetstream.Msg) {
+// work runs the messages of one order key, lowest stream sequence first, each
+// once the gate says every earlier command of the key is finished.
+func (r *Runner) work(ctx context.Context, key string, q *keyQueue) {
+	defer r.wg.Done()
+	var wait time.Duration
+	for {
+		r.mu.Lock()
+		if len(q.items) == 0 || ctx.Err() != nil {
+			// Shutting down: what has not started goes back to JetStream, to be
+			// redelivered in order to a replica, rather than overtaking an
+			// earlier command that stopped half-way.
+			for _, it := range q.items {
+				_ = it.msg.Nak()
+				delete(r.held, it.msg)
+			}
+			delete(r.keys, key)
+			r.mu.Unlock()
+			return
+		}
+		it := q.items[0]
+		r.mu.Unlock()
+		ok, err := r.gate.ready(ctx, it.seq, key)
+		if !ok {
+			// An earlier command of the key is in another replica's hands (or
+			// on its way back): look again soon.
+			wait = min(max(2*wait, 20*time.Millisecond), time.Second)
+			if err != nil {
+				r.log.Debug("command order: cannot tell yet whether earlier commands are done", "err", err)
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+			continue
+		}
+		wait = 0
+		r.mu.Lock()
+		if q.items[0] != it { // an earlier one arrived meanwhile: it goes first
+			r.mu.Unlock()
+			continue
+		}
+		q.items = q.items[1:]
+		r.mu.Unlock()
+		r.sem <- struct{}{}
+		r.process(ctx, it.msg, func(wctx context.Context) {
+			if err := r.gate.finished(wctx, it.seq, key); err != nil {
+				r.log.Warn("command order: cursor not moved; later commands of the target wait for the ack floor", "err", err)
+			}
+		})
+		<-r.sem
+		r.mu.Lock()
+		delete(r.held, it.msg)
+		select {
+		case r.freed <- struct{}{}:
+		default:
+		}
+		r.mu.Unlock()
+	}
+}
+
+// process handles one message, retrying in place, and acks, or dead-letters
+// it; finished runs first when it is done either way.
+func (r *Runner) process(ctx context.Context, msg jetstream.Msg, finished func(context.Context)) {
 	// The work in hand finishes on shutdown rather than being cut half-way
 	// (that would be safe, the record says where it stopped, only wasteful).
 	wctx := context.WithoutCancel(ctx)
@@ -424,14 +517,15 @@ func (r *Runner) process(ctx context.Context, msg jetstream.Msg) {
 	var pe *PermanentError
 	switch {
 	case err == nil:
+		finished(wctx)
 		if aerr := msg.Ack(); aerr != nil {
 			log.Warn("ack failed; the command comes back and its outcome is published again (same id)", "err", aerr)
 		}
 		return
 	case errors.As(err, &pe):
-		r.deadLetter(wctx, msg, pe.Reason, err, log)
+		r.deadLetter(wctx, msg, pe.Reason, err, finished, log)
 	default:
-		r.deadLetter(wctx, msg, "exhausted", err, log)
+		r.deadLetter(wctx, msg, "exhausted", err, finished, log)
 	}
 }
 
@@ -446,13 +540,14 @@ func (r *Runner) retryDelay(attempt int, after time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func (r *Runner) deadLetter(ctx context.Context, msg jetstream.Msg, reason string, cause error, log *slog.Logger) {
+func (r *Runner) deadLetter(ctx context.Context, msg jetstream.Msg, reason string, cause error, finished func(context.Context), log *slog.Logger) {
 	if err := r.dl.Put(ctx, msg, reason, cause); err != nil {
 		log.Error("dead letter failed; the command comes back", "reason", reason, "err", err)
 		_ = msg.NakWithDelay(r.cfg.RetryMax)
 		return
 	}
 	log.Warn("command dead-lettered", "reason", reason, "err", cause)
+	finished(ctx)
 	_ = msg.Term()
 }
 

@@ -49,8 +49,16 @@ func EnsureReconcileStore(ctx context.Context, js jetstream.JetStream, replicas 
 // EnsurePipeline; EnsureReconcileStore makes the reconcile one).
 func NewKVRecords(kv jetstream.KeyValue) *ReconcileStore { return &ReconcileStore{kv: kv} }
 
+// KVRequestTimeout bounds one KV read or write. A request whose reply is lost
+// (sent to a NATS node that dies, or on a connection that breaks) is never
+// answered, and without this bound it would wait out its caller's context
+// (a webhook's is 4 × AckWait, 2 minutes) instead of failing and being retried.
+const KVRequestTimeout = 10 * time.Second
+
 // Load implements consumers.Records.
 func (s *ReconcileStore) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, KVRequestTimeout)
+	defer cancel()
 	e, err := s.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
@@ -63,6 +71,8 @@ func (s *ReconcileStore) Load(ctx context.Context, key string) ([]byte, uint64, 
 
 // Store implements consumers.Records.
 func (s *ReconcileStore) Store(ctx context.Context, key string, b []byte, rev uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, KVRequestTimeout)
+	defer cancel()
 	var err error
 	if rev == 0 {
 		_, err = s.kv.Create(ctx, key, b)
