@@ -132,7 +132,9 @@ func TestTiersOverTwoDaysAndAcrossARestart(t *testing.T) {
 
 func TestANudgePullsAQuietCompanysPollForwardAndMakesItActive(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
-	env := newPollEnv(t, clk.Now)
+	// One company only: a second one's jittered poll could fall due at the
+	// moment of the nudge and be counted with it.
+	env := newPollEnvWith(t, clk.Now, sandbox.Company{ID: pollCompanyA})
 	ctx := context.Background()
 	a := env.invoice(pollCompanyA, "8001")
 	p := env.poller(PollerConfig{Interval: time.Minute, Now: clk.Now}, nil)
