@@ -2,7 +2,6 @@ package consumers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -326,7 +325,7 @@ func (p *Poller) emitAssignmentEvents(ctx context.Context, c string, evs []maven
 	tc := events.TraceContext{}
 	var unknown []string
 	for _, id := range order {
-		evs, err := domainAssignmentEvents(byAssignment[id])
+		evs, err := maventa.Facts(byAssignment[id])
 		if err != nil {
 			return emitted, calls, err
 		}
@@ -389,7 +388,7 @@ func (p *Poller) changedAssignments(ctx context.Context, c string, from time.Tim
 // emitNewAssignment applies an assignment seen for the first time by polling
 // (opened, then its history).
 func (p *Poller) emitNewAssignment(ctx context.Context, c string, a maventa.Assignment, tc events.TraceContext) (int, error) {
-	da, err := domainAssignment(a)
+	da, err := a.Snapshot()
 	if err != nil {
 		return 0, err
 	}
@@ -462,31 +461,15 @@ func (p *Poller) pollInvoices(ctx context.Context, c string, since time.Time, ad
 // invoiceEvent emits the delivery event of one listed invoice when its status
 // is new, built exactly as from the webhook Maventa would have sent.
 func (p *Poller) invoiceEvent(ctx context.Context, c string, inv maventa.Invoice) (int, time.Time, error) {
-	extra := func(k string) string {
-		var s string
-		_ = json.Unmarshal(inv.Extra[k], &s)
-		return s
-	}
-	at, _ := time.Parse(time.RFC3339, extra("updated_at"))
+	at := inv.UpdatedAt()
 	status, ok := invoiceStatusOf[strings.ToUpper(inv.Status)]
 	if !ok || at.IsZero() {
 		return 0, at, nil
 	}
-	data := map[string]string{"invoice_id": inv.ID, "invoice_number": inv.InvoiceNumber, "destination": extra("destination"),
-		"recipient_name": extra("recipient_name"), "recipient_bid": extra("recipient_bid")}
-	if status == events.NoticeFailed {
-		data["error_message"] = extra("error_message")
-	}
-	body, err := json.Marshal(map[string]any{"event": "DOCUMENTS.INVOICE." + status, "company_id": c,
-		"event_timestamp": at.UTC().Format(time.RFC3339), "event_data": data})
-	if err != nil {
-		return 0, at, err
-	}
-	ev, err := events.FromWebhook(body, events.TraceContext{})
+	ev, err := events.NewInvoiceEvent(inv.Notification(c, status), events.TraceContext{})
 	if err != nil {
 		return 0, at, fmt.Errorf("invoice %s: %w", inv.ID, err)
 	}
-	ev.WebhookID = "" // built from the invoice list, not from a webhook Maventa sent
 	n, err := applyInvoice(ctx, p.facts, p.emit, inv.ID, events.InvoiceNotice{Status: status, At: at, Listed: true, Event: ev})
 	if n > 0 {
 		p.Stats.MissedWebhooks.Add(int64(n))
@@ -536,16 +519,13 @@ func (p *Poller) pollMessages(ctx context.Context, c string) (emitted, calls int
 // threadMessages reads a thread's messages when its latest message is not the
 // one seen last time.
 func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.MessageThread) (emitted, calls int, err error) {
-	var latest struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(th.Extra["latest_message"], &latest)
+	latest := th.LatestMessageID()
 	var seen events.SeenRecord
 	rev, err := p.store.get(ctx, threadKey(th.ID), &seen)
 	if err != nil {
 		return 0, 0, err
 	}
-	if latest.ID == "" || (rev != 0 && seen.Latest == latest.ID) {
+	if latest == "" || (rev != 0 && seen.Latest == latest) {
 		return 0, 0, nil
 	}
 	msgs, err := p.api.ListThreadMessages(ctx, c, th.ID)
@@ -555,14 +535,11 @@ func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.Messag
 	}
 	var out []events.Event
 	for _, m := range msgs {
-		if m.CreatedAt == nil {
+		mr, ok := m.Received(th)
+		if !ok {
 			continue
 		}
-		raw, _ := json.Marshal(m)
-		var sender string
-		_ = json.Unmarshal(m.Extra["sender"], &sender)
-		ev, err := events.NewMessageReceived(c, events.MessageReceived{ThreadID: th.ID, MessageID: m.ID, AssignmentID: th.AssignmentID,
-			Sender: sender, Text: m.Message, SentAt: events.TimestampOf(*m.CreatedAt), Raw: raw}, events.TraceContext{})
+		ev, err := events.NewMessageReceived(c, mr, events.TraceContext{})
 		if err != nil {
 			return 0, calls, err
 		}
@@ -570,7 +547,7 @@ func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.Messag
 	}
 	n, err := update(ctx, p.store, p.emit, threadKey(th.ID), func(rec events.SeenRecord) (events.SeenRecord, []events.Event, error) {
 		next, evs := events.ApplySeen(rec, out, p.cfg.Now(), 0)
-		next.Latest = latest.ID
+		next.Latest = latest
 		return next, evs, nil
 	})
 	return n, calls, err

@@ -96,21 +96,13 @@ func normalizeWebhook(name, companyID string, data json.RawMessage) (TypeDef, an
 		d := InvoiceDelivered{InvoiceID: str("invoice_id"), InvoiceNumber: str("invoice_number"),
 			Destination: str("destination"), RecipientName: str("recipient_name"), RecipientBID: str("recipient_bid"),
 			WebhookEvent: name, Raw: raw}
-		switch parts[2] {
-		case "DELIVERED":
-			return TypeInvoiceDelivered, &d, d.InvoiceID, true
-		case "DELIVERY_CONFIRMED":
-			c := InvoiceDeliveryConfirmed(d)
-			return TypeInvoiceDeliveryConfirmed, &c, d.InvoiceID, true
-		case "FAILED":
-			msg := str("error_message")
-			return TypeInvoiceDeliveryFailed, &InvoiceDeliveryFailed{InvoiceID: d.InvoiceID, InvoiceNumber: d.InvoiceNumber,
-				Destination: d.Destination, RecipientName: d.RecipientName, RecipientBID: d.RecipientBID,
-				ErrorMessage: msg, Reason: ClassifyDeliveryError(msg), WebhookEvent: name, Raw: raw}, d.InvoiceID, true
-		case "RECEIVED":
+		if parts[2] == "RECEIVED" {
 			return TypeInvoiceReceived, &InvoiceReceived{InvoiceID: d.InvoiceID, InvoiceNumber: d.InvoiceNumber,
 				Origin: str("origin"), SenderName: str("sender_name"), SenderBID: str("sender_bid"),
 				WebhookEvent: name, Raw: raw}, d.InvoiceID, true
+		}
+		if def, v, ok := invoiceData(parts[2], d, str("error_message")); ok {
+			return def, v, d.InvoiceID, true
 		}
 	case len(parts) == 3 && parts[0] == "DOCUMENTS" && parts[1] != "":
 		d := DocumentEvent{DocumentType: parts[1], Action: parts[2], DocumentID: str("document_id"), WebhookEvent: name, Raw: raw}
@@ -181,6 +173,40 @@ func normalizeWebhook(name, companyID string, data json.RawMessage) (TypeDef, an
 		return def, serviceData(def, s), s.Provider, true
 	}
 	return TypeDef{}, nil, "", false
+}
+
+// invoiceData is the data of a sent invoice's delivery event for action.
+func invoiceData(action string, d InvoiceDelivered, errorMessage string) (TypeDef, any, bool) {
+	switch action {
+	case NoticeDelivered:
+		return TypeInvoiceDelivered, &d, true
+	case NoticeDeliveryConfirmed:
+		c := InvoiceDeliveryConfirmed(d)
+		return TypeInvoiceDeliveryConfirmed, &c, true
+	case NoticeFailed:
+		return TypeInvoiceDeliveryFailed, &InvoiceDeliveryFailed{InvoiceID: d.InvoiceID, InvoiceNumber: d.InvoiceNumber,
+			Destination: d.Destination, RecipientName: d.RecipientName, RecipientBID: d.RecipientBID,
+			ErrorMessage: errorMessage, Reason: ClassifyDeliveryError(errorMessage), WebhookEvent: d.WebhookEvent, Raw: d.Raw}, true
+	}
+	return TypeDef{}, nil, false
+}
+
+// NewInvoiceEvent builds the event a DOCUMENTS.INVOICE.<action> webhook would
+// have produced for an invoice status found by polling. It has no webhook id;
+// its id key is the invoice notice's (invoice id, status, time), the key
+// ApplyInvoice gives every invoice event.
+func NewInvoiceEvent(n InvoiceNotification, tc TraceContext) (Event, error) {
+	name := "DOCUMENTS.INVOICE." + n.Action
+	d := InvoiceDelivered{InvoiceID: n.InvoiceID, InvoiceNumber: n.InvoiceNumber, Destination: n.Destination,
+		RecipientName: n.RecipientName, RecipientBID: n.RecipientBID, WebhookEvent: name, Raw: compact(n.Raw)}
+	def, v, ok := invoiceData(n.Action, d, n.ErrorMessage)
+	if !ok {
+		return Event{}, fmt.Errorf("events: no invoice event for status %q", n.Action)
+	}
+	// The time is whole seconds, as a webhook's event_timestamp is.
+	at := n.At.UTC()
+	return New(def, Meta{CompanyID: n.CompanyID, Subject: n.InvoiceID, Time: at.Truncate(time.Second),
+		Key: invoiceNoticeKey(n.InvoiceID, strings.ToUpper(n.Action), at), TraceParent: tc.TraceParent, TraceState: tc.TraceState}, v)
 }
 
 func providerFromName(name string) string {

@@ -190,7 +190,7 @@ func TestUnknownAssignmentEventIsKept(t *testing.T) {
 }
 
 func TestApplyAssignmentOneEventAtATime(t *testing.T) {
-	snap := Assignment{ID: "a", Status: StatusOpen, CollectionStatus: CollectionUnknown, Currency: "EUR",
+	snap := AssignmentSnapshot{ID: "a", Status: StatusOpen, CollectionStatus: CollectionUnknown, Currency: "EUR",
 		DueDate: "2024-02-01", IssuedAt: "2024-01-01", CreatedAt: mustTime("2024-01-01T00:00:00Z"), UpdatedAt: mustTime("2024-01-01T00:00:00Z")}
 	rec, out, err := ApplyAssignment(AssignmentRecord{}, "c", AssignmentFacts{Snapshot: &snap}, TraceContext{})
 	if err != nil || len(out) != 1 {
@@ -198,7 +198,7 @@ func TestApplyAssignmentOneEventAtATime(t *testing.T) {
 	}
 	steps := []struct {
 		name  string
-		ev    AssignmentEvent
+		ev    AssignmentFact
 		types []string
 	}{
 		{"first delivery published", assignmentEvent("delivery_status", "d1", `{"status":"DELIVERED"}`, "", "2024-01-01T00:00:00Z", ""),
@@ -221,7 +221,7 @@ func TestApplyAssignmentOneEventAtATime(t *testing.T) {
 			nil},
 	}
 	for _, s := range steps {
-		rec, out, err = ApplyAssignment(rec, "c", AssignmentFacts{Events: []AssignmentEvent{s.ev}}, TraceContext{})
+		rec, out, err = ApplyAssignment(rec, "c", AssignmentFacts{Events: []AssignmentFact{s.ev}}, TraceContext{})
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}

@@ -230,7 +230,7 @@ func PartyFor(eventType, partyID, companyID string, agencyParties []string) Part
 // AgencyPartyIDs returns the party ids of the events only the agency may create
 // (reminders, collection steps, close...): whoever created those is the agency,
 // so the same party id on a paid or comment event is the agency too.
-func AgencyPartyIDs(evs []AssignmentEvent) []string {
+func AgencyPartyIDs(evs []AssignmentFact) []string {
 	var ids []string
 	for _, ev := range evs {
 		if ps := creators[ev.Type]; len(ps) == 1 && ps[0] == PartyAgency && ev.PartyID != "" && !slices.Contains(ids, ev.PartyID) {
@@ -251,11 +251,11 @@ func reactionRank(eventType string) int {
 	return 0
 }
 
-// SortAssignmentEvents orders assignment events as Maventa's history does:
+// SortAssignmentFacts orders assignment events as Maventa's history does:
 // happened_at (created_at when absent), then created_at, then agency reactions
 // after what caused them, then id, so that one order holds everywhere.
-func SortAssignmentEvents(evs []AssignmentEvent) {
-	slices.SortStableFunc(evs, func(a, b AssignmentEvent) int {
+func SortAssignmentFacts(evs []AssignmentFact) {
+	slices.SortStableFunc(evs, func(a, b AssignmentFact) int {
 		return compareEvents(eventTime(a), a.CreatedAt, a.Type, a.ID, eventTime(b), b.CreatedAt, b.Type, b.ID)
 	})
 }

@@ -1,0 +1,18 @@
+package events_test
+
+import (
+	"encoding/json"
+
+	"github.com/maventa-bridge/maventa-events/events"
+	"github.com/maventa-bridge/maventa-events/maventa"
+)
+
+func init() {
+	events.SetFactDecoder(func(typ, id, data, partyID string) events.AssignmentValues {
+		f, err := maventa.Event{ID: id, Type: maventa.EventType(typ), Data: json.RawMessage(data), PartyID: partyID}.Fact()
+		if err != nil {
+			panic(err)
+		}
+		return f.Values
+	})
+}
