@@ -111,15 +111,14 @@ func traceContextFor(ctx context.Context, h nats.Header) events.TraceContext {
 // everything it yields is stored, or a *ProcessError. It may be called again for
 // the same message any number of times: what was already emitted is skipped.
 func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) error {
-	// The envelope parser validates exactly as ParseWebhook does without a
-	// second decode for unknown top-level fields, which nothing here reads
-	// (events.FromWebhook keeps the whole body where an event needs it).
+	// The body is parsed once: the envelope here, event_data's values by Input.
 	w, err := maventa.ParseWebhookEnvelope(body)
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
 	tc := traceContextFor(ctx, h)
-	ev, err := events.FromWebhook(body, tc)
+	in := w.Input(body)
+	ev, err := events.FromWebhook(in, tc)
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
@@ -146,11 +145,8 @@ func (p *Processor) Process(ctx context.Context, body []byte, h nats.Header) err
 		return nil
 	}
 	// An invoice webhook: its invoice id serves both the shared delivery status
-	// and the enrichment, so event_data is decoded once.
-	invoiceID := ""
-	if doc, err := w.DocumentEvent(); err == nil {
-		invoiceID = doc.InvoiceID
-	}
+	// and the enrichment.
+	invoiceID := in.Document.InvoiceID
 	if err := p.publishInvoiceEvent(ctx, invoiceID, name.Action, w.EventTimestamp, ev); err != nil {
 		return err
 	}

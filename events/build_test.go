@@ -9,13 +9,13 @@ import (
 
 func TestFromWebhook(t *testing.T) {
 	body := readSeed(t, "webhook_invoice_delivered.json")
-	e, err := FromWebhook(body, TraceContext{})
+	e, err := fromWebhookBody(body, TraceContext{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Run("a retried webhook yields the same id", func(t *testing.T) {
 		retry := append([]byte("\n"), body...) // same body, whitespace differs
-		e2, err := FromWebhook(retry, TraceContext{TraceParent: exampleTrace})
+		e2, err := fromWebhookBody(retry, TraceContext{TraceParent: exampleTrace})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func TestFromWebhook(t *testing.T) {
 		}
 	})
 	t.Run("another fact yields another id", func(t *testing.T) {
-		other, err := FromWebhook(rewriteWebhook(t, "webhook_invoice_delivered.json", "DOCUMENTS.INVOICE.DELIVERY_CONFIRMED", nil), TraceContext{})
+		other, err := fromWebhookBody(rewriteWebhook(t, "webhook_invoice_delivered.json", "DOCUMENTS.INVOICE.DELIVERY_CONFIRMED", nil), TraceContext{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func TestFromWebhookUnrecognized(t *testing.T) {
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
-			e, err := FromWebhook([]byte(body), TraceContext{})
+			e, err := fromWebhookBody([]byte(body), TraceContext{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,10 +90,14 @@ func TestFromWebhookErrors(t *testing.T) {
 		"array not event": `[]`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := FromWebhook([]byte(body), TraceContext{}); err == nil {
+			if _, err := fromWebhookBody([]byte(body), TraceContext{}); err == nil {
 				t.Error("accepted")
 			}
 		})
+	}
+	// The catalog's own check, whoever parsed the body.
+	if _, err := FromWebhook(Webhook{Name: "DOCUMENTS.INVOICE.DELIVERED", At: time.Now()}, TraceContext{}); err == nil {
+		t.Error("a webhook without company accepted")
 	}
 }
 
@@ -109,7 +113,7 @@ func TestFailedInvoiceReason(t *testing.T) {
 }
 
 func TestServiceFromSeed(t *testing.T) {
-	s, err := ReceivablesServiceFromJSON("amili", readSeed(t, "amili_receivables_get.json"))
+	s, err := decodeService("amili", readSeed(t, "amili_receivables_get.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +262,7 @@ func FuzzFromWebhook(f *testing.F) {
 		f.Add(readSeed(f, s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		e, err := FromWebhook(body, TraceContext{})
+		e, err := fromWebhookBody(body, TraceContext{})
 		if err != nil {
 			return
 		}

@@ -276,7 +276,7 @@ func eventsMarkdown(t testing.TB, fd fieldDocs) []byte {
 
 // assumptions lists every guess about Maventa field names or event names.
 var assumptions = []string{
-	"Receivables service webhook: name not published; assumed `SERVICES.<...>.<ACTION>` with ACTION in `ServiceWebhookAction` (ACTIVATED/ACTIVE, REJECTED, PENDING) and event_data shaped like `GET /v1/services/receivables` (`provider`, `status`, `service_type`, `accountable_party`, `activation_url`, `vfsfi{iban,bic,account_number}`). Other `SERVICES.*` names become `unrecognized`.",
+	"Receivables service webhook: name not published; assumed `SERVICES.<...>.<ACTION>` with ACTION in `ServiceWebhookType` (ACTIVATED/ACTIVE, REJECTED, PENDING) and event_data shaped like `GET /v1/services/receivables` (`provider`, `status`, `service_type`, `accountable_party`, `activation_url`, `vfsfi{iban,bic,account_number}`). Other `SERVICES.*` names become `unrecognized`.",
 	"Amili's IBAN/BIC are read from the `vfsfi` block (seed 004); the top-level `iban`/`bic` are the company's own account.",
 	"`DOCUMENTS.<TYPE>.*` for non-invoices: document id read from `event_data.document_id`, else `event_data.id`.",
 	"Assignment event data (only `paid`, `freeze`, `freeze_confirmed`, `unfreezed` are shown by Maventa): `comment` text from `comment`/`text`/`message`; due dates from `due_date`/`new_due_date`; `credit_note` number from `credit_note_number`/`number` and sum from `sum`/`credit_sum`/`sum_credited`; `interest_paid` from `sum_paid`/`sum`/`interest`/`interest_paid`; `cash_discount` from `sum`/`cash_discount`/`discount`; `credit_loss` from `sum`/`credit_loss`; `service_level_changed` from `service_level`/`level`; `delivery_status` from `status`/`delivery_status`.",

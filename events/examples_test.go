@@ -179,7 +179,7 @@ func examples(t testing.TB) map[string]Event {
 		}
 		out[def.Name] = e
 	}
-	webhook := func(body []byte) (Event, error) { return FromWebhook(body, exampleTC) }
+	webhook := func(body []byte) (Event, error) { return fromWebhookBody(body, exampleTC) }
 
 	// Webhooks: seed 004's payloads.
 	add(webhook(readSeed(t, "webhook_invoice_delivered.json")))
@@ -206,7 +206,7 @@ func examples(t testing.TB) map[string]Event {
 
 	// Receivables services: seed 004's GET response (polled), and the activation
 	// webhook under its assumed name.
-	s, err := ReceivablesServiceFromJSON("amili", readSeed(t, "amili_receivables_get.json"))
+	s, err := decodeService("amili", readSeed(t, "amili_receivables_get.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,31 @@ import "encoding/json"
 // tests can), so that the catalog's tests feed it what production feeds it.
 var decodeFact func(t, id, data, partyID string) AssignmentValues
 
+// decodeWebhook parses a webhook body as package maventa does (set with
+// decodeFact).
+var decodeWebhook func(body []byte) (Webhook, error)
+
+// decodeService reads a receivables service state as package maventa does
+// (set with decodeFact).
+var decodeService func(provider string, data []byte) (ReceivablesService, error)
+
+// SetServiceDecoder sets decodeService.
+func SetServiceDecoder(f func(provider string, data []byte) (ReceivablesService, error)) {
+	decodeService = f
+}
+
+// SetWebhookDecoder sets decodeWebhook.
+func SetWebhookDecoder(f func(body []byte) (Webhook, error)) { decodeWebhook = f }
+
+// fromWebhookBody is FromWebhook of a body as the consumers parse it.
+func fromWebhookBody(body []byte, tc TraceContext) (Event, error) {
+	w, err := decodeWebhook(body)
+	if err != nil {
+		return Event{}, err
+	}
+	return FromWebhook(w, tc)
+}
+
 // SetFactDecoder sets decodeFact.
 func SetFactDecoder(f func(typ, id, data, partyID string) AssignmentValues) { decodeFact = f }
 

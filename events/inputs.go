@@ -116,3 +116,52 @@ type InvoiceNotification struct {
 	// Raw is the values above as the event_data of the webhook would be.
 	Raw json.RawMessage
 }
+
+// Webhook is one Maventa webhook body (seed 004) as events takes it: the
+// envelope checked and event_data's values read by package maventa.
+type Webhook struct {
+	// Name is the event name, e.g. DOCUMENTS.INVOICE.DELIVERED.
+	Name      string
+	CompanyID string
+	// At is event_timestamp.
+	At time.Time
+	// Body is the whole body as received: its WebhookHash is the event's id
+	// key, and an unrecognized event carries it.
+	Body []byte
+	// Data is event_data as received (empty when absent or null).
+	Data json.RawMessage
+	// Document are the values of a DOCUMENTS.* webhook's event_data.
+	Document DocumentValues
+	// Network are the values of a NETWORKS.* webhook's event_data.
+	Network NetworkValues
+	// State is a COMPANIES.AUTHORIZATION.* webhook's event_data state.
+	State string
+	// Service is the service state of a receivables service webhook
+	// (ServiceWebhookPrefix); nil when its event_data is not one.
+	Service *ReceivablesService
+}
+
+// DocumentValues are the values of a DOCUMENTS.* webhook's event_data ("" when absent).
+type DocumentValues struct {
+	InvoiceID     string
+	InvoiceNumber string
+	// DocumentID is document_id, or id when there is none.
+	DocumentID    string
+	Destination   string
+	RecipientName string
+	RecipientBID  string
+	Origin        string
+	SenderName    string
+	SenderBID     string
+	ErrorMessage  string
+}
+
+// NetworkValues are the values of a NETWORKS.* webhook's event_data.
+type NetworkValues struct {
+	// Network is "" when event_data names none.
+	Network string
+	// ID is the profile registration id.
+	ID string
+	// Profiles is nil when event_data has no list of them.
+	Profiles []string
+}

@@ -15,4 +15,12 @@ func init() {
 		}
 		return f.Values
 	})
+	events.SetServiceDecoder(maventa.ServiceState)
+	events.SetWebhookDecoder(func(body []byte) (events.Webhook, error) {
+		w, err := maventa.ParseWebhookEnvelope(body)
+		if err != nil {
+			return events.Webhook{}, err
+		}
+		return w.Input(body), nil
+	})
 }

@@ -223,7 +223,7 @@ var (
 
 func serviceType[T any](name, desc string) TypeDef {
 	d := webhookType[T](name, desc,
-		"the service activation webhook (name not published by Maventa, see ServiceWebhookAction) or a state change seen on `GET /v2/services/<provider>/receivables`",
+		"the service activation webhook (name not published by Maventa, see ServiceWebhookType) or a state change seen on `GET /v2/services/<provider>/receivables`",
 		"provider (`amili` or `ropo`)")
 	d.IDKey = "WebhookHash of the webhook; when polled: provider, status, iban, bic, activation_url"
 	return d

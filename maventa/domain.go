@@ -2,6 +2,7 @@ package maventa
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -196,13 +197,14 @@ func (s ServiceStatus) State(provider string) (events.ReceivablesService, error)
 	if err != nil {
 		return events.ReceivablesService{}, fmt.Errorf("maventa: receivables service: %w", err)
 	}
-	return serviceState(provider, raw)
+	return ServiceState(provider, raw)
 }
 
-// serviceState reads a receivables service's state from its JSON (a service
-// response, or a service webhook's event_data). The top-level iban/bic are the
-// company's own account and are not the agency's, so they are not used.
-func serviceState(provider string, data []byte) (events.ReceivablesService, error) {
+// ServiceState reads a receivables service's state from its JSON (a service
+// response, or a service webhook's event_data), keeping the JSON as raw. The
+// top-level iban/bic are the company's own account and are not the agency's,
+// so they are not used. provider "" takes data's own provider member.
+func ServiceState(provider string, data []byte) (events.ReceivablesService, error) {
 	var v struct {
 		Provider         string `json:"provider"`
 		Status           string `json:"status"`
@@ -294,4 +296,54 @@ func (m Message) Received(t MessageThread) (events.MessageReceived, bool) {
 	_ = json.Unmarshal(m.Extra["sender"], &sender)
 	return events.MessageReceived{ThreadID: t.ID, MessageID: m.ID, AssignmentID: t.AssignmentID,
 		Sender: sender, Text: m.Message, SentAt: events.TimestampOf(*m.CreatedAt), Raw: raw}, true
+}
+
+// Input returns the webhook as events takes it. body is the webhook's body as
+// received (w is what ParseWebhookEnvelope made of it); event_data's values
+// are read here, once: a member that is not a string counts as absent, and an
+// event_data that is not an object has no values.
+func (w Webhook) Input(body []byte) events.Webhook {
+	in := events.Webhook{Name: w.Event, CompanyID: w.CompanyID, At: w.EventTimestamp, Body: body, Data: w.EventData}
+	var f fields
+	if len(w.EventData) > 0 && json.Unmarshal(w.EventData, &f) != nil {
+		f = nil
+	}
+	// The area is the name's first part, however many parts follow: events
+	// decides which names it knows.
+	area, _, _ := strings.Cut(w.Event, ".")
+	switch {
+	case area == AreaDocuments:
+		in.Document = events.DocumentValues{InvoiceID: f.text("invoice_id"), InvoiceNumber: f.text("invoice_number"),
+			DocumentID: cmp.Or(f.text("document_id"), f.text("id")), Destination: f.text("destination"),
+			RecipientName: f.text("recipient_name"), RecipientBID: f.text("recipient_bid"), Origin: f.text("origin"),
+			SenderName: f.text("sender_name"), SenderBID: f.text("sender_bid"), ErrorMessage: f.text("error_message")}
+	case area == AreaNetworks:
+		in.Network = events.NetworkValues{Network: f.text("network"), ID: f.text("id")}
+		if v, ok := f["profiles"]; ok {
+			var ps []string
+			if json.Unmarshal(v, &ps) == nil {
+				in.Network.Profiles = ps
+			}
+		}
+	case area == AreaCompanies:
+		in.State = f.text("state")
+	case strings.HasPrefix(w.Event, events.ServiceWebhookPrefix):
+		data := w.EventData
+		if len(data) == 0 {
+			data = json.RawMessage("null")
+		}
+		if s, err := ServiceState("", data); err == nil {
+			in.Service = &s
+		}
+	}
+	return in
+}
+
+// text is member k when it is a JSON string, "" otherwise.
+func (f fields) text(k string) string {
+	var s string
+	if v, ok := f[k]; ok && json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return ""
 }

@@ -860,11 +860,7 @@ func (h *Handler) followService(ctx context.Context, rec Record, rev uint64) err
 		after, _ := maventa.RetryAfter(err)
 		return &RetryError{Err: fmt.Errorf("follow service: %w", err), After: max(after, h.cfg.FollowInterval), Busy: !maventa.IsRetryable(err)}
 	}
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return &PermanentError{Reason: "maventa_error", Err: err}
-	}
-	s, err := events.ReceivablesServiceFromJSON(rec.Subject, raw)
+	s, err := st.State(rec.Subject)
 	if err != nil {
 		return &PermanentError{Reason: "maventa_error", Err: err}
 	}
