@@ -59,68 +59,36 @@ const (
 	CreatorMaventa Creator = "maventa"
 )
 
-// EventCreators is seed 003's table of who may create each event type.
-var EventCreators = map[EventType]Creator{
-	EventComment:                   CreatorBoth,
-	EventPaid:                      CreatorBoth,
-	EventClose:                     CreatorAgency,
-	EventPartiallyClosed:           CreatorAgency,
-	EventDueDateChangeRequest:      CreatorCompany,
-	EventDueDateChanged:            CreatorAgency,
-	EventCreditNote:                CreatorCompany,
-	EventCancel:                    CreatorCompany,
-	EventFreeze:                    CreatorCompany,
-	EventFreezeConfirmed:           CreatorAgency,
-	EventUnfreezed:                 CreatorAgency,
-	EventInterestPaid:              CreatorAgency,
-	EventCashDiscount:              CreatorAgency,
-	EventReminderSent:              CreatorAgency,
-	EventSecondReminderSent:        CreatorAgency,
-	EventCollectionStarted:         CreatorAgency,
-	EventSecondDemandSent:          CreatorAgency,
-	EventTrattaSent:                CreatorAgency,
-	EventLegalCollectionStarted:    CreatorAgency,
-	EventApplicationForEnforcement: CreatorAgency,
-	EventLackOfMeans:               CreatorAgency,
-	EventPaymentPlan:               CreatorAgency,
-	EventCreditLossSuggestion:      CreatorAgency,
-	EventCreditLoss:                CreatorCompany,
-	EventServiceLevelChanged:       CreatorAgency,
-	EventDeliveryStatus:            CreatorMaventa,
+// EventCreator returns who may create an event type (seed 003's table, kept
+// in package events); false for a type Maventa does not document.
+func EventCreator(t EventType) (Creator, bool) {
+	ps := events.CreatorsOf(string(t))
+	switch {
+	case len(ps) == 0:
+		return "", false
+	case len(ps) > 1:
+		return CreatorBoth, true
+	case ps[0] == events.PartyCompany:
+		return CreatorCompany, true
+	case ps[0] == events.PartyAgency:
+		return CreatorAgency, true
+	}
+	return CreatorMaventa, true
 }
 
 // CompanyMayCreate reports whether a company may POST an event of type t.
 // Unknown types are refused: sending them would only earn a 4xx.
-func CompanyMayCreate(t EventType) bool {
-	c, ok := EventCreators[t]
-	return ok && (c == CreatorCompany || c == CreatorBoth)
-}
+func CompanyMayCreate(t EventType) bool { return events.CompanyMayCreate(string(t)) }
 
 // CompanyEventTypes returns, sorted, the event types a company may create.
 func CompanyEventTypes() []EventType {
 	var out []EventType
-	for t := range EventCreators {
-		if CompanyMayCreate(t) {
-			out = append(out, t)
+	for _, t := range events.AssignmentEventTypes() {
+		if events.CompanyMayCreate(t) {
+			out = append(out, EventType(t))
 		}
 	}
-	slices.Sort(out)
 	return out
-}
-
-// CollectionStatusSetBy is seed 003's table of the collection_status each agency
-// event sets. credit_loss deliberately does not change it.
-var CollectionStatusSetBy = map[EventType]string{
-	EventReminderSent:              "reminder_sent",
-	EventSecondReminderSent:        "reminder_sent",
-	EventCollectionStarted:         "debt_collection",
-	EventSecondDemandSent:          "debt_collection",
-	EventTrattaSent:                "debt_collection",
-	EventLegalCollectionStarted:    "legal_collection",
-	EventApplicationForEnforcement: "recovery_proceedings",
-	EventCreditLossSuggestion:      "debt_surveillance",
-	EventLackOfMeans:               "lack_of_means",
-	EventPaymentPlan:               "payment_plan",
 }
 
 // PaidData is the data of a paid event. SumPaid is negative when marking a credit note used.
@@ -480,7 +448,7 @@ func (n NewEvent) Validate() error {
 		return &ValidationError{Field: "event type", Problem: "empty"}
 	}
 	if !CompanyMayCreate(n.Type) {
-		who, ok := EventCreators[n.Type]
+		who, ok := EventCreator(n.Type)
 		if !ok {
 			return &ValidationError{Field: "event type", Problem: fmt.Sprintf("%q is not an event type a company may create (allowed: %v)", n.Type, CompanyEventTypes())}
 		}

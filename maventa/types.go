@@ -16,7 +16,7 @@ type Assignment struct {
 	ID string `json:"id"`
 	// Status is "open", "closed" or "partially_closed".
 	Status string `json:"status"`
-	// CollectionStatus is "unknown", "reminder_sent", "debt_collection", ... (see CollectionStatusSetBy).
+	// CollectionStatus is "unknown", "reminder_sent", "debt_collection", ... (see events.CollectionStatusAfter).
 	CollectionStatus string `json:"collection_status"`
 	// ServiceLevel is "default", "premium" or "vip" (case varies in Maventa's docs).
 	ServiceLevel string `json:"service_level"`

@@ -166,11 +166,14 @@ func TestCreatorsTableMatchesSeed(t *testing.T) {
 			t.Fatalf("company types = %v, want %v", got, want)
 		}
 	}
-	if EventCreators[EventDeliveryStatus] != CreatorMaventa || EventCreators[EventClose] != CreatorAgency {
-		t.Error("creator table wrong")
+	for typ, want := range map[EventType]Creator{EventDeliveryStatus: CreatorMaventa, EventClose: CreatorAgency,
+		EventPaid: CreatorBoth, EventCancel: CreatorCompany} {
+		if got, ok := EventCreator(typ); !ok || got != want {
+			t.Errorf("creator of %s = %q, %v; want %q", typ, got, ok, want)
+		}
 	}
-	if CollectionStatusSetBy[EventCreditLoss] != "" || CollectionStatusSetBy[EventTrattaSent] != "debt_collection" {
-		t.Error("collection status table wrong")
+	if c, ok := EventCreator("debt_sold"); ok {
+		t.Errorf("undocumented type has creator %q", c)
 	}
 }
 

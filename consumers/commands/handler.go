@@ -530,7 +530,7 @@ func match(data events.CommandData, base []string, a maventa.Assignment) (*strin
 func agencyParties(a maventa.Assignment) []string {
 	var out []string
 	for _, ev := range a.Events {
-		if maventa.EventCreators[ev.Type] == maventa.CreatorAgency && ev.PartyID != "" && !slices.Contains(out, ev.PartyID) {
+		if c, _ := maventa.EventCreator(ev.Type); c == maventa.CreatorAgency && ev.PartyID != "" && !slices.Contains(out, ev.PartyID) {
 			out = append(out, ev.PartyID)
 		}
 	}
