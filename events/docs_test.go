@@ -220,8 +220,7 @@ func eventsMarkdown(t testing.TB, fd fieldDocs) []byte {
 
 	w("## Subjects and stream\n\n")
 	w("Subject: `%s.<company_id>.<aggregate>.<name>`. Each variable token goes through `SanitizeToken`: letters, digits, `-` and `_` are kept; every other byte (`.`, `*`, `>`, whitespace, control, non-ASCII, invalid UTF-8, `%%`) becomes `%%XX`, so the token is always one valid NATS token and distinct inputs stay distinct; the empty string becomes `%%`; tokens over 96 bytes are cut to a prefix plus a hash.\n\n", SubjectRoot)
-	sc := DefaultStreamConfig()
-	w("Stream (`events.DefaultStreamConfig`): name `%s`, subjects `%s`, max age %s (30 days), %d replicas, duplicate window %s.\n\n", sc.Name, strings.Join(sc.Subjects, ", "), sc.MaxAge, sc.Replicas, sc.DuplicateWindow)
+	w("Stream: name `%s`, subjects `%s`, max age %s (30 days), duplicate window %s; replicas `STREAM_REPLICAS` (default 1, a single server; deploy/k8s sets 3 for its three-node cluster).\n\n", StreamName, StreamSubjects, StreamMaxAge, StreamDuplicateWindow)
 
 	w("## Catalog\n\n| CloudEvents type | subject (after `<company_id>`) | Go data type | from |\n|---|---|---|---|\n")
 	for _, d := range Types() {

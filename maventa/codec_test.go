@@ -358,49 +358,6 @@ func TestCodecEncodesLikePreviousImplementation(t *testing.T) {
 	}
 }
 
-// TestWebhookEventDataMatchesPreviousImplementation checks the typed event_data
-// accessors: value, extras and error, on success and on failure.
-func TestWebhookEventDataMatchesPreviousImplementation(t *testing.T) {
-	prev := func(w Webhook, v any) (map[string]json.RawMessage, error) {
-		data := w.EventData
-		if isNull(data) {
-			data = json.RawMessage("{}")
-		}
-		extra, err := prevUnmarshalKeepingExtra(data, v)
-		if err != nil {
-			return nil, fmt.Errorf("maventa: webhook %s event_data: %w", w.Event, err)
-		}
-		return extra, nil
-	}
-	for _, in := range append(codecInputs, `{"invoice_id":5,"invoice_number":"1","network":"N"}`, `{"profiles":["a",2],"id":"i"}`) {
-		if strings.TrimSpace(in) == "" {
-			continue // the envelope keeps no such event_data
-		}
-		t.Run(in, func(t *testing.T) {
-			w := Webhook{EventData: json.RawMessage(in)}
-			compareAccessor(t, w, "DOCUMENTS.INVOICE.RECEIVED", prev, Webhook.DocumentEvent, func(d *DocumentEvent) *map[string]json.RawMessage { return &d.Extra })
-			compareAccessor(t, w, "NETWORKS.PEPPOL.CREATED", prev, Webhook.NetworkEvent, func(d *NetworkEvent) *map[string]json.RawMessage { return &d.Extra })
-			compareAccessor(t, w, "COMPANIES.AUTHORIZATION.VERIFIED", prev, Webhook.AuthorizationEvent, func(d *AuthorizationEvent) *map[string]json.RawMessage { return &d.Extra })
-		})
-	}
-}
-
-// compareAccessor checks one typed event_data accessor of w (as event) against
-// the previous implementation: the same value, extras and error.
-func compareAccessor[T any](t *testing.T, w Webhook, event string,
-	prev func(Webhook, any) (map[string]json.RawMessage, error),
-	get func(Webhook) (T, error), extraOf func(*T) *map[string]json.RawMessage) {
-	t.Helper()
-	w.Event = event
-	var want T
-	extra, wantErr := prev(w, &want)
-	*extraOf(&want) = extra
-	got, gotErr := get(w)
-	if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(got, want) {
-		t.Errorf("%s: %#v %s, want %#v %s", event, got, errString(gotErr), want, errString(wantErr))
-	}
-}
-
 // TestCodecKeepsEncodingJSONSemantics pins, one by one, the encoding/json
 // behaviours callers rely on that encoding/json/v2 does not have by default.
 func TestCodecKeepsEncodingJSONSemantics(t *testing.T) {

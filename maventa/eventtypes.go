@@ -420,12 +420,6 @@ func NewPaidEvent(d PaidData) NewEvent { return NewEvent{Type: EventPaid, Data: 
 // NewCreditNoteEvent links a credit note to an assignment.
 func NewCreditNoteEvent(d CreditNoteData) NewEvent { return NewEvent{Type: EventCreditNote, Data: d} }
 
-// NewFreezeEvent requests a suspension of collection until endDate (YYYY-MM-DD).
-func NewFreezeEvent(endDate string) NewEvent {
-	t := true
-	return NewEvent{Type: EventFreeze, Data: FreezeData{Frozen: &t, EndDate: endDate}}
-}
-
 // NewDueDateChangeRequestEvent asks the agency to move the due date (YYYY-MM-DD).
 func NewDueDateChangeRequestEvent(dueDate string) NewEvent {
 	return NewEvent{Type: EventDueDateChangeRequest, Data: DueDateData{DueDate: dueDate}}

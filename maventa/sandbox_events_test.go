@@ -167,7 +167,8 @@ func TestSandboxCompanyEvents(t *testing.T) {
 	t.Run("freeze confirmed", func(t *testing.T) {
 		id := newAssignment("F1", "10.00")
 		end := e.clock.Now().AddDate(0, 1, 0).Format(time.DateOnly)
-		ev := add(id, maventa.NewFreezeEvent(end))
+		frozen := true
+		ev := add(id, maventa.NewEvent{Type: maventa.EventFreeze, Data: maventa.FreezeData{Frozen: &frozen, EndDate: end}})
 		if d, err := ev.FreezeData(); err != nil || d.Frozen == nil || !*d.Frozen || d.EndDate != end {
 			t.Errorf("freeze data = %+v, %v", d, err)
 		}

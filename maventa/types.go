@@ -249,12 +249,3 @@ func (s Seen) MarshalJSON() ([]byte, error) {
 func (s Seen) MarshalJSONTo(enc *jsontext.Encoder) error {
 	return marshalTo(enc, seenFields(s), s.Extra)
 }
-
-// DecodeAssignment decodes one assignment JSON object.
-func DecodeAssignment(data []byte) (Assignment, error) {
-	var a Assignment
-	if err := unmarshal(data, &a); err != nil {
-		return Assignment{}, err
-	}
-	return a, nil
-}
