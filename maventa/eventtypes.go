@@ -3,7 +3,6 @@ package maventa
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -331,77 +330,6 @@ func (d AmountData) MarshalJSON() ([]byte, error) {
 // MarshalJSONTo is MarshalJSON for encoding/json/v2.
 func (d AmountData) MarshalJSONTo(enc *jsontext.Encoder) error {
 	return marshalTo(enc, amountFields(d), d.Extra)
-}
-
-// checkType returns an error when e is not one of types.
-func (e Event) checkType(types ...EventType) error {
-	if slices.Contains(types, e.Type) {
-		return nil
-	}
-	return fmt.Errorf("maventa: event %s has type %q, want %v", e.ID, e.Type, types)
-}
-
-// PaidData decodes the data of a paid event.
-func (e Event) PaidData() (PaidData, error) {
-	var d PaidData
-	if err := e.checkType(EventPaid); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// CreditNoteData decodes the data of a credit_note event.
-func (e Event) CreditNoteData() (CreditNoteData, error) {
-	var d CreditNoteData
-	if err := e.checkType(EventCreditNote); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// FreezeData decodes the data of freeze, freeze_confirmed and unfreezed events.
-func (e Event) FreezeData() (FreezeData, error) {
-	var d FreezeData
-	if err := e.checkType(EventFreeze, EventFreezeConfirmed, EventUnfreezed); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// DueDateData decodes the data of due_date_change_request and due_date_changed events.
-func (e Event) DueDateData() (DueDateData, error) {
-	var d DueDateData
-	if err := e.checkType(EventDueDateChangeRequest, EventDueDateChanged); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// DeliveryStatusData decodes the data of a delivery_status event.
-func (e Event) DeliveryStatusData() (DeliveryStatusData, error) {
-	var d DeliveryStatusData
-	if err := e.checkType(EventDeliveryStatus); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// CommentData decodes the data of a comment event.
-func (e Event) CommentData() (CommentData, error) {
-	var d CommentData
-	if err := e.checkType(EventComment); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// AmountData decodes the data of interest_paid and cash_discount events.
-func (e Event) AmountData() (AmountData, error) {
-	var d AmountData
-	if err := e.checkType(EventInterestPaid, EventCashDiscount); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
 }
 
 // NewEvent is an event a company adds to an assignment (POST

@@ -3,7 +3,6 @@ package maventa
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"reflect"
 	"strings"
@@ -205,15 +204,4 @@ func isEmptyValue(v reflect.Value) bool {
 func isNull(raw json.RawMessage) bool {
 	t := bytes.TrimSpace(raw)
 	return len(t) == 0 || bytes.Equal(t, []byte("null"))
-}
-
-// decodeData decodes an event's data into out, treating absent data as empty.
-func decodeData(kind string, raw json.RawMessage, out json.Unmarshaler) error {
-	if isNull(raw) {
-		raw = json.RawMessage("{}")
-	}
-	if err := out.UnmarshalJSON(raw); err != nil {
-		return fmt.Errorf("maventa: decode %s data: %w", kind, err)
-	}
-	return nil
 }

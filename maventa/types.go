@@ -170,8 +170,8 @@ func (r ReferenceID) MarshalJSONTo(enc *jsontext.Encoder) error {
 	return marshalTo(enc, referenceIDFields(r), r.Extra)
 }
 
-// Event is one assignment event (seed 003). Data's shape depends on Type; use the
-// typed accessors (PaidData, FreezeData...). Unknown types are kept as they are.
+// Event is one assignment event (seed 003). Data's shape depends on Type; Fact
+// reads it. Unknown types are kept as they are.
 type Event struct {
 	// ID is the event UUID.
 	ID string `json:"id"`

@@ -27,12 +27,9 @@ func TestAssignmentDecodesSeedExample(t *testing.T) {
 	if len(a.Events) != 1 || a.Events[0].Type != EventPaid || a.Events[0].Seens[0].SeenBy != "Visma Amili FI" {
 		t.Fatalf("events = %+v", a.Events)
 	}
-	p, err := a.Events[0].PaidData()
-	if err != nil || p.SumPaid.String() != "10" || p.BookedAt != "2020-04-16" || p.ArchiveNumber != "12345" {
-		t.Errorf("PaidData = %+v, %v", p, err)
-	}
-	if _, err := a.Events[0].FreezeData(); err == nil {
-		t.Error("FreezeData on a paid event succeeded")
+	f, err := a.Events[0].Fact()
+	if p := f.Values; err != nil || p.Amount == nil || p.Amount.String() != "10" || p.BookedOn == nil || *p.BookedOn != "2020-04-16" || p.ArchiveNumber != "12345" {
+		t.Errorf("paid values = %+v, %v", p, err)
 	}
 }
 
@@ -86,72 +83,6 @@ func TestUnknownFieldsAndEventTypesAreKept(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("re-encoded lacks %s: %s", want, out)
 		}
-	}
-}
-
-func TestEventDataAccessors(t *testing.T) {
-	tests := []struct {
-		name  string
-		event string
-		check func(t *testing.T, e Event)
-	}{
-		{"freeze request", `{"type":"freeze","data":{"frozen":true,"end_date":"2019-01-04"}}`, func(t *testing.T, e Event) {
-			d, err := e.FreezeData()
-			if err != nil || d.Frozen == nil || !*d.Frozen || d.EndDate != "2019-01-04" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"freeze confirmed", `{"type":"freeze_confirmed","data":{"happened_at":"2019-01-04","end_date":"2019-02-15"}}`, func(t *testing.T, e Event) {
-			d, err := e.FreezeData()
-			if err != nil || d.HappenedAt != "2019-01-04" || d.EndDate != "2019-02-15" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"unfreezed", `{"type":"unfreezed","data":{"happened_at":"2019-01-04"}}`, func(t *testing.T, e Event) {
-			d, err := e.FreezeData()
-			if err != nil || d.HappenedAt != "2019-01-04" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"credit note", `{"type":"credit_note","data":{"credit_note_number":"CN-1","sum":99.90}}`, func(t *testing.T, e Event) {
-			d, err := e.CreditNoteData()
-			if err != nil || d.Number != "CN-1" || d.Sum.String() != "99.90" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"due date changed", `{"type":"due_date_changed","data":{"due_date":"2020-05-01"}}`, func(t *testing.T, e Event) {
-			d, err := e.DueDateData()
-			if err != nil || d.DueDate != "2020-05-01" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"delivery status", `{"type":"delivery_status","data":{"status":"FAILED"}}`, func(t *testing.T, e Event) {
-			d, err := e.DeliveryStatusData()
-			if err != nil || d.Status != "FAILED" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"comment under message", `{"type":"comment","data":{"message":"hello"}}`, func(t *testing.T, e Event) {
-			d, err := e.CommentData()
-			if err != nil || d.Text() != "hello" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"cancel without data", `{"type":"interest_paid"}`, func(t *testing.T, e Event) {
-			d, err := e.AmountData()
-			if err != nil || !d.Sum.IsZero() {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var e Event
-			if err := json.Unmarshal([]byte(tt.event), &e); err != nil {
-				t.Fatal(err)
-			}
-			tt.check(t, e)
-		})
 	}
 }
 
