@@ -24,15 +24,10 @@ type TraceContext struct {
 // but does not publish its name: this table and the "SERVICES." prefix are
 // assumptions, kept in one place to change in one line.
 func ServiceWebhookType(action string) (TypeDef, bool) {
-	switch action {
-	case "ACTIVATED", "ACTIVE":
-		return TypeServiceActivated, true
-	case "REJECTED":
-		return TypeServiceRejected, true
-	case "PENDING":
-		return TypeServicePending, true
+	if action != strings.ToUpper(action) { // webhook names are upper case
+		return TypeDef{}, false
 	}
-	return TypeDef{}, false
+	return ServiceTypeForStatus(action)
 }
 
 // ServiceWebhookPrefix starts the (assumed) name of receivables service webhooks.

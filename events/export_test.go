@@ -1,7 +1,5 @@
 package events
 
-import "encoding/json"
-
 // decodeFact reads an assignment event's JSON as package maventa does (set by
 // maventa_test.go's init: this package cannot import maventa, its external
 // tests can), so that the catalog's tests feed it what production feeds it.
@@ -14,6 +12,13 @@ var decodeWebhook func(body []byte) (Webhook, error)
 // decodeService reads a receivables service state as package maventa does
 // (set with decodeFact).
 var decodeService func(provider string, data []byte) (ReceivablesService, error)
+
+// decodeAssignment reads an assignment as package maventa does (set with
+// decodeFact).
+var decodeAssignment func(b []byte) (AssignmentSnapshot, error)
+
+// SetAssignmentDecoder sets decodeAssignment.
+func SetAssignmentDecoder(f func(b []byte) (AssignmentSnapshot, error)) { decodeAssignment = f }
 
 // SetServiceDecoder sets decodeService.
 func SetServiceDecoder(f func(provider string, data []byte) (ReceivablesService, error)) {
@@ -34,6 +39,3 @@ func fromWebhookBody(body []byte, tc TraceContext) (Event, error) {
 
 // SetFactDecoder sets decodeFact.
 func SetFactDecoder(f func(typ, id, data, partyID string) AssignmentValues) { decodeFact = f }
-
-// compactOf is b compacted, as the tests' raw JSON.
-func compactOf(b []byte) json.RawMessage { return compact(b) }

@@ -16,6 +16,13 @@ func init() {
 		return f.Values
 	})
 	events.SetServiceDecoder(maventa.ServiceState)
+	events.SetAssignmentDecoder(func(b []byte) (events.AssignmentSnapshot, error) {
+		var a maventa.Assignment
+		if err := json.Unmarshal(b, &a); err != nil {
+			return events.AssignmentSnapshot{}, err
+		}
+		return a.Snapshot()
+	})
 	events.SetWebhookDecoder(func(body []byte) (events.Webhook, error) {
 		w, err := maventa.ParseWebhookEnvelope(body)
 		if err != nil {

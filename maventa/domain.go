@@ -221,7 +221,10 @@ func ServiceState(provider string, data []byte) (events.ReceivablesService, erro
 		return events.ReceivablesService{}, fmt.Errorf("maventa: receivables service: %w", err)
 	}
 	s := events.ReceivablesService{Provider: strings.ToLower(v.Provider), Status: v.Status, ServiceType: v.ServiceType,
-		AccountableParty: v.AccountableParty, ActivationURL: v.ActivationURL, Raw: compactJSON(data)}
+		AccountableParty: v.AccountableParty, ActivationURL: v.ActivationURL}
+	var raw bytes.Buffer
+	_ = json.Compact(&raw, data) // data is JSON: it decoded
+	s.Raw = raw.Bytes()
 	if provider != "" {
 		s.Provider = provider
 	}
@@ -229,17 +232,6 @@ func ServiceState(provider string, data []byte) (events.ReceivablesService, erro
 		s.IBAN, s.BIC, s.AccountNumber = v.VFSFI.IBAN, v.VFSFI.BIC, v.VFSFI.AccountNumber
 	}
 	return s, nil
-}
-
-// compactJSON is b without insignificant space; b that is not JSON becomes a
-// JSON string of its text, so that raw is always valid JSON.
-func compactJSON(b []byte) json.RawMessage {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		s, _ := json.Marshal(string(b))
-		return s
-	}
-	return buf.Bytes()
 }
 
 // Notification returns a listed invoice as the notification of its delivery
