@@ -227,37 +227,6 @@ func (d DueDateData) MarshalJSONTo(enc *jsontext.Encoder) error {
 	return marshalTo(enc, dueDateFields(d), d.Extra)
 }
 
-// DeliveryStatusData is the data of a delivery_status event ("DELIVERED", "FAILED"...).
-type DeliveryStatusData struct {
-	// Status is the original invoice's delivery status.
-	Status string `json:"status"`
-	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type deliveryStatusFields DeliveryStatusData
-
-// UnmarshalJSON decodes delivery status data, keeping unknown fields.
-func (d *DeliveryStatusData) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*deliveryStatusFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *DeliveryStatusData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*deliveryStatusFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes delivery status data with its unknown fields.
-func (d DeliveryStatusData) MarshalJSON() ([]byte, error) {
-	return marshalJSON(deliveryStatusFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d DeliveryStatusData) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, deliveryStatusFields(d), d.Extra)
-}
-
 // CommentData is the data of a comment event. Which of "comment" or "message"
 // Maventa uses is ASSUMED unknown; both are read, Text returns whichever is set.
 type CommentData struct {
@@ -298,38 +267,6 @@ func (d CommentData) MarshalJSON() ([]byte, error) {
 // MarshalJSONTo is MarshalJSON for encoding/json/v2.
 func (d CommentData) MarshalJSONTo(enc *jsontext.Encoder) error {
 	return marshalTo(enc, commentFields(d), d.Extra)
-}
-
-// AmountData is the data of interest_paid and cash_discount events. The field name
-// "sum" is ASSUMED (seed 003 gives no example).
-type AmountData struct {
-	// Sum is the interest paid or discount applied.
-	Sum events.Decimal `json:"sum"`
-	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:"-"`
-}
-
-type amountFields AmountData
-
-// UnmarshalJSON decodes amount data, keeping unknown fields.
-func (d *AmountData) UnmarshalJSON(b []byte) error {
-	return unmarshalJSON(b, (*amountFields)(d), &d.Extra)
-}
-
-// UnmarshalJSONFrom is UnmarshalJSON for encoding/json/v2, in the same pass as
-// the value it is nested in.
-func (d *AmountData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return unmarshalFrom(dec, (*amountFields)(d), &d.Extra)
-}
-
-// MarshalJSON encodes sum as a JSON number.
-func (d AmountData) MarshalJSON() ([]byte, error) {
-	return marshalJSON(amountFields(d), d.Extra)
-}
-
-// MarshalJSONTo is MarshalJSON for encoding/json/v2.
-func (d AmountData) MarshalJSONTo(enc *jsontext.Encoder) error {
-	return marshalTo(enc, amountFields(d), d.Extra)
 }
 
 // NewEvent is an event a company adds to an assignment (POST

@@ -72,8 +72,6 @@ func amountField(data map[string]any, key string) (events.Decimal, error) {
 	return d, nil
 }
 
-func num(d events.Decimal) json.Number { return d.JSONNumber() }
-
 // validateCompanyEvent checks a company-created event before it is stored.
 func validateCompanyEvent(a *Assignment, typ string, data map[string]any) error {
 	if !events.CompanyMayCreate(typ) {
