@@ -13,11 +13,16 @@ import (
 // /v1/assignments/{id}) with its events: the input of assignment.opened and of
 // the record's snapshot.
 type AssignmentSnapshot struct {
-	ID               string
-	Status           string
+	// ID is the assignment id.
+	ID string
+	// Status is open, closed or partially_closed.
+	Status string
+	// CollectionStatus is Maventa's collection_status (unknown, reminder_sent...).
 	CollectionStatus string
-	ServiceLevel     string
-	Debtor           Debtor
+	// ServiceLevel is as sent (default, premium, vip; case varies).
+	ServiceLevel string
+	// Debtor is the invoice's recipient.
+	Debtor Debtor
 	// DueDate and IssuedAt are YYYY-MM-DD as Maventa sends them (checked by
 	// NewAssignmentOpened).
 	DueDate  string
@@ -29,11 +34,14 @@ type AssignmentSnapshot struct {
 	InvoiceID       string
 	AgencyID        string
 	ReferenceNumber string
-	Sum             Decimal
-	Paid            Decimal
-	Currency        string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Sum is the invoice total, Paid what was paid or credited so far.
+	Sum  Decimal
+	Paid Decimal
+	// Currency is the ISO 4217 currency of the amounts.
+	Currency string
+	// CreatedAt and UpdatedAt are when Maventa created and last changed it.
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// Events are the assignment's events, in Maventa's order (SortAssignmentFacts).
 	Events []AssignmentFact
 	// Raw is the assignment without its events, as Maventa's JSON.
@@ -49,9 +57,13 @@ func (a AssignmentSnapshot) Ref(companyID string) AssignmentRef {
 // AssignmentFact is one assignment event as read from the Receivables API (the
 // "events" of an assignment, or GET /v1/events), with its data decoded.
 type AssignmentFact struct {
-	ID         string
-	Type       string
-	PartyID    string
+	// ID is Maventa's assignment event id.
+	ID string
+	// Type is Maventa's event type (paid, close...).
+	Type string
+	// PartyID is the party that created the event, as Maventa gives it.
+	PartyID string
+	// CreatedAt is when Maventa recorded it, HappenedAt when it happened (nil: unknown).
 	CreatedAt  time.Time
 	HappenedAt *time.Time
 	// Data is the event's data object as received (compact JSON; empty when absent).
@@ -101,11 +113,14 @@ type AssignmentValues struct {
 // fallback for a lost DOCUMENTS.INVOICE webhook), with the values the webhook
 // would have carried.
 type InvoiceNotification struct {
+	// CompanyID is the company that sent the invoice.
 	CompanyID string
 	// Action is the webhook action the status stands for: DELIVERED or FAILED.
 	Action string
 	// At is the listed invoice's updated_at.
-	At            time.Time
+	At time.Time
+	// InvoiceID, InvoiceNumber, Destination, RecipientName and RecipientBID
+	// are the listed invoice's, named as in the webhook's event_data.
 	InvoiceID     string
 	InvoiceNumber string
 	Destination   string
@@ -121,7 +136,8 @@ type InvoiceNotification struct {
 // envelope checked and event_data's values read by package maventa.
 type Webhook struct {
 	// Name is the event name, e.g. DOCUMENTS.INVOICE.DELIVERED.
-	Name      string
+	Name string
+	// CompanyID is the company the webhook is about.
 	CompanyID string
 	// At is event_timestamp.
 	At time.Time
@@ -141,7 +157,10 @@ type Webhook struct {
 	Service *ReceivablesService
 }
 
-// DocumentValues are the values of a DOCUMENTS.* webhook's event_data ("" when absent).
+// DocumentValues are the values of a DOCUMENTS.* webhook's event_data ("" when
+// absent), each under its event_data name: invoice_id, invoice_number,
+// destination, recipient_name, recipient_bid, origin, sender_name, sender_bid,
+// error_message.
 type DocumentValues struct {
 	InvoiceID     string
 	InvoiceNumber string
