@@ -96,7 +96,7 @@ func (p *Poller) emitAssignmentEvents(ctx context.Context, c string, evs []maven
 	tc := events.TraceContext{}
 	var unknown []string
 	for _, id := range order {
-		evs, err := domainAssignmentEvents(byAssignment[id])
+		evs, err := maventa.Facts(byAssignment[id])
 		if err != nil {
 			return emitted, calls, err
 		}
@@ -159,7 +159,7 @@ func (p *Poller) changedAssignments(ctx context.Context, c string, from time.Tim
 // emitNewAssignment applies an assignment seen for the first time by polling
 // (opened, then its history).
 func (p *Poller) emitNewAssignment(ctx context.Context, c string, a maventa.Assignment, tc events.TraceContext) (int, error) {
-	da, err := domainAssignment(a)
+	da, err := a.Snapshot()
 	if err != nil {
 		return 0, err
 	}

@@ -2,7 +2,6 @@ package consumers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -70,31 +69,15 @@ func (p *Poller) pollInvoices(ctx context.Context, c string, since time.Time, ad
 // invoiceEvent emits the delivery event of one listed invoice when its status
 // is new, built exactly as from the webhook Maventa would have sent.
 func (p *Poller) invoiceEvent(ctx context.Context, c string, inv maventa.Invoice) (int, time.Time, error) {
-	extra := func(k string) string {
-		var s string
-		_ = json.Unmarshal(inv.Extra[k], &s)
-		return s
-	}
-	at, _ := time.Parse(time.RFC3339, extra("updated_at"))
+	at := inv.UpdatedAt()
 	status, ok := invoiceStatusOf[strings.ToUpper(inv.Status)]
 	if !ok || at.IsZero() {
 		return 0, at, nil
 	}
-	data := map[string]string{"invoice_id": inv.ID, "invoice_number": inv.InvoiceNumber, "destination": extra("destination"),
-		"recipient_name": extra("recipient_name"), "recipient_bid": extra("recipient_bid")}
-	if status == events.NoticeFailed {
-		data["error_message"] = extra("error_message")
-	}
-	body, err := json.Marshal(map[string]any{"event": "DOCUMENTS.INVOICE." + status, "company_id": c,
-		"event_timestamp": at.UTC().Format(time.RFC3339), "event_data": data})
-	if err != nil {
-		return 0, at, err
-	}
-	ev, err := events.FromWebhook(body, events.TraceContext{})
+	ev, err := events.NewInvoiceEvent(inv.Notification(c, status), events.TraceContext{})
 	if err != nil {
 		return 0, at, fmt.Errorf("invoice %s: %w", inv.ID, err)
 	}
-	ev.WebhookID = "" // built from the invoice list, not from a webhook Maventa sent
 	n, err := applyInvoice(ctx, p.facts, p.emit, inv.ID, events.InvoiceNotice{Status: status, At: at, Listed: true, Event: ev})
 	if n > 0 {
 		p.Stats.MissedWebhooks.Add(int64(n))

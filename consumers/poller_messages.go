@@ -2,7 +2,6 @@ package consumers
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/events"
@@ -49,16 +48,13 @@ func (p *Poller) pollMessages(ctx context.Context, c string) (emitted, calls int
 // threadMessages reads a thread's messages when its latest message is not the
 // one seen last time.
 func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.MessageThread) (emitted, calls int, err error) {
-	var latest struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(th.Extra["latest_message"], &latest)
+	latest := th.LatestMessageID()
 	var seen events.SeenRecord
 	rev, err := p.store.get(ctx, threadKey(th.ID), &seen)
 	if err != nil {
 		return 0, 0, err
 	}
-	if latest.ID == "" || (rev != 0 && seen.Latest == latest.ID) {
+	if latest == "" || (rev != 0 && seen.Latest == latest) {
 		return 0, 0, nil
 	}
 	msgs, err := p.api.ListThreadMessages(ctx, c, th.ID)
@@ -68,14 +64,11 @@ func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.Messag
 	}
 	var out []events.Event
 	for _, m := range msgs {
-		if m.CreatedAt == nil {
+		mr, ok := m.Received(th)
+		if !ok {
 			continue
 		}
-		raw, _ := maventa.Marshal(m)
-		var sender string
-		_ = json.Unmarshal(m.Extra["sender"], &sender)
-		ev, err := events.NewMessageReceived(c, events.MessageReceived{ThreadID: th.ID, MessageID: m.ID, AssignmentID: th.AssignmentID,
-			Sender: sender, Text: m.Message, SentAt: events.TimestampOf(*m.CreatedAt), Raw: raw}, events.TraceContext{})
+		ev, err := events.NewMessageReceived(c, mr, events.TraceContext{})
 		if err != nil {
 			return 0, calls, err
 		}
@@ -83,7 +76,7 @@ func (p *Poller) threadMessages(ctx context.Context, c string, th maventa.Messag
 	}
 	n, err := update(ctx, p.store.kv, p.emit, threadKey(th.ID), func(rec events.SeenRecord) (events.SeenRecord, []events.Event, error) {
 		next, evs := events.ApplySeen(rec, out, p.cfg.Now(), 0)
-		next.Latest = latest.ID
+		next.Latest = latest
 		return next, evs, nil
 	})
 	return n, calls, err

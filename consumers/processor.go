@@ -110,15 +110,14 @@ func traceContextFor(ctx context.Context, stored events.TraceContext) events.Tra
 // *ProcessError. It may be called again for the same message any number of
 // times: what was already emitted is skipped.
 func (p *Processor) Process(ctx context.Context, body []byte, stored events.TraceContext) error {
-	// The envelope parser validates exactly as ParseWebhook does without a
-	// second decode for unknown top-level fields, which nothing here reads
-	// (events.FromWebhook keeps the whole body where an event needs it).
+	// The body is parsed once: the envelope here, event_data's values by Input.
 	w, err := maventa.ParseWebhookEnvelope(body)
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
 	tc := traceContextFor(ctx, stored)
-	ev, err := events.FromWebhook(body, tc)
+	in := w.Input(body)
+	ev, err := events.FromWebhook(in, tc)
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
@@ -145,11 +144,8 @@ func (p *Processor) Process(ctx context.Context, body []byte, stored events.Trac
 		return nil
 	}
 	// An invoice webhook: its invoice id serves both the shared delivery status
-	// and the enrichment, so event_data is decoded once.
-	invoiceID := ""
-	if doc, err := w.DocumentEvent(); err == nil {
-		invoiceID = doc.InvoiceID
-	}
+	// and the enrichment.
+	invoiceID := in.Document.InvoiceID
 	if err := p.publishInvoiceEvent(ctx, invoiceID, name.Action, w.EventTimestamp, ev); err != nil {
 		return err
 	}
@@ -208,11 +204,7 @@ func (p *Processor) serviceEvent(ctx context.Context, w maventa.Webhook, ev even
 	if err != nil {
 		return events.Event{}, classify(err)
 	}
-	raw, err := maventa.Marshal(st)
-	if err != nil {
-		return events.Event{}, &ProcessError{Reason: "maventa_error", Err: err}
-	}
-	s, err := events.ReceivablesServiceFromJSON(provider, raw)
+	s, err := st.State(provider)
 	if err != nil {
 		return events.Event{}, &ProcessError{Reason: "maventa_error", Err: err}
 	}
@@ -258,7 +250,7 @@ func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, invoic
 		return nil
 	}
 	for _, a := range as {
-		da, err := domainAssignment(a)
+		da, err := a.Snapshot()
 		if err != nil {
 			return &ProcessError{Reason: "invalid_payload", Err: err}
 		}
@@ -319,70 +311,12 @@ func classify(err error) error {
 	return &ProcessError{Reason: "transient", Retry: true, Err: err}
 }
 
-// domainAssignment converts the client's assignment into the catalog's input,
-// with the events in Maventa's order.
-func domainAssignment(a maventa.Assignment) (events.Assignment, error) {
-	evs := a.Events
-	a.Events = nil
-	raw, err := maventa.Marshal(a)
-	if err != nil {
-		return events.Assignment{}, fmt.Errorf("assignment %s: %w", a.ID, err)
-	}
-	da := events.Assignment{
-		ID: a.ID, Status: a.Status, CollectionStatus: a.CollectionStatus, ServiceLevel: a.ServiceLevel,
-		Debtor: events.Debtor{Name: a.Debtor.Name, BID: a.Debtor.BID}, DueDate: a.DueDate, IssuedAt: a.IssuedAt,
-		Number: a.Number, Sum: a.Sum, Paid: a.Paid, Currency: a.Currency,
-		CreatedAt: deref(a.CreatedAt), UpdatedAt: deref(a.UpdatedAt),
-		PartiallyClosedAt: a.PartiallyClosedAt, ClosedAt: a.ClosedAt, Raw: raw,
-	}
-	for _, r := range a.ReferenceIDs {
-		da.ReferenceIDs = append(da.ReferenceIDs, events.ReferenceID{Type: r.Type, Value: r.Value})
-	}
-	for _, e := range evs {
-		de, err := domainAssignmentEvent(e)
-		if err != nil {
-			return events.Assignment{}, fmt.Errorf("assignment %s: %w", a.ID, err)
-		}
-		da.Events = append(da.Events, de)
-	}
-	events.SortAssignmentEvents(da.Events)
-	return da, nil
-}
-
-func domainAssignmentEvents(evs []maventa.Event) ([]events.AssignmentEvent, error) {
-	out := make([]events.AssignmentEvent, 0, len(evs))
-	for _, e := range evs {
-		de, err := domainAssignmentEvent(e)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, de)
-	}
-	return out, nil
-}
-
-func domainAssignmentEvent(e maventa.Event) (events.AssignmentEvent, error) {
-	raw, err := maventa.Marshal(e)
-	if err != nil {
-		return events.AssignmentEvent{}, fmt.Errorf("event %s: %w", e.ID, err)
-	}
-	return events.AssignmentEvent{ID: e.ID, Type: string(e.Type), Data: e.Data, PartyID: e.PartyID,
-		CreatedAt: deref(e.CreatedAt), HappenedAt: e.HappenedAt, Raw: raw}, nil
-}
-
-func deref(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return *t
-}
-
 // AssignmentEvents is everything an assignment read from Maventa yields when
 // it is seen for the first time: assignment opened, each assignment event and
 // the transitions they cause, in Maventa's order. Every id depends only on the
 // assignment, so a second look yields the same ids.
 func AssignmentEvents(companyID string, a maventa.Assignment, tc events.TraceContext) ([]events.Event, error) {
-	da, err := domainAssignment(a)
+	da, err := a.Snapshot()
 	if err != nil {
 		return nil, err
 	}

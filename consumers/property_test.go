@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/events"
+	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
 // fact is one thing a worker learns about an aggregate.
@@ -79,7 +80,11 @@ func assertSameWhateverTheOrder(t *testing.T, facts []fact, want map[string]int)
 func TestEveryOrderOfAnInvoicesFactsGivesTheSameEvents(t *testing.T) {
 	webhook := func(action, ts string) (events.InvoiceNotice, error) {
 		body := invoiceWebhook(action, invoiceID, ts)
-		ev, err := events.FromWebhook(body, events.TraceContext{})
+		w, err := maventa.ParseWebhookEnvelope(body)
+		if err != nil {
+			return events.InvoiceNotice{}, err
+		}
+		ev, err := events.FromWebhook(w.Input(body), events.TraceContext{})
 		at, _ := time.Parse(time.RFC3339, ts)
 		return events.InvoiceNotice{Status: action, At: at, Event: ev}, err
 	}
@@ -107,13 +112,22 @@ func TestEveryOrderOfAnInvoicesFactsGivesTheSameEvents(t *testing.T) {
 
 func TestEveryOrderOfAnAssignmentsFactsGivesTheSameEvents(t *testing.T) {
 	const asg = "fa9781ba-20d1-4677-a125-f04bff7bbac0"
-	ev := func(id, typ, data, party, created, happened string) events.AssignmentEvent {
-		e := events.AssignmentEvent{ID: id, Type: typ, Data: json.RawMessage(data), PartyID: party, CreatedAt: mustTime(t, created)}
+	ev := func(id, typ, data, party, created, happened string) maventa.Event {
+		c := mustTime(t, created)
+		e := maventa.Event{ID: id, Type: maventa.EventType(typ), Data: json.RawMessage(data), PartyID: party, CreatedAt: &c}
 		if happened != "" {
 			h := mustTime(t, happened)
 			e.HappenedAt = &h
 		}
 		return e
+	}
+	facts := func(evs ...maventa.Event) []events.AssignmentFact {
+		t.Helper()
+		fs, err := maventa.Facts(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fs
 	}
 	e0 := ev("e0", "delivery_status", `{"status":"DELIVERED"}`, "maventa", "2026-03-01T08:00:00Z", "")
 	e1 := ev("e1", "reminder_sent", `{}`, "amili", "2026-03-20T06:00:00Z", "")
@@ -122,17 +136,22 @@ func TestEveryOrderOfAnAssignmentsFactsGivesTheSameEvents(t *testing.T) {
 	e4 := ev("e4", "close", `{}`, "amili", "2026-04-10T09:00:01Z", "")
 	// Written late: it happened before the collection started.
 	e5 := ev("e5", "second_reminder_sent", `{}`, "amili", "2026-04-12T06:00:00Z", "2026-03-30T00:00:00Z")
-	snapshot := events.Assignment{ID: asg, Status: "open", CollectionStatus: "debt_collection", Debtor: events.Debtor{Name: "Asiakas Oy"},
+	created, updated := mustTime(t, "2026-03-01T08:00:00Z"), mustTime(t, "2026-04-05T06:00:00Z")
+	snapshot, err := maventa.Assignment{ID: asg, Status: "open", CollectionStatus: "debt_collection", Debtor: maventa.Debtor{Name: "Asiakas Oy"},
 		DueDate: "2026-03-15", IssuedAt: "2026-03-01", Number: "1003", Sum: events.MustDecimal("100.00"), Paid: events.MustDecimal("0"),
-		Currency: "EUR", CreatedAt: mustTime(t, "2026-03-01T08:00:00Z"), UpdatedAt: mustTime(t, "2026-04-05T06:00:00Z"),
-		ReferenceIDs: []events.ReferenceID{{Type: "invoice_id", Value: invoiceID}, {Type: "agency_id", Value: "agency-ref"}},
-		Events:       []events.AssignmentEvent{e0, e1, e2}}
+		Currency: "EUR", CreatedAt: &created, UpdatedAt: &updated,
+		ReferenceIDs: []maventa.ReferenceID{{Type: "invoice_id", Value: invoiceID}, {Type: "agency_id", Value: "agency-ref"}},
+		Events:       []maventa.Event{e0, e1, e2}}.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	read := func(ctx context.Context, rs Records, em EventEmitter) error { // the webhook path (or polling an unknown assignment)
 		s := snapshot
 		_, _, err := applyAssignment(ctx, rs, em, nil, company, asg, events.AssignmentFacts{Snapshot: &s}, events.TraceContext{})
 		return err
 	}
-	page := func(evs ...events.AssignmentEvent) fact { // a page of GET /v1/events
+	page := func(mevs ...maventa.Event) fact { // a page of GET /v1/events
+		evs := facts(mevs...)
 		return func(ctx context.Context, rs Records, em EventEmitter) error {
 			_, _, err := applyAssignment(ctx, rs, em, nil, company, asg, events.AssignmentFacts{Events: evs}, events.TraceContext{})
 			if errors.Is(err, events.ErrNeedSnapshot) {
@@ -144,8 +163,8 @@ func TestEveryOrderOfAnAssignmentsFactsGivesTheSameEvents(t *testing.T) {
 			return err
 		}
 	}
-	facts := []fact{read, page(e1, e2), page(e3), page(e4, e3), page(e5), read}
-	assertSameWhateverTheOrder(t, facts, map[string]int{
+	all := []fact{read, page(e1, e2), page(e3), page(e4, e3), page(e5), read}
+	assertSameWhateverTheOrder(t, all, map[string]int{
 		"assignment.opened": 1, "assignment.delivery_status": 1, "assignment.reminder_sent": 1, "assignment.collection_started": 1,
 		"assignment.paid": 1, "assignment.close": 1, "assignment.second_reminder_sent": 1,
 		"assignment.collection_status_changed": 2, "assignment.status_changed": 1})

@@ -2,6 +2,7 @@ package events
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -59,7 +60,28 @@ type KnownEvent struct {
 	// Held is a delivery_status event the filter holds back (a repeated
 	// DELIVERED), kept whole so that it can still be emitted if a FAILED that
 	// belongs before it in Maventa's time turns up later.
-	Held *AssignmentEvent `json:"held,omitempty"`
+	Held *HeldEvent `json:"held,omitempty"`
+}
+
+// HeldEvent is a held delivery_status event as a record keeps it (its status
+// is the KnownEvent's Delivery).
+type HeldEvent struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Data       json.RawMessage `json:"data"`
+	PartyID    string          `json:"party_id"`
+	CreatedAt  time.Time       `json:"created_at"`
+	HappenedAt *time.Time      `json:"happened_at"`
+}
+
+func heldOf(ev AssignmentFact) *HeldEvent {
+	return &HeldEvent{ID: ev.ID, Type: ev.Type, Data: ev.Data, PartyID: ev.PartyID, CreatedAt: ev.CreatedAt, HappenedAt: ev.HappenedAt}
+}
+
+// fact is the held event again, as NewAssignmentEvent takes it.
+func (h HeldEvent) fact(delivery string) AssignmentFact {
+	return AssignmentFact{ID: h.ID, Type: h.Type, Data: h.Data, PartyID: h.PartyID, CreatedAt: h.CreatedAt,
+		HappenedAt: h.HappenedAt, Values: AssignmentValues{DeliveryStatus: delivery}}
 }
 
 // SnapshotMark is what a snapshot of an assignment (GET /v1/assignments/{id})
@@ -75,9 +97,9 @@ type SnapshotMark struct {
 // assignment not known yet), or only new assignment events (a poll page).
 type AssignmentFacts struct {
 	// Snapshot is the assignment as read, with its events; nil for events only.
-	Snapshot *Assignment
+	Snapshot *AssignmentSnapshot
 	// Events are assignment events read on their own (a page of GET /v1/events).
-	Events []AssignmentEvent
+	Events []AssignmentFact
 }
 
 // ApplyAssignment adds facts to an assignment's record and returns the new
@@ -106,8 +128,8 @@ func ApplyAssignment(rec AssignmentRecord, companyID string, f AssignmentFacts, 
 		if rec.Ref.AssignmentID == "" {
 			rec.Ref = s.Ref(companyID)
 		} else {
-			rec.Ref.InvoiceID = cmp.Or(rec.Ref.InvoiceID, s.Reference("invoice_id"))
-			rec.Ref.AgencyID = cmp.Or(rec.Ref.AgencyID, s.Reference("agency_id"))
+			rec.Ref.InvoiceID = cmp.Or(rec.Ref.InvoiceID, s.InvoiceID)
+			rec.Ref.AgencyID = cmp.Or(rec.Ref.AgencyID, s.AgencyID)
 			rec.Ref.Currency = cmp.Or(rec.Ref.Currency, s.Currency)
 		}
 		if !rec.Opened {
@@ -133,7 +155,7 @@ func ApplyAssignment(rec AssignmentRecord, companyID string, f AssignmentFacts, 
 	// Who the agency is must be known before any event of this batch is
 	// normalized (a paid event's party).
 	rec.Ref.AgencyPartyIDs = mergeIDs(rec.Ref.AgencyPartyIDs, AgencyPartyIDs(all))
-	fresh := map[string]AssignmentEvent{}
+	fresh := map[string]AssignmentFact{}
 	for _, ev := range all {
 		if _, seen := fresh[ev.ID]; seen || rec.known(ev.ID) >= 0 {
 			continue
@@ -142,7 +164,7 @@ func ApplyAssignment(rec AssignmentRecord, companyID string, f AssignmentFacts, 
 		k := KnownEvent{ID: ev.ID, Type: ev.Type, At: eventTime(ev), CreatedAt: ev.CreatedAt,
 			Emitted: slices.Contains(legacy, ev.ID)}
 		if ev.Type == "delivery_status" {
-			k.Delivery = deliveryStatusOf(ev.Data)
+			k.Delivery = strings.ToUpper(ev.Values.DeliveryStatus)
 		}
 		rec.Known = append(rec.Known, k)
 	}
@@ -158,12 +180,11 @@ func ApplyAssignment(rec AssignmentRecord, companyID string, f AssignmentFacts, 
 		}
 		ev, isFresh := fresh[k.ID]
 		if !isFresh && k.Held != nil {
-			ev = *k.Held
+			ev = k.Held.fact(k.Delivery)
 		}
 		if k.Type == "delivery_status" && !allowed[k.ID] {
 			if isFresh {
-				held := ev
-				k.Held = &held
+				k.Held = heldOf(ev)
 			}
 			continue
 		}

@@ -9,10 +9,10 @@ import (
 
 // testAssignment is an open assignment created at 2024-01-01 with the given
 // events, read at updatedAt with the given values.
-func testAssignment(status, collection, updatedAt string, evs ...AssignmentEvent) *Assignment {
-	return &Assignment{ID: "a", Status: status, CollectionStatus: collection, Currency: "EUR", DueDate: "2024-02-01",
+func testAssignment(status, collection, updatedAt string, evs ...AssignmentFact) *AssignmentSnapshot {
+	return &AssignmentSnapshot{ID: "a", Status: status, CollectionStatus: collection, Currency: "EUR", DueDate: "2024-02-01",
 		IssuedAt: "2024-01-01", CreatedAt: mustTime("2024-01-01T00:00:00Z"), UpdatedAt: mustTime(updatedAt),
-		ReferenceIDs: []ReferenceID{{Type: "agency_id", Value: "agency-ref"}, {Type: "invoice_id", Value: "inv"}}, Events: evs}
+		AgencyID: "agency-ref", InvoiceID: "inv", Events: evs}
 }
 
 func apply(t *testing.T, rec AssignmentRecord, f AssignmentFacts) (AssignmentRecord, []Event) {
@@ -47,8 +47,8 @@ func TestStatusChangeIDsDoNotDependOnThePath(t *testing.T) {
 	}
 	// Polling: r1 first, r0 on a later page.
 	rec, a := apply(t, AssignmentRecord{}, AssignmentFacts{Snapshot: testAssignment("open", "unknown", "2024-01-01T00:00:00Z")})
-	rec, b := apply(t, rec, AssignmentFacts{Events: []AssignmentEvent{r1}})
-	_, c := apply(t, rec, AssignmentFacts{Events: []AssignmentEvent{r0}})
+	rec, b := apply(t, rec, AssignmentFacts{Events: []AssignmentFact{r1}})
+	_, c := apply(t, rec, AssignmentFacts{Events: []AssignmentFact{r0}})
 	polled := ids(slices.Concat(a, b, c))
 	// The webhook path: the whole history at once.
 	_, full := apply(t, AssignmentRecord{}, AssignmentFacts{Snapshot: testAssignment("open", "reminder_sent", "2024-02-05T00:00:00Z", r1, r0)})
@@ -81,7 +81,7 @@ func TestASnapshotThatDisagreesWinsAndTheMissingEventAddsNothing(t *testing.T) {
 		t.Errorf("derived %s", rec.CollectionStatus())
 	}
 	// The event arrives later: its own event is new, the change is not.
-	_, out = apply(t, rec, AssignmentFacts{Events: []AssignmentEvent{c1}})
+	_, out = apply(t, rec, AssignmentFacts{Events: []AssignmentFact{c1}})
 	if len(out) != 1 || out[0].Type != TypeAssignmentCollectionStarted.Type() {
 		t.Fatalf("after the missing event: %v", out)
 	}
@@ -114,13 +114,13 @@ func TestThePartyOfASharedEventType(t *testing.T) {
 	cases := []struct {
 		name    string
 		partyID string
-		history []AssignmentEvent
+		history []AssignmentFact
 		want    Party
 	}{
 		{"the company's own id", "c", nil, PartyCompany},
-		{"a party id seen on an agency-only event", "amili-party", []AssignmentEvent{reminder}, PartyAgency},
-		{"the agency_id reference is not a party id (seed 003's own example)", "agency-ref", []AssignmentEvent{reminder}, PartyUnknown},
-		{"an id seen nowhere else", "938fc79f", []AssignmentEvent{reminder}, PartyUnknown},
+		{"a party id seen on an agency-only event", "amili-party", []AssignmentFact{reminder}, PartyAgency},
+		{"the agency_id reference is not a party id (seed 003's own example)", "agency-ref", []AssignmentFact{reminder}, PartyUnknown},
+		{"an id seen nowhere else", "938fc79f", []AssignmentFact{reminder}, PartyUnknown},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -159,7 +159,7 @@ func TestALegacyRecordIsConvertedWithoutEmittingItsHistoryAgain(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"ref":{"CompanyID":"c","AssignmentID":"a"},"state":{"Status":"open"},"applied":["r"]}`), &legacy); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ApplyAssignment(legacy, "c", AssignmentFacts{Events: []AssignmentEvent{p}}, TraceContext{}); err != ErrNeedSnapshot {
+	if _, _, err := ApplyAssignment(legacy, "c", AssignmentFacts{Events: []AssignmentFact{p}}, TraceContext{}); err != ErrNeedSnapshot {
 		t.Fatalf("events only on a legacy record: %v", err)
 	}
 	_, out := apply(t, legacy, AssignmentFacts{Snapshot: testAssignment("open", "reminder_sent", "2024-02-10T00:00:00Z", r, p)})

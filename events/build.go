@@ -18,23 +18,16 @@ type TraceContext struct {
 	TraceState string
 }
 
-// webhookEnvelope is Maventa's webhook body (seed 004).
-type webhookEnvelope struct {
-	Event          string          `json:"event"`
-	CompanyID      string          `json:"company_id"`
-	EventTimestamp string          `json:"event_timestamp"`
-	EventData      json.RawMessage `json:"event_data"`
-}
-
-// ServiceWebhookAction maps the last token of a receivables service webhook
-// ("SERVICES.<...>.<ACTION>") to its event type. Maventa fires such a webhook on
-// activation and rejection but does not publish its name: this table and the
-// "SERVICES." prefix are assumptions, kept in one place to change in one line.
-var ServiceWebhookAction = map[string]TypeDef{
-	"ACTIVATED": TypeServiceActivated,
-	"ACTIVE":    TypeServiceActivated,
-	"REJECTED":  TypeServiceRejected,
-	"PENDING":   TypeServicePending,
+// ServiceWebhookType returns the event type of the last token of a receivables
+// service webhook ("SERVICES.<...>.<ACTION>"): ACTIVATED or ACTIVE,
+// REJECTED, PENDING. Maventa fires such a webhook on activation and rejection
+// but does not publish its name: this table and the "SERVICES." prefix are
+// assumptions, kept in one place to change in one line.
+func ServiceWebhookType(action string) (TypeDef, bool) {
+	if action != strings.ToUpper(action) { // webhook names are upper case
+		return TypeDef{}, false
+	}
+	return ServiceTypeForStatus(action)
 }
 
 // ServiceWebhookPrefix starts the (assumed) name of receivables service webhooks.
@@ -45,78 +38,49 @@ const ServiceWebhookPrefix = "SERVICES."
 // networks, company authorization and the (assumed) receivables-service webhooks.
 var WebhookEventPatterns = []string{"DOCUMENTS.*.*", "NETWORKS.*", "COMPANIES.AUTHORIZATION.*", ServiceWebhookPrefix + "*"}
 
-// FromWebhook normalizes one Maventa webhook body into its event. The id key is
-// WebhookHash(body), so a retried webhook yields the same event id. Time is the
-// webhook's event_timestamp. A name the catalog does not know yields an
-// unrecognized event carrying the whole body. It fails only when the body is not
-// a JSON object with a company_id and a valid event_timestamp.
-func FromWebhook(body []byte, tc TraceContext) (Event, error) {
-	var w webhookEnvelope
-	if err := json.Unmarshal(body, &w); err != nil {
-		return Event{}, fmt.Errorf("events: webhook body: %w", err)
-	}
+// FromWebhook normalizes one Maventa webhook into its event. The id key is
+// WebhookHash(w.Body), so a retried webhook yields the same event id. Time is
+// the webhook's event_timestamp. A name the catalog does not know yields an
+// unrecognized event carrying the whole body. It fails only without a company.
+func FromWebhook(w Webhook, tc TraceContext) (Event, error) {
 	if w.CompanyID == "" {
 		return Event{}, errors.New("events: webhook without company_id")
 	}
-	at, err := time.Parse(time.RFC3339Nano, w.EventTimestamp)
-	if err != nil {
-		return Event{}, fmt.Errorf("events: webhook event_timestamp: %w", err)
-	}
-	hash := WebhookHash(body)
-	m := Meta{CompanyID: w.CompanyID, Time: at, Key: []string{hash}, WebhookID: hash,
+	hash := WebhookHash(w.Body)
+	m := Meta{CompanyID: w.CompanyID, Time: w.At, Key: []string{hash}, WebhookID: hash,
 		TraceParent: tc.TraceParent, TraceState: tc.TraceState}
-	data := w.EventData
-	if len(bytes.TrimSpace(data)) == 0 {
-		data = json.RawMessage(`null`)
-	}
-	def, v, subject, ok := normalizeWebhook(w.Event, w.CompanyID, data)
+	def, v, subject, ok := normalizeWebhook(w)
 	if !ok {
-		def, v, subject = TypeUnrecognized, &Unrecognized{Origin: "webhook", Name: w.Event, Raw: compact(body)}, w.Event
+		def, v, subject = TypeUnrecognized, &Unrecognized{Origin: "webhook", Name: w.Name, Raw: compact(w.Body)}, w.Name
 	}
 	m.Subject = subject
 	return New(def, m, v)
 }
 
-func normalizeWebhook(name, companyID string, data json.RawMessage) (TypeDef, any, string, bool) {
+func normalizeWebhook(w Webhook) (TypeDef, any, string, bool) {
+	name := w.Name
 	parts := strings.Split(name, ".")
+	data := w.Data
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = json.RawMessage(`null`)
+	}
 	raw := compact(data)
-	var f map[string]json.RawMessage
-	if json.Unmarshal(data, &f) != nil {
-		f = nil
-	}
-	str := func(k string) string {
-		var s string
-		if v, ok := f[k]; ok && json.Unmarshal(v, &s) == nil {
-			return s
-		}
-		return ""
-	}
+	doc := w.Document
 	switch {
 	case len(parts) == 3 && parts[0] == "DOCUMENTS" && parts[1] == "INVOICE":
-		d := InvoiceDelivered{InvoiceID: str("invoice_id"), InvoiceNumber: str("invoice_number"),
-			Destination: str("destination"), RecipientName: str("recipient_name"), RecipientBID: str("recipient_bid"),
+		d := InvoiceDelivered{InvoiceID: doc.InvoiceID, InvoiceNumber: doc.InvoiceNumber,
+			Destination: doc.Destination, RecipientName: doc.RecipientName, RecipientBID: doc.RecipientBID,
 			WebhookEvent: name, Raw: raw}
-		switch parts[2] {
-		case "DELIVERED":
-			return TypeInvoiceDelivered, &d, d.InvoiceID, true
-		case "DELIVERY_CONFIRMED":
-			c := InvoiceDeliveryConfirmed(d)
-			return TypeInvoiceDeliveryConfirmed, &c, d.InvoiceID, true
-		case "FAILED":
-			msg := str("error_message")
-			return TypeInvoiceDeliveryFailed, &InvoiceDeliveryFailed{InvoiceID: d.InvoiceID, InvoiceNumber: d.InvoiceNumber,
-				Destination: d.Destination, RecipientName: d.RecipientName, RecipientBID: d.RecipientBID,
-				ErrorMessage: msg, Reason: ClassifyDeliveryError(msg), WebhookEvent: name, Raw: raw}, d.InvoiceID, true
-		case "RECEIVED":
+		if parts[2] == "RECEIVED" {
 			return TypeInvoiceReceived, &InvoiceReceived{InvoiceID: d.InvoiceID, InvoiceNumber: d.InvoiceNumber,
-				Origin: str("origin"), SenderName: str("sender_name"), SenderBID: str("sender_bid"),
+				Origin: doc.Origin, SenderName: doc.SenderName, SenderBID: doc.SenderBID,
 				WebhookEvent: name, Raw: raw}, d.InvoiceID, true
 		}
-	case len(parts) == 3 && parts[0] == "DOCUMENTS" && parts[1] != "":
-		d := DocumentEvent{DocumentType: parts[1], Action: parts[2], DocumentID: str("document_id"), WebhookEvent: name, Raw: raw}
-		if d.DocumentID == "" {
-			d.DocumentID = str("id")
+		if def, v, ok := invoiceData(parts[2], d, doc.ErrorMessage); ok {
+			return def, v, d.InvoiceID, true
 		}
+	case len(parts) == 3 && parts[0] == "DOCUMENTS" && parts[1] != "":
+		d := DocumentEvent{DocumentType: parts[1], Action: parts[2], DocumentID: doc.DocumentID, WebhookEvent: name, Raw: raw}
 		subject := d.DocumentID
 		if subject == "" {
 			subject = d.DocumentType
@@ -136,15 +100,12 @@ func normalizeWebhook(name, companyID string, data json.RawMessage) (TypeDef, an
 			return TypeDocumentReceived, &v, subject, true
 		}
 	case len(parts) == 3 && parts[0] == "NETWORKS" && parts[1] != "":
-		n := NetworkChange{Network: str("network"), RegistrationID: str("id"), WebhookEvent: name, Raw: raw, Profiles: []string{}}
+		n := NetworkChange{Network: w.Network.Network, RegistrationID: w.Network.ID, WebhookEvent: name, Raw: raw, Profiles: []string{}}
 		if n.Network == "" {
 			n.Network = parts[1]
 		}
-		if v, ok := f["profiles"]; ok {
-			var ps []string
-			if json.Unmarshal(v, &ps) == nil && ps != nil {
-				n.Profiles = ps
-			}
+		if w.Network.Profiles != nil {
+			n.Profiles = w.Network.Profiles
 		}
 		switch parts[2] {
 		case "CREATED":
@@ -158,20 +119,17 @@ func normalizeWebhook(name, companyID string, data json.RawMessage) (TypeDef, an
 			return TypeNetworkDisabled, &v, n.Network, true
 		}
 	case len(parts) == 3 && parts[0] == "COMPANIES" && parts[1] == "AUTHORIZATION":
-		state := str("state")
+		state := w.State
 		if state == "" {
 			state = parts[2]
 		}
-		return TypeCompanyAuthorizationChanged, &CompanyAuthorizationChanged{State: state, WebhookEvent: name, Raw: raw}, companyID, true
+		return TypeCompanyAuthorizationChanged, &CompanyAuthorizationChanged{State: state, WebhookEvent: name, Raw: raw}, w.CompanyID, true
 	case strings.HasPrefix(name, ServiceWebhookPrefix):
-		def, ok := ServiceWebhookAction[parts[len(parts)-1]]
-		if !ok {
+		def, ok := ServiceWebhookType(parts[len(parts)-1])
+		if !ok || w.Service == nil {
 			break
 		}
-		s, err := ReceivablesServiceFromJSON("", data)
-		if err != nil {
-			break
-		}
+		s := *w.Service
 		if s.Provider == "" {
 			s.Provider = providerFromName(name)
 		}
@@ -181,6 +139,40 @@ func normalizeWebhook(name, companyID string, data json.RawMessage) (TypeDef, an
 		return def, serviceData(def, s), s.Provider, true
 	}
 	return TypeDef{}, nil, "", false
+}
+
+// invoiceData is the data of a sent invoice's delivery event for action.
+func invoiceData(action string, d InvoiceDelivered, errorMessage string) (TypeDef, any, bool) {
+	switch action {
+	case NoticeDelivered:
+		return TypeInvoiceDelivered, &d, true
+	case NoticeDeliveryConfirmed:
+		c := InvoiceDeliveryConfirmed(d)
+		return TypeInvoiceDeliveryConfirmed, &c, true
+	case NoticeFailed:
+		return TypeInvoiceDeliveryFailed, &InvoiceDeliveryFailed{InvoiceID: d.InvoiceID, InvoiceNumber: d.InvoiceNumber,
+			Destination: d.Destination, RecipientName: d.RecipientName, RecipientBID: d.RecipientBID,
+			ErrorMessage: errorMessage, Reason: ClassifyDeliveryError(errorMessage), WebhookEvent: d.WebhookEvent, Raw: d.Raw}, true
+	}
+	return TypeDef{}, nil, false
+}
+
+// NewInvoiceEvent builds the event a DOCUMENTS.INVOICE.<action> webhook would
+// have produced for an invoice status found by polling. It has no webhook id;
+// its id key is the invoice notice's (invoice id, status, time), the key
+// ApplyInvoice gives every invoice event.
+func NewInvoiceEvent(n InvoiceNotification, tc TraceContext) (Event, error) {
+	name := "DOCUMENTS.INVOICE." + n.Action
+	d := InvoiceDelivered{InvoiceID: n.InvoiceID, InvoiceNumber: n.InvoiceNumber, Destination: n.Destination,
+		RecipientName: n.RecipientName, RecipientBID: n.RecipientBID, WebhookEvent: name, Raw: compact(n.Raw)}
+	def, v, ok := invoiceData(n.Action, d, n.ErrorMessage)
+	if !ok {
+		return Event{}, fmt.Errorf("events: no invoice event for status %q", n.Action)
+	}
+	// The time is whole seconds, as a webhook's event_timestamp is.
+	at := n.At.UTC()
+	return New(def, Meta{CompanyID: n.CompanyID, Subject: n.InvoiceID, Time: at.Truncate(time.Second),
+		Key: invoiceNoticeKey(n.InvoiceID, strings.ToUpper(n.Action), at), TraceParent: tc.TraceParent, TraceState: tc.TraceState}, v)
 }
 
 func providerFromName(name string) string {
@@ -202,39 +194,6 @@ func serviceData(def TypeDef, s ReceivablesService) any {
 		v := ServicePending(s)
 		return &v
 	}
-}
-
-// ReceivablesServiceFromJSON reads the state of a receivables service from a GET
-// /v1/services/receivables or /v2/services/<provider>/receivables response (or a
-// service webhook's event_data): status, service_type, accountable_party,
-// activation_url, and the agency's account from the vfsfi block (iban, bic,
-// account_number). The top-level iban/bic are the company's own account and are
-// not the agency's, so they are not used. provider "" takes data.provider.
-func ReceivablesServiceFromJSON(provider string, data []byte) (ReceivablesService, error) {
-	var v struct {
-		Provider         string `json:"provider"`
-		Status           string `json:"status"`
-		ServiceType      string `json:"service_type"`
-		AccountableParty string `json:"accountable_party"`
-		ActivationURL    string `json:"activation_url"`
-		VFSFI            *struct {
-			IBAN          string `json:"iban"`
-			BIC           string `json:"bic"`
-			AccountNumber string `json:"account_number"`
-		} `json:"vfsfi"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return ReceivablesService{}, fmt.Errorf("events: receivables service: %w", err)
-	}
-	s := ReceivablesService{Provider: strings.ToLower(v.Provider), Status: v.Status, ServiceType: v.ServiceType,
-		AccountableParty: v.AccountableParty, ActivationURL: v.ActivationURL, Raw: compact(data)}
-	if provider != "" {
-		s.Provider = provider
-	}
-	if v.VFSFI != nil {
-		s.IBAN, s.BIC, s.AccountNumber = v.VFSFI.IBAN, v.VFSFI.BIC, v.VFSFI.AccountNumber
-	}
-	return s, nil
 }
 
 // ServiceTypeForStatus returns the event type announcing a receivables service in

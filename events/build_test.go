@@ -9,13 +9,13 @@ import (
 
 func TestFromWebhook(t *testing.T) {
 	body := readSeed(t, "webhook_invoice_delivered.json")
-	e, err := FromWebhook(body, TraceContext{})
+	e, err := fromWebhookBody(body, TraceContext{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Run("a retried webhook yields the same id", func(t *testing.T) {
 		retry := append([]byte("\n"), body...) // same body, whitespace differs
-		e2, err := FromWebhook(retry, TraceContext{TraceParent: exampleTrace})
+		e2, err := fromWebhookBody(retry, TraceContext{TraceParent: exampleTrace})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func TestFromWebhook(t *testing.T) {
 		}
 	})
 	t.Run("another fact yields another id", func(t *testing.T) {
-		other, err := FromWebhook(rewriteWebhook(t, "webhook_invoice_delivered.json", "DOCUMENTS.INVOICE.DELIVERY_CONFIRMED", nil), TraceContext{})
+		other, err := fromWebhookBody(rewriteWebhook(t, "webhook_invoice_delivered.json", "DOCUMENTS.INVOICE.DELIVERY_CONFIRMED", nil), TraceContext{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func TestFromWebhookUnrecognized(t *testing.T) {
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
-			e, err := FromWebhook([]byte(body), TraceContext{})
+			e, err := fromWebhookBody([]byte(body), TraceContext{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,10 +90,14 @@ func TestFromWebhookErrors(t *testing.T) {
 		"array not event": `[]`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := FromWebhook([]byte(body), TraceContext{}); err == nil {
+			if _, err := fromWebhookBody([]byte(body), TraceContext{}); err == nil {
 				t.Error("accepted")
 			}
 		})
+	}
+	// The catalog's own check, whoever parsed the body.
+	if _, err := FromWebhook(Webhook{Name: "DOCUMENTS.INVOICE.DELIVERED", At: time.Now()}, TraceContext{}); err == nil {
+		t.Error("a webhook without company accepted")
 	}
 }
 
@@ -109,7 +113,7 @@ func TestFailedInvoiceReason(t *testing.T) {
 }
 
 func TestServiceFromSeed(t *testing.T) {
-	s, err := ReceivablesServiceFromJSON("amili", readSeed(t, "amili_receivables_get.json"))
+	s, err := decodeService("amili", readSeed(t, "amili_receivables_get.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +194,7 @@ func TestUnknownAssignmentEventIsKept(t *testing.T) {
 }
 
 func TestApplyAssignmentOneEventAtATime(t *testing.T) {
-	snap := Assignment{ID: "a", Status: StatusOpen, CollectionStatus: CollectionUnknown, Currency: "EUR",
+	snap := AssignmentSnapshot{ID: "a", Status: StatusOpen, CollectionStatus: CollectionUnknown, Currency: "EUR",
 		DueDate: "2024-02-01", IssuedAt: "2024-01-01", CreatedAt: mustTime("2024-01-01T00:00:00Z"), UpdatedAt: mustTime("2024-01-01T00:00:00Z")}
 	rec, out, err := ApplyAssignment(AssignmentRecord{}, "c", AssignmentFacts{Snapshot: &snap}, TraceContext{})
 	if err != nil || len(out) != 1 {
@@ -198,7 +202,7 @@ func TestApplyAssignmentOneEventAtATime(t *testing.T) {
 	}
 	steps := []struct {
 		name  string
-		ev    AssignmentEvent
+		ev    AssignmentFact
 		types []string
 	}{
 		{"first delivery published", assignmentEvent("delivery_status", "d1", `{"status":"DELIVERED"}`, "", "2024-01-01T00:00:00Z", ""),
@@ -221,7 +225,7 @@ func TestApplyAssignmentOneEventAtATime(t *testing.T) {
 			nil},
 	}
 	for _, s := range steps {
-		rec, out, err = ApplyAssignment(rec, "c", AssignmentFacts{Events: []AssignmentEvent{s.ev}}, TraceContext{})
+		rec, out, err = ApplyAssignment(rec, "c", AssignmentFacts{Events: []AssignmentFact{s.ev}}, TraceContext{})
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
@@ -258,7 +262,7 @@ func FuzzFromWebhook(f *testing.F) {
 		f.Add(readSeed(f, s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		e, err := FromWebhook(body, TraceContext{})
+		e, err := fromWebhookBody(body, TraceContext{})
 		if err != nil {
 			return
 		}

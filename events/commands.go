@@ -149,9 +149,6 @@ type Amount struct {
 	raw json.RawMessage
 }
 
-// AmountOf returns an Amount holding d (for building commands in Go).
-func AmountOf(d Decimal) Amount { b, _ := json.Marshal(d.String()); return Amount{raw: b} }
-
 // UnmarshalJSON keeps the raw token; Check judges it.
 func (a *Amount) UnmarshalJSON(b []byte) error {
 	a.raw = append(json.RawMessage(nil), b...)

@@ -89,9 +89,11 @@ func (d Decimal) String() string {
 
 // ctx has enough precision for any amount of money and errors on inexact results,
 // so Add and Sub are exact or panic (they cannot be inexact at this precision).
-var ctx = apd.BaseContext.WithPrecision(100)
-
-func init() { ctx.Traps = apd.DefaultTraps | apd.Inexact | apd.Rounded }
+var ctx = func() *apd.Context {
+	c := apd.BaseContext.WithPrecision(100)
+	c.Traps = apd.DefaultTraps | apd.Inexact | apd.Rounded
+	return c
+}()
 
 // Add returns d+o exactly.
 func (d Decimal) Add(o Decimal) Decimal {

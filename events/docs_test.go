@@ -220,8 +220,7 @@ func eventsMarkdown(t testing.TB, fd fieldDocs) []byte {
 
 	w("## Subjects and stream\n\n")
 	w("Subject: `%s.<company_id>.<aggregate>.<name>`. Each variable token goes through `SanitizeToken`: letters, digits, `-` and `_` are kept; every other byte (`.`, `*`, `>`, whitespace, control, non-ASCII, invalid UTF-8, `%%`) becomes `%%XX`, so the token is always one valid NATS token and distinct inputs stay distinct; the empty string becomes `%%`; tokens over 96 bytes are cut to a prefix plus a hash.\n\n", SubjectRoot)
-	sc := DefaultStreamConfig()
-	w("Stream (`events.DefaultStreamConfig`): name `%s`, subjects `%s`, max age %s (30 days), %d replicas, duplicate window %s.\n\n", sc.Name, strings.Join(sc.Subjects, ", "), sc.MaxAge, sc.Replicas, sc.DuplicateWindow)
+	w("Stream: name `%s`, subjects `%s`, max age %s (30 days), duplicate window %s; replicas `STREAM_REPLICAS` (default 1, a single server; deploy/k8s sets 3 for its three-node cluster).\n\n", StreamName, StreamSubjects, StreamMaxAge, StreamDuplicateWindow)
 
 	w("## Catalog\n\n| CloudEvents type | subject (after `<company_id>`) | Go data type | from |\n|---|---|---|---|\n")
 	for _, d := range Types() {
@@ -276,7 +275,7 @@ func eventsMarkdown(t testing.TB, fd fieldDocs) []byte {
 
 // assumptions lists every guess about Maventa field names or event names.
 var assumptions = []string{
-	"Receivables service webhook: name not published; assumed `SERVICES.<...>.<ACTION>` with ACTION in `ServiceWebhookAction` (ACTIVATED/ACTIVE, REJECTED, PENDING) and event_data shaped like `GET /v1/services/receivables` (`provider`, `status`, `service_type`, `accountable_party`, `activation_url`, `vfsfi{iban,bic,account_number}`). Other `SERVICES.*` names become `unrecognized`.",
+	"Receivables service webhook: name not published; assumed `SERVICES.<...>.<ACTION>` with ACTION in `ServiceWebhookType` (ACTIVATED/ACTIVE, REJECTED, PENDING) and event_data shaped like `GET /v1/services/receivables` (`provider`, `status`, `service_type`, `accountable_party`, `activation_url`, `vfsfi{iban,bic,account_number}`). Other `SERVICES.*` names become `unrecognized`.",
 	"Amili's IBAN/BIC are read from the `vfsfi` block (seed 004); the top-level `iban`/`bic` are the company's own account.",
 	"`DOCUMENTS.<TYPE>.*` for non-invoices: document id read from `event_data.document_id`, else `event_data.id`.",
 	"Assignment event data (only `paid`, `freeze`, `freeze_confirmed`, `unfreezed` are shown by Maventa): `comment` text from `comment`/`text`/`message`; due dates from `due_date`/`new_due_date`; `credit_note` number from `credit_note_number`/`number` and sum from `sum`/`credit_sum`/`sum_credited`; `interest_paid` from `sum_paid`/`sum`/`interest`/`interest_paid`; `cash_discount` from `sum`/`cash_discount`/`discount`; `credit_loss` from `sum`/`credit_loss`; `service_level_changed` from `service_level`/`level`; `delivery_status` from `status`/`delivery_status`.",

@@ -223,7 +223,7 @@ var (
 
 func serviceType[T any](name, desc string) TypeDef {
 	d := webhookType[T](name, desc,
-		"the service activation webhook (name not published by Maventa, see ServiceWebhookAction) or a state change seen on `GET /v2/services/<provider>/receivables`",
+		"the service activation webhook (name not published by Maventa, see ServiceWebhookType) or a state change seen on `GET /v2/services/<provider>/receivables`",
 		"provider (`amili` or `ropo`)")
 	d.IDKey = "WebhookHash of the webhook; when polled: provider, status, iban, bic, activation_url"
 	return d
@@ -250,13 +250,13 @@ var allTypes = []TypeDef{
 	TypeUnrecognized,
 }
 
-var (
-	byType        = map[string]TypeDef{}
-	byMaventaType = map[string]TypeDef{}
-)
+// byType and byMaventaType index allTypes by CloudEvents type and by Maventa
+// assignment event type.
+var byType, byMaventaType = indexTypes(allTypes)
 
-func init() {
-	for _, d := range allTypes {
+func indexTypes(defs []TypeDef) (byType, byMaventaType map[string]TypeDef) {
+	byType, byMaventaType = map[string]TypeDef{}, map[string]TypeDef{}
+	for _, d := range defs {
 		byType[d.Type()] = d
 		if d.MaventaType != "" {
 			byMaventaType[d.MaventaType] = d
@@ -265,6 +265,7 @@ func init() {
 	// Maventa's collection status table names the tratta step "tratta"; the
 	// event type list says "tratta_sent". Both are the same step.
 	byMaventaType["tratta"] = TypeAssignmentTrattaSent
+	return byType, byMaventaType
 }
 
 // Types returns every event type of the catalog, in documentation order.

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -193,7 +194,10 @@ func ClassifyDeliveryError(msg string) Reason {
 	return ReasonOther
 }
 
-// creators is who may create each assignment event type, per Maventa's docs.
+// creators is who may create each assignment event type, per Maventa's docs
+// (seed 003, "Event types and usage"). With collectionRules it is this
+// service's one copy of seed 003's tables: the client and the sandbox read it
+// through the functions below.
 var creators = map[string][]Party{
 	"comment": {PartyCompany, PartyAgency}, "paid": {PartyCompany, PartyAgency},
 	"close": {PartyAgency}, "partially_closed": {PartyAgency},
@@ -205,6 +209,34 @@ var creators = map[string][]Party{
 	"legal_collection_started": {PartyAgency}, "application_for_enforcement": {PartyAgency},
 	"lack_of_means": {PartyAgency}, "payment_plan": {PartyAgency}, "credit_loss_suggestion": {PartyAgency},
 	"credit_loss": {PartyCompany}, "service_level_changed": {PartyAgency}, "delivery_status": {PartyMaventa},
+}
+
+// CreatorsOf returns who may create an assignment event type (the company,
+// the agency, Maventa), nil for a type Maventa does not document.
+func CreatorsOf(eventType string) []Party { return slices.Clone(creators[eventType]) }
+
+// AssignmentEventTypes returns, sorted, every assignment event type Maventa
+// documents.
+func AssignmentEventTypes() []string { return slices.Sorted(maps.Keys(creators)) }
+
+// CompanyMayCreate reports whether a company may create assignment events of
+// eventType (seed 003: "both" and "only sender company").
+func CompanyMayCreate(eventType string) bool {
+	return slices.Contains(creators[eventType], PartyCompany)
+}
+
+// agencyOnly reports whether only the agency may create eventType.
+func agencyOnly(eventType string) bool {
+	ps := creators[eventType]
+	return len(ps) == 1 && ps[0] == PartyAgency
+}
+
+// CollectionStarted reports whether an assignment in collection status has
+// gone past reminders: debt collection or a later step (legal collection,
+// payment plan...).
+func CollectionStarted(status string) bool {
+	rank, onLadder := ladder[status]
+	return !onLadder || rank >= ladder[CollectionDebtCollection]
 }
 
 // PartyFor returns who created an assignment event. A type only one party may
@@ -230,10 +262,10 @@ func PartyFor(eventType, partyID, companyID string, agencyParties []string) Part
 // AgencyPartyIDs returns the party ids of the events only the agency may create
 // (reminders, collection steps, close...): whoever created those is the agency,
 // so the same party id on a paid or comment event is the agency too.
-func AgencyPartyIDs(evs []AssignmentEvent) []string {
+func AgencyPartyIDs(evs []AssignmentFact) []string {
 	var ids []string
 	for _, ev := range evs {
-		if ps := creators[ev.Type]; len(ps) == 1 && ps[0] == PartyAgency && ev.PartyID != "" && !slices.Contains(ids, ev.PartyID) {
+		if agencyOnly(ev.Type) && ev.PartyID != "" && !slices.Contains(ids, ev.PartyID) {
 			ids = append(ids, ev.PartyID)
 		}
 	}
@@ -251,11 +283,11 @@ func reactionRank(eventType string) int {
 	return 0
 }
 
-// SortAssignmentEvents orders assignment events as Maventa's history does:
+// SortAssignmentFacts orders assignment events as Maventa's history does:
 // happened_at (created_at when absent), then created_at, then agency reactions
 // after what caused them, then id, so that one order holds everywhere.
-func SortAssignmentEvents(evs []AssignmentEvent) {
-	slices.SortStableFunc(evs, func(a, b AssignmentEvent) int {
+func SortAssignmentFacts(evs []AssignmentFact) {
+	slices.SortStableFunc(evs, func(a, b AssignmentFact) int {
 		return compareEvents(eventTime(a), a.CreatedAt, a.Type, a.ID, eventTime(b), b.CreatedAt, b.Type, b.ID)
 	})
 }

@@ -144,7 +144,7 @@ func TestPartyFor(t *testing.T) {
 }
 
 func TestAgencyPartyIDsComeFromAgencyOnlyEvents(t *testing.T) {
-	evs := []AssignmentEvent{
+	evs := []AssignmentFact{
 		{Type: "paid", PartyID: "p-paid"},
 		{Type: "reminder_sent", PartyID: "p-agency"},
 		{Type: "close", PartyID: "p-agency"},
@@ -156,16 +156,16 @@ func TestAgencyPartyIDsComeFromAgencyOnlyEvents(t *testing.T) {
 	}
 }
 
-func TestSortAssignmentEventsPutsReactionsAfterTheirCauses(t *testing.T) {
+func TestSortAssignmentFactsPutsReactionsAfterTheirCauses(t *testing.T) {
 	at := time.Date(2026, 12, 4, 6, 38, 9, 0, time.UTC)
 	later := at.Add(time.Hour)
-	evs := []AssignmentEvent{
+	evs := []AssignmentFact{
 		{ID: "a", Type: "close", CreatedAt: at, HappenedAt: &at},
 		{ID: "z", Type: "paid", CreatedAt: at, HappenedAt: &at},
 		{ID: "m", Type: "reminder_sent", CreatedAt: later}, // no happened_at: created_at counts
 		{ID: "b", Type: "interest_paid", CreatedAt: at, HappenedAt: &at},
 	}
-	SortAssignmentEvents(evs)
+	SortAssignmentFacts(evs)
 	var got []string
 	for _, e := range evs {
 		got = append(got, e.Type)

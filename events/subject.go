@@ -99,25 +99,6 @@ func ValidToken(s string) bool {
 	return true
 }
 
-// StreamConfig is the JetStream stream the events are stored in, as plain values
-// (this package imports no NATS): the publisher and consumers map it onto
-// jetstream.StreamConfig.
-type StreamConfig struct {
-	// Name is the stream name.
-	Name string
-	// Subjects are the subjects the stream captures.
-	Subjects []string
-	// MaxAge is how long an event is kept (limits retention).
-	MaxAge time.Duration
-	// Replicas is the number of stream replicas (1 for a single server; 3 in a cluster).
-	Replicas int
-	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id (= event id) to
-	// drop a re-published event. Maventa retries a webhook every hour for 24 hours:
-	// two hours catch the first retry; later ones carry the same event id, which is
-	// what consumers de-duplicate on.
-	DuplicateWindow time.Duration
-}
-
 // Stream defaults: the stream every event is published to.
 const (
 	// StreamName is the JetStream stream name.
@@ -126,20 +107,9 @@ const (
 	StreamSubjects = SubjectRoot + ".>"
 	// StreamMaxAge is the retention: 30 days.
 	StreamMaxAge = 30 * 24 * time.Hour
-	// StreamReplicas is for a three-node cluster; a single server (tests,
-	// development) must override it with 1.
-	StreamReplicas = 3
-	// StreamDuplicateWindow: see StreamConfig.DuplicateWindow.
+	// StreamDuplicateWindow is how long JetStream remembers a Nats-Msg-Id (=
+	// event id) to drop a re-published event. Maventa retries a webhook every
+	// hour for 24 hours: two hours catch the first retry; later ones carry the
+	// same event id, which is what consumers de-duplicate on.
 	StreamDuplicateWindow = 2 * time.Hour
 )
-
-// DefaultStreamConfig returns the stream configuration with the defaults above.
-func DefaultStreamConfig() StreamConfig {
-	return StreamConfig{
-		Name:            StreamName,
-		Subjects:        []string{StreamSubjects},
-		MaxAge:          StreamMaxAge,
-		Replicas:        StreamReplicas,
-		DuplicateWindow: StreamDuplicateWindow,
-	}
-}

@@ -63,13 +63,6 @@ func TestSubjectFor(t *testing.T) {
 	}
 }
 
-func TestDefaultStreamConfig(t *testing.T) {
-	c := DefaultStreamConfig()
-	if c.Name == "" || len(c.Subjects) != 1 || c.Subjects[0] != "receivables.events.>" || c.MaxAge != 30*24*60*60*1e9 || c.Replicas < 1 {
-		t.Errorf("unexpected stream config %+v", c)
-	}
-}
-
 func FuzzSanitizeToken(f *testing.F) {
 	for _, s := range []string{"", "a.b", "*", ">", " ", "\x00", "\xff", "ä", "%", "53a4e05d-42f0-4e76-acd6-968ab4558c6f", "_"} {
 		f.Add(s, "x")

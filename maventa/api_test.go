@@ -130,8 +130,8 @@ func TestReceivablesEndpoints(t *testing.T) {
 	ctx := context.Background()
 	evs, err := c.ListAssignmentEvents(ctx, testCompany, "a1")
 	must(t, err)
-	if d, _ := evs[0].CommentData(); d.Text() != "hi" {
-		t.Errorf("comment = %+v", d)
+	if f, err := evs[0].Fact(); err != nil || f.Values.Text != "hi" {
+		t.Errorf("comment = %+v, %v", f.Values, err)
 	}
 	ov, err := c.AssignmentsOverview(ctx, testCompany)
 	must(t, err)

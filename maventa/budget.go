@@ -13,12 +13,6 @@ import (
 // only what priority calls leave, and at most BackgroundShare of a host.
 type backgroundKey struct{}
 
-// WithPriority marks the calls made with ctx as priority: they go before any
-// waiting background call. This is the default; use it to undo WithBackground.
-func WithPriority(ctx context.Context) context.Context {
-	return context.WithValue(ctx, backgroundKey{}, false)
-}
-
 // WithBackground marks the calls made with ctx as background (reconciliation
 // polling): they wait while a priority call waits for the same host, and use at
 // most Config.BackgroundShare of the host's requests per second.

@@ -1,5 +1,6 @@
 // Package maventa is a client for Maventa's AutoXChange (AX) and Receivables REST
-// APIs and the decoder of Maventa webhook payloads.
+// APIs and the decoder of Maventa webhook payloads. It owns Maventa's wire format:
+// domain.go reads what Maventa said into package events' inputs.
 //
 // Every call authenticates with an OAuth2 client-credentials token per
 // (company, scope), retries transient failures with jittered exponential backoff,

@@ -23,14 +23,14 @@ func BenchmarkDecodeAssignment(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DecodeAssignment(data); err != nil {
+		if _, err := decodeAssignment(data); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func BenchmarkEncodeAssignment(b *testing.B) {
-	a, err := DecodeAssignment(assignmentWithEvents(12))
+	a, err := decodeAssignment(assignmentWithEvents(12))
 	if err != nil {
 		b.Fatal(err)
 	}

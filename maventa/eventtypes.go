@@ -3,7 +3,6 @@ package maventa
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/maventa-bridge/maventa-events/events"
 )
@@ -57,68 +56,36 @@ const (
 	CreatorMaventa Creator = "maventa"
 )
 
-// EventCreators is seed 003's table of who may create each event type.
-var EventCreators = map[EventType]Creator{
-	EventComment:                   CreatorBoth,
-	EventPaid:                      CreatorBoth,
-	EventClose:                     CreatorAgency,
-	EventPartiallyClosed:           CreatorAgency,
-	EventDueDateChangeRequest:      CreatorCompany,
-	EventDueDateChanged:            CreatorAgency,
-	EventCreditNote:                CreatorCompany,
-	EventCancel:                    CreatorCompany,
-	EventFreeze:                    CreatorCompany,
-	EventFreezeConfirmed:           CreatorAgency,
-	EventUnfreezed:                 CreatorAgency,
-	EventInterestPaid:              CreatorAgency,
-	EventCashDiscount:              CreatorAgency,
-	EventReminderSent:              CreatorAgency,
-	EventSecondReminderSent:        CreatorAgency,
-	EventCollectionStarted:         CreatorAgency,
-	EventSecondDemandSent:          CreatorAgency,
-	EventTrattaSent:                CreatorAgency,
-	EventLegalCollectionStarted:    CreatorAgency,
-	EventApplicationForEnforcement: CreatorAgency,
-	EventLackOfMeans:               CreatorAgency,
-	EventPaymentPlan:               CreatorAgency,
-	EventCreditLossSuggestion:      CreatorAgency,
-	EventCreditLoss:                CreatorCompany,
-	EventServiceLevelChanged:       CreatorAgency,
-	EventDeliveryStatus:            CreatorMaventa,
+// EventCreator returns who may create an event type (seed 003's table, kept
+// in package events); false for a type Maventa does not document.
+func EventCreator(t EventType) (Creator, bool) {
+	ps := events.CreatorsOf(string(t))
+	switch {
+	case len(ps) == 0:
+		return "", false
+	case len(ps) > 1:
+		return CreatorBoth, true
+	case ps[0] == events.PartyCompany:
+		return CreatorCompany, true
+	case ps[0] == events.PartyAgency:
+		return CreatorAgency, true
+	}
+	return CreatorMaventa, true
 }
 
 // CompanyMayCreate reports whether a company may POST an event of type t.
 // Unknown types are refused: sending them would only earn a 4xx.
-func CompanyMayCreate(t EventType) bool {
-	c, ok := EventCreators[t]
-	return ok && (c == CreatorCompany || c == CreatorBoth)
-}
+func CompanyMayCreate(t EventType) bool { return events.CompanyMayCreate(string(t)) }
 
 // CompanyEventTypes returns, sorted, the event types a company may create.
 func CompanyEventTypes() []EventType {
 	var out []EventType
-	for t := range EventCreators {
-		if CompanyMayCreate(t) {
-			out = append(out, t)
+	for _, t := range events.AssignmentEventTypes() {
+		if events.CompanyMayCreate(t) {
+			out = append(out, EventType(t))
 		}
 	}
-	slices.Sort(out)
 	return out
-}
-
-// CollectionStatusSetBy is seed 003's table of the collection_status each agency
-// event sets. credit_loss deliberately does not change it.
-var CollectionStatusSetBy = map[EventType]string{
-	EventReminderSent:              "reminder_sent",
-	EventSecondReminderSent:        "reminder_sent",
-	EventCollectionStarted:         "debt_collection",
-	EventSecondDemandSent:          "debt_collection",
-	EventTrattaSent:                "debt_collection",
-	EventLegalCollectionStarted:    "legal_collection",
-	EventApplicationForEnforcement: "recovery_proceedings",
-	EventCreditLossSuggestion:      "debt_surveillance",
-	EventLackOfMeans:               "lack_of_means",
-	EventPaymentPlan:               "payment_plan",
 }
 
 // PaidData is the data of a paid event. SumPaid is negative when marking a credit note used.
@@ -166,14 +133,6 @@ type DueDateData struct {
 	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
-// DeliveryStatusData is the data of a delivery_status event ("DELIVERED", "FAILED"...).
-type DeliveryStatusData struct {
-	// Status is the original invoice's delivery status.
-	Status string `json:"status"`
-	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:",embed,inline"`
-}
-
 // CommentData is the data of a comment event. Which of "comment" or "message"
 // Maventa uses is ASSUMED unknown; both are read, Text returns whichever is set.
 type CommentData struct {
@@ -193,86 +152,6 @@ func (d CommentData) Text() string {
 	return d.Message
 }
 
-// AmountData is the data of interest_paid and cash_discount events. The field name
-// "sum" is ASSUMED (seed 003 gives no example).
-type AmountData struct {
-	// Sum is the interest paid or discount applied.
-	Sum events.Decimal `json:"sum"`
-	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:",embed,inline"`
-}
-
-// checkType returns an error when e is not one of types.
-func (e Event) checkType(types ...EventType) error {
-	if slices.Contains(types, e.Type) {
-		return nil
-	}
-	return fmt.Errorf("maventa: event %s has type %q, want %v", e.ID, e.Type, types)
-}
-
-// PaidData decodes the data of a paid event.
-func (e Event) PaidData() (PaidData, error) {
-	var d PaidData
-	if err := e.checkType(EventPaid); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// CreditNoteData decodes the data of a credit_note event.
-func (e Event) CreditNoteData() (CreditNoteData, error) {
-	var d CreditNoteData
-	if err := e.checkType(EventCreditNote); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// FreezeData decodes the data of freeze, freeze_confirmed and unfreezed events.
-func (e Event) FreezeData() (FreezeData, error) {
-	var d FreezeData
-	if err := e.checkType(EventFreeze, EventFreezeConfirmed, EventUnfreezed); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// DueDateData decodes the data of due_date_change_request and due_date_changed events.
-func (e Event) DueDateData() (DueDateData, error) {
-	var d DueDateData
-	if err := e.checkType(EventDueDateChangeRequest, EventDueDateChanged); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// DeliveryStatusData decodes the data of a delivery_status event.
-func (e Event) DeliveryStatusData() (DeliveryStatusData, error) {
-	var d DeliveryStatusData
-	if err := e.checkType(EventDeliveryStatus); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// CommentData decodes the data of a comment event.
-func (e Event) CommentData() (CommentData, error) {
-	var d CommentData
-	if err := e.checkType(EventComment); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
-// AmountData decodes the data of interest_paid and cash_discount events.
-func (e Event) AmountData() (AmountData, error) {
-	var d AmountData
-	if err := e.checkType(EventInterestPaid, EventCashDiscount); err != nil {
-		return d, err
-	}
-	return d, decodeData(string(e.Type), e.Data, &d)
-}
-
 // NewEvent is an event a company adds to an assignment (POST
 // /v1/assignments/{id}/events). Build it with the NewXxxEvent helpers or set Data
 // to any JSON-encodable value.
@@ -288,12 +167,6 @@ func NewPaidEvent(d PaidData) NewEvent { return NewEvent{Type: EventPaid, Data: 
 
 // NewCreditNoteEvent links a credit note to an assignment.
 func NewCreditNoteEvent(d CreditNoteData) NewEvent { return NewEvent{Type: EventCreditNote, Data: d} }
-
-// NewFreezeEvent requests a suspension of collection until endDate (YYYY-MM-DD).
-func NewFreezeEvent(endDate string) NewEvent {
-	t := true
-	return NewEvent{Type: EventFreeze, Data: FreezeData{Frozen: &t, EndDate: endDate}}
-}
 
 // NewDueDateChangeRequestEvent asks the agency to move the due date (YYYY-MM-DD).
 func NewDueDateChangeRequestEvent(dueDate string) NewEvent {
@@ -317,7 +190,7 @@ func (n NewEvent) Validate() error {
 		return &ValidationError{Field: "event type", Problem: "empty"}
 	}
 	if !CompanyMayCreate(n.Type) {
-		who, ok := EventCreators[n.Type]
+		who, ok := EventCreator(n.Type)
 		if !ok {
 			return &ValidationError{Field: "event type", Problem: fmt.Sprintf("%q is not an event type a company may create (allowed: %v)", n.Type, CompanyEventTypes())}
 		}

@@ -199,3 +199,12 @@ const assignmentJSON = `{
       }
     ]
 }`
+
+// decodeAssignment decodes one assignment JSON object as the client does.
+func decodeAssignment(data []byte) (Assignment, error) {
+	var a Assignment
+	if err := Unmarshal(data, &a); err != nil {
+		return Assignment{}, err
+	}
+	return a, nil
+}

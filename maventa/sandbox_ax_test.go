@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
@@ -20,15 +21,16 @@ import (
 type hookReceiver struct {
 	srv   *httptest.Server
 	mu    sync.Mutex
-	hooks map[string][]maventa.Webhook // by request path
+	hooks map[string][]events.Webhook // by request path
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
 	t.Helper()
-	h := &hookReceiver{hooks: map[string][]maventa.Webhook{}}
+	h := &hookReceiver{hooks: map[string][]events.Webhook{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		wh, err := maventa.ParseWebhook(body)
+		env, err := maventa.ParseWebhookEnvelope(body)
+		wh := env.Input(body)
 		if err != nil {
 			t.Errorf("webhook %s: %v", body, err)
 			w.WriteHeader(http.StatusBadRequest)
@@ -43,10 +45,10 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 	return h
 }
 
-func (h *hookReceiver) at(path string) []maventa.Webhook {
+func (h *hookReceiver) at(path string) []events.Webhook {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]maventa.Webhook(nil), h.hooks[path]...)
+	return append([]events.Webhook(nil), h.hooks[path]...)
 }
 
 func waitHooks(t *testing.T, sb *sandbox.Sandbox) {
@@ -108,17 +110,17 @@ func TestSandboxNotifications(t *testing.T) {
 	theirs := e.invoice(t, sbOther, "N2", "10.00", "Debtor Oy", "1111111-1")
 	waitHooks(t, e.sb)
 	ownHooks := rcv.at("/own")
-	if len(ownHooks) != 1 || ownHooks[0].Event != "DOCUMENTS.INVOICE.DELIVERED" || ownHooks[0].CompanyID != sbCompany {
+	if len(ownHooks) != 1 || ownHooks[0].Name != "DOCUMENTS.INVOICE.DELIVERED" || ownHooks[0].CompanyID != sbCompany {
 		t.Fatalf("own hooks = %+v", ownHooks)
 	}
-	if d, err := ownHooks[0].DocumentEvent(); err != nil || d.InvoiceID != mine.InvoiceID || d.InvoiceNumber != "N1" {
-		t.Errorf("own document event = %+v, %v", d, err)
+	if d := ownHooks[0].Document; d.InvoiceID != mine.InvoiceID || d.InvoiceNumber != "N1" {
+		t.Errorf("own document event = %+v", d)
 	}
 	companies := map[string]bool{}
 	for _, h := range rcv.at("/vendor") {
 		companies[h.CompanyID] = true
-		if d, err := h.DocumentEvent(); err != nil || (d.InvoiceID != mine.InvoiceID && d.InvoiceID != theirs.InvoiceID) {
-			t.Errorf("vendor document event = %+v, %v", d, err)
+		if d := h.Document; d.InvoiceID != mine.InvoiceID && d.InvoiceID != theirs.InvoiceID {
+			t.Errorf("vendor document event = %+v", d)
 		}
 	}
 	if !companies[sbCompany] || !companies[sbOther] {

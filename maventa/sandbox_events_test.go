@@ -51,9 +51,9 @@ func TestSandboxCompanyEvents(t *testing.T) {
 	t.Run("paid in full closes", func(t *testing.T) {
 		id := newAssignment("P1", "200.50")
 		ev := add(id, maventa.NewPaidEvent(maventa.PaidData{SumPaid: events.MustDecimal("200.5"), BookedAt: today, ArchiveNumber: "12345"}))
-		d, err := ev.PaidData()
-		if err != nil || d.SumPaid.Cmp(events.MustDecimal("200.5")) != 0 || d.BookedAt != today || d.ArchiveNumber != "12345" {
-			t.Errorf("paid data = %+v, %v", d, err)
+		d := valuesOf(t, ev)
+		if d.Amount == nil || d.Amount.Cmp(events.MustDecimal("200.5")) != 0 || dateOf(d.BookedOn) != today || d.ArchiveNumber != "12345" {
+			t.Errorf("paid data = %+v", d)
 		}
 		a := get(id)
 		if a.Paid.Cmp(a.Sum) != 0 || a.Sum.String() != "200.50" {
@@ -61,7 +61,7 @@ func TestSandboxCompanyEvents(t *testing.T) {
 		}
 		closedByAgency("paid", a)
 		// Closed: a further payment is refused (422, permanent), a comment is not.
-		_, err = e.c.AddEvent(ctx, sbCompany, id, maventa.NewPaidEvent(maventa.PaidData{SumPaid: events.MustDecimal("1")}))
+		_, err := e.c.AddEvent(ctx, sbCompany, id, maventa.NewPaidEvent(maventa.PaidData{SumPaid: events.MustDecimal("1")}))
 		var ae *maventa.APIError
 		if !errors.As(err, &ae) || ae.Status != http.StatusUnprocessableEntity || !maventa.IsPermanent(err) {
 			t.Errorf("paid on closed assignment: %v", err)
@@ -88,8 +88,8 @@ func TestSandboxCompanyEvents(t *testing.T) {
 			t.Fatalf("credit note invoice: %+v, %v", res, err)
 		}
 		ev := add(res.AssignmentID, maventa.NewPaidEvent(maventa.PaidData{SumPaid: events.MustDecimal("-25.00"), BookedAt: today}))
-		if d, err := ev.PaidData(); err != nil || d.SumPaid.String() != "-25.00" {
-			t.Errorf("negative paid data = %+v, %v", d, err)
+		if d := valuesOf(t, ev); amountOf(d.Amount) != "-25.00" {
+			t.Errorf("negative paid data = %+v", d)
 		}
 		a := get(res.AssignmentID)
 		if a.Paid.Cmp(events.MustDecimal("-25")) != 0 {
@@ -101,8 +101,8 @@ func TestSandboxCompanyEvents(t *testing.T) {
 	t.Run("credit note", func(t *testing.T) {
 		full := newAssignment("C1", "80.00")
 		ev := add(full, maventa.NewCreditNoteEvent(maventa.CreditNoteData{Number: "CN-80", Sum: events.MustDecimal("80.00")}))
-		if d, err := ev.CreditNoteData(); err != nil || d.Number != "CN-80" || d.Sum.String() != "80.00" {
-			t.Errorf("credit note data = %+v, %v", d, err)
+		if d := valuesOf(t, ev); d.CreditNoteNumber != "CN-80" || amountOf(d.Amount) != "80.00" {
+			t.Errorf("credit note data = %+v", d)
 		}
 		a := get(full)
 		if a.Paid.Cmp(events.MustDecimal("80")) != 0 || a.Sum.String() != "80.00" {
@@ -121,16 +121,16 @@ func TestSandboxCompanyEvents(t *testing.T) {
 		id := newAssignment("D1", "10.00")
 		want := e.clock.Now().AddDate(0, 0, 60).Format(time.DateOnly)
 		ev := add(id, maventa.NewDueDateChangeRequestEvent(want))
-		if d, err := ev.DueDateData(); err != nil || d.DueDate != want {
-			t.Errorf("request data = %+v, %v", d, err)
+		if d := valuesOf(t, ev); dateOf(d.DueDate) != want {
+			t.Errorf("request data = %+v", d)
 		}
 		a := get(id)
 		changed := eventsOf(a, maventa.EventDueDateChanged)
 		if a.DueDate != want || len(changed) != 1 || changed[0].PartyID == sbCompany {
 			t.Fatalf("due date %q, due_date_changed %+v", a.DueDate, changed)
 		}
-		if d, err := changed[0].DueDateData(); err != nil || d.DueDate != want {
-			t.Errorf("due_date_changed data = %+v, %v", d, err)
+		if d := valuesOf(t, changed[0]); dateOf(d.DueDate) != want {
+			t.Errorf("due_date_changed data = %+v", d)
 		}
 	})
 
@@ -146,8 +146,8 @@ func TestSandboxCompanyEvents(t *testing.T) {
 		if a.DueDate != before || len(eventsOf(a, maventa.EventDueDateChanged)) != 0 || len(comments) != 1 || comments[0].PartyID == sbCompany {
 			t.Fatalf("rejected change: due %q (was %q), comments %+v", a.DueDate, before, comments)
 		}
-		if d, err := comments[0].CommentData(); err != nil || d.Text() == "" {
-			t.Errorf("rejection comment = %+v, %v", d, err)
+		if d := valuesOf(t, comments[0]); d.Text == "" {
+			t.Errorf("rejection comment = %+v", d)
 		}
 		if a.CollectionStatus != "debt_collection" {
 			t.Errorf("collection_status = %q", a.CollectionStatus)
@@ -167,25 +167,26 @@ func TestSandboxCompanyEvents(t *testing.T) {
 	t.Run("freeze confirmed", func(t *testing.T) {
 		id := newAssignment("F1", "10.00")
 		end := e.clock.Now().AddDate(0, 1, 0).Format(time.DateOnly)
-		ev := add(id, maventa.NewFreezeEvent(end))
-		if d, err := ev.FreezeData(); err != nil || d.Frozen == nil || !*d.Frozen || d.EndDate != end {
-			t.Errorf("freeze data = %+v, %v", d, err)
+		frozen := true
+		ev := add(id, maventa.NewEvent{Type: maventa.EventFreeze, Data: maventa.FreezeData{Frozen: &frozen, EndDate: end}})
+		if d := valuesOf(t, ev); !d.Frozen || dateOf(d.EndDate) != end {
+			t.Errorf("freeze data = %+v", d)
 		}
 		a := get(id)
 		conf := eventsOf(a, maventa.EventFreezeConfirmed)
 		if len(conf) != 1 || a.Status != "open" {
 			t.Fatalf("freeze_confirmed = %+v, status %q", conf, a.Status)
 		}
-		if d, err := conf[0].FreezeData(); err != nil || d.EndDate != end || d.HappenedAt != today {
-			t.Errorf("freeze_confirmed data = %+v, %v", d, err)
+		if d := valuesOf(t, conf[0]); dateOf(d.EndDate) != end || dateOf(d.HappenedOn) != today {
+			t.Errorf("freeze_confirmed data = %+v", d)
 		}
 	})
 
 	t.Run("comment", func(t *testing.T) {
 		id := newAssignment("K1", "10.00")
 		ev := add(id, maventa.NewCommentEvent("Asiakas lupasi maksaa perjantaina"))
-		if d, err := ev.CommentData(); err != nil || d.Text() != "Asiakas lupasi maksaa perjantaina" {
-			t.Errorf("comment data = %+v, %v", d, err)
+		if d := valuesOf(t, ev); d.Text != "Asiakas lupasi maksaa perjantaina" {
+			t.Errorf("comment data = %+v", d)
 		}
 		if a := get(id); a.Status != "open" || len(eventsOf(a, maventa.EventComment)) != 1 {
 			t.Errorf("after comment: %+v", a)
@@ -266,19 +267,15 @@ func TestSandboxAgencyEventsDecode(t *testing.T) {
 		if len(evs) != 1 || evs[0].PartyID != agency {
 			t.Fatalf("%s events = %+v (agency %s)", typ, evs, agency)
 		}
-		d, err := evs[0].AmountData()
+		d := valuesOf(t, evs[0])
 		want := map[maventa.EventType]string{maventa.EventInterestPaid: "1.37", maventa.EventCashDiscount: "3.00"}[typ]
-		if err != nil || d.Sum.Cmp(events.MustDecimal(want)) != 0 {
-			t.Errorf("%s data = %+v, %v", typ, d, err)
+		if d.Amount == nil || d.Amount.Cmp(events.MustDecimal(want)) != 0 {
+			t.Errorf("%s data = %+v", typ, d)
 		}
 	}
 	var statuses []string
 	for _, ev := range eventsOf(a, maventa.EventDeliveryStatus) {
-		d, err := ev.DeliveryStatusData()
-		if err != nil {
-			t.Fatal(err)
-		}
-		statuses = append(statuses, d.Status)
+		statuses = append(statuses, valuesOf(t, ev).DeliveryStatus)
 		if ev.PartyID == sbCompany || ev.PartyID == agency {
 			t.Errorf("delivery_status party_id = %q, want Maventa's", ev.PartyID)
 		}

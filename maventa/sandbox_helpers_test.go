@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
@@ -119,4 +120,31 @@ func (e *sbEnv) invoice(t *testing.T, company, number, sum, debtor, bid string) 
 		t.Fatalf("invoice %s created no assignment: %+v", number, res)
 	}
 	return res
+}
+
+// valuesOf is ev's data as the consumers read it (Event.Fact).
+func valuesOf(t *testing.T, ev maventa.Event) events.AssignmentValues {
+	t.Helper()
+	f, err := ev.Fact()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Values.Err != nil {
+		t.Errorf("event %s data: %v", ev.ID, f.Values.Err)
+	}
+	return f.Values
+}
+
+func dateOf(d *events.Date) string {
+	if d == nil {
+		return ""
+	}
+	return string(*d)
+}
+
+func amountOf(d *events.Decimal) string {
+	if d == nil {
+		return "<none>"
+	}
+	return d.String()
 }

@@ -184,10 +184,11 @@ func TestSandboxAXAndWebhooks(t *testing.T) {
 	ctx := context.Background()
 
 	var mu sync.Mutex
-	var hooks []maventa.Webhook
+	var hooks []events.Webhook
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		wh, err := maventa.ParseWebhook(body)
+		env, err := maventa.ParseWebhookEnvelope(body)
+		wh := env.Input(body)
 		if err != nil {
 			t.Errorf("webhook %s: %v", body, err)
 			w.WriteHeader(http.StatusBadRequest)
@@ -219,9 +220,9 @@ func TestSandboxAXAndWebhooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	mu.Lock()
-	var delivered *maventa.Webhook
+	var delivered *events.Webhook
 	for i := range hooks {
-		if hooks[i].Event == "DOCUMENTS.INVOICE.DELIVERED" {
+		if hooks[i].Name == "DOCUMENTS.INVOICE.DELIVERED" {
 			delivered = &hooks[i]
 		}
 	}
@@ -229,9 +230,8 @@ func TestSandboxAXAndWebhooks(t *testing.T) {
 	if delivered == nil {
 		t.Fatalf("no DOCUMENTS.INVOICE.DELIVERED webhook among %+v", hooks)
 	}
-	doc, err := delivered.DocumentEvent()
-	if err != nil || doc.InvoiceID != res.InvoiceID || delivered.CompanyID != sbCompany {
-		t.Errorf("document event = %+v, %v", doc, err)
+	if doc := delivered.Document; doc.InvoiceID != res.InvoiceID || delivered.CompanyID != sbCompany {
+		t.Errorf("document event = %+v", doc)
 	}
 	if err := c.DeleteNotification(ctx, sbCompany, n.ID); err != nil {
 		t.Error(err)

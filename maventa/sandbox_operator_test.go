@@ -91,8 +91,8 @@ func TestSandboxOperatorMode(t *testing.T) {
 	if len(hooks) != 1 || hooks[0].CompanyID != sbCompany {
 		t.Fatalf("operator webhooks = %+v", hooks)
 	}
-	if d, err := hooks[0].DocumentEvent(); err != nil || d.InvoiceID != again.InvoiceID {
-		t.Errorf("operator webhook = %+v, %v", d, err)
+	if d := hooks[0].Document; d.InvoiceID != again.InvoiceID {
+		t.Errorf("operator webhook = %+v", d)
 	}
 	if err := op.DeleteNotification(ctx, sbCompany, n.ID); err != nil {
 		t.Error(err)

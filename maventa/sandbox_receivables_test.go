@@ -256,8 +256,8 @@ func TestSandboxEventsListsAndTimeFilters(t *testing.T) {
 	if err != nil || len(pg.Items) != 1 || pg.Total != 1 || pg.NextPage != 0 || pg.Items[0].ID != comment.ID {
 		t.Errorf("ListEvents comment = %+v, %v", pg, err)
 	}
-	if d, err := pg.Items[0].CommentData(); err != nil || d.Text() != "Customer says paid" {
-		t.Errorf("comment data = %+v, %v", d, err)
+	if d := valuesOf(t, pg.Items[0]); d.Text != "Customer says paid" {
+		t.Errorf("comment data = %+v", d)
 	}
 	if pg.Items[0].PartyID != sbCompany {
 		t.Errorf("company event party_id = %q", pg.Items[0].PartyID)

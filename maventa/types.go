@@ -14,7 +14,7 @@ type Assignment struct {
 	ID string `json:"id"`
 	// Status is "open", "closed" or "partially_closed".
 	Status string `json:"status"`
-	// CollectionStatus is "unknown", "reminder_sent", "debt_collection", ... (see CollectionStatusSetBy).
+	// CollectionStatus is "unknown", "reminder_sent", "debt_collection", ... (see events.CollectionStatusAfter).
 	CollectionStatus string `json:"collection_status"`
 	// ServiceLevel is "default", "premium" or "vip" (case varies in Maventa's docs).
 	ServiceLevel string `json:"service_level"`
@@ -97,8 +97,8 @@ type ReferenceID struct {
 	Extra map[string]json.RawMessage `json:",embed,inline"`
 }
 
-// Event is one assignment event (seed 003). Data's shape depends on Type; use the
-// typed accessors (PaidData, FreezeData...). Unknown types are kept as they are.
+// Event is one assignment event (seed 003). Data's shape depends on Type; Fact
+// reads it. Unknown types are kept as they are.
 type Event struct {
 	// ID is the event UUID.
 	ID string `json:"id"`
@@ -129,13 +129,4 @@ type Seen struct {
 	SeenBy string `json:"seen_by"`
 	// Extra holds fields this type does not declare.
 	Extra map[string]json.RawMessage `json:",embed,inline"`
-}
-
-// DecodeAssignment decodes one assignment JSON object.
-func DecodeAssignment(data []byte) (Assignment, error) {
-	var a Assignment
-	if err := Unmarshal(data, &a); err != nil {
-		return Assignment{}, err
-	}
-	return a, nil
 }

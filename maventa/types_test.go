@@ -7,7 +7,7 @@ import (
 )
 
 func TestAssignmentDecodesSeedExample(t *testing.T) {
-	a, err := DecodeAssignment([]byte(assignmentJSON))
+	a, err := decodeAssignment([]byte(assignmentJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,24 +26,21 @@ func TestAssignmentDecodesSeedExample(t *testing.T) {
 	if len(a.Events) != 1 || a.Events[0].Type != EventPaid || a.Events[0].Seens[0].SeenBy != "Visma Amili FI" {
 		t.Fatalf("events = %+v", a.Events)
 	}
-	p, err := a.Events[0].PaidData()
-	if err != nil || p.SumPaid.String() != "10" || p.BookedAt != "2020-04-16" || p.ArchiveNumber != "12345" {
-		t.Errorf("PaidData = %+v, %v", p, err)
-	}
-	if _, err := a.Events[0].FreezeData(); err == nil {
-		t.Error("FreezeData on a paid event succeeded")
+	f, err := a.Events[0].Fact()
+	if p := f.Values; err != nil || p.Amount == nil || p.Amount.String() != "10" || p.BookedOn == nil || *p.BookedOn != "2020-04-16" || p.ArchiveNumber != "12345" {
+		t.Errorf("paid values = %+v, %v", p, err)
 	}
 }
 
 func TestMoneyIsExact(t *testing.T) {
-	a, err := DecodeAssignment([]byte(`{"id":"a","sum":0.1,"paid":0.2}`))
+	a, err := decodeAssignment([]byte(`{"id":"a","sum":0.1,"paid":0.2}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := a.Sum.Add(a.Paid); got.Cmp(mustDec("0.3")) != 0 || got.String() != "0.3" {
 		t.Errorf("0.1+0.2 = %s, want exactly 0.3", got)
 	}
-	b, err := DecodeAssignment([]byte(assignmentJSON))
+	b, err := decodeAssignment([]byte(assignmentJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +51,7 @@ func TestMoneyIsExact(t *testing.T) {
 	if !strings.Contains(string(out), `"sum":12.30`) || !strings.Contains(string(out), `"paid":10`) {
 		t.Errorf("re-encoded amounts must be the exact JSON numbers 12.30 and 10: %s", out)
 	}
-	again, err := DecodeAssignment(out)
+	again, err := decodeAssignment(out)
 	if err != nil || again.Sum.String() != "12.30" {
 		t.Errorf("round trip sum = %s, %v", again.Sum, err)
 	}
@@ -68,7 +65,7 @@ func TestUnknownFieldsAndEventTypesAreKept(t *testing.T) {
 	in := `{"id":"a","sum":1,"paid":0,"future_flag":true,"debtor":{"name":"D","country":"FI"},
 	"reference_ids":[{"type":"vat","value":"x","scheme":"s"}],
 	"events":[{"id":"e","type":"brand_new_event","data":{"whatever":[1,2]},"seens":[{"seen_by":"x","how":"api"}],"origin":"agency"}]}`
-	a, err := DecodeAssignment([]byte(in))
+	a, err := decodeAssignment([]byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,72 +85,6 @@ func TestUnknownFieldsAndEventTypesAreKept(t *testing.T) {
 	}
 }
 
-func TestEventDataAccessors(t *testing.T) {
-	tests := []struct {
-		name  string
-		event string
-		check func(t *testing.T, e Event)
-	}{
-		{"freeze request", `{"type":"freeze","data":{"frozen":true,"end_date":"2019-01-04"}}`, func(t *testing.T, e Event) {
-			d, err := e.FreezeData()
-			if err != nil || d.Frozen == nil || !*d.Frozen || d.EndDate != "2019-01-04" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"freeze confirmed", `{"type":"freeze_confirmed","data":{"happened_at":"2019-01-04","end_date":"2019-02-15"}}`, func(t *testing.T, e Event) {
-			d, err := e.FreezeData()
-			if err != nil || d.HappenedAt != "2019-01-04" || d.EndDate != "2019-02-15" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"unfreezed", `{"type":"unfreezed","data":{"happened_at":"2019-01-04"}}`, func(t *testing.T, e Event) {
-			d, err := e.FreezeData()
-			if err != nil || d.HappenedAt != "2019-01-04" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"credit note", `{"type":"credit_note","data":{"credit_note_number":"CN-1","sum":99.90}}`, func(t *testing.T, e Event) {
-			d, err := e.CreditNoteData()
-			if err != nil || d.Number != "CN-1" || d.Sum.String() != "99.90" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"due date changed", `{"type":"due_date_changed","data":{"due_date":"2020-05-01"}}`, func(t *testing.T, e Event) {
-			d, err := e.DueDateData()
-			if err != nil || d.DueDate != "2020-05-01" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"delivery status", `{"type":"delivery_status","data":{"status":"FAILED"}}`, func(t *testing.T, e Event) {
-			d, err := e.DeliveryStatusData()
-			if err != nil || d.Status != "FAILED" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"comment under message", `{"type":"comment","data":{"message":"hello"}}`, func(t *testing.T, e Event) {
-			d, err := e.CommentData()
-			if err != nil || d.Text() != "hello" {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-		{"cancel without data", `{"type":"interest_paid"}`, func(t *testing.T, e Event) {
-			d, err := e.AmountData()
-			if err != nil || !d.Sum.IsZero() {
-				t.Errorf("%+v %v", d, err)
-			}
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var e Event
-			if err := Unmarshal([]byte(tt.event), &e); err != nil {
-				t.Fatal(err)
-			}
-			tt.check(t, e)
-		})
-	}
-}
-
 func TestCreatorsTableMatchesSeed(t *testing.T) {
 	want := []EventType{EventCancel, EventComment, EventCreditLoss, EventCreditNote, EventDueDateChangeRequest, EventFreeze, EventPaid}
 	got := CompanyEventTypes()
@@ -165,11 +96,14 @@ func TestCreatorsTableMatchesSeed(t *testing.T) {
 			t.Fatalf("company types = %v, want %v", got, want)
 		}
 	}
-	if EventCreators[EventDeliveryStatus] != CreatorMaventa || EventCreators[EventClose] != CreatorAgency {
-		t.Error("creator table wrong")
+	for typ, want := range map[EventType]Creator{EventDeliveryStatus: CreatorMaventa, EventClose: CreatorAgency,
+		EventPaid: CreatorBoth, EventCancel: CreatorCompany} {
+		if got, ok := EventCreator(typ); !ok || got != want {
+			t.Errorf("creator of %s = %q, %v; want %q", typ, got, ok, want)
+		}
 	}
-	if CollectionStatusSetBy[EventCreditLoss] != "" || CollectionStatusSetBy[EventTrattaSent] != "debt_collection" {
-		t.Error("collection status table wrong")
+	if c, ok := EventCreator("debt_sold"); ok {
+		t.Errorf("undocumented type has creator %q", c)
 	}
 }
 
@@ -181,7 +115,7 @@ func TestNewEventValidate(t *testing.T) {
 	}{
 		{"company may report a payment", NewPaidEvent(PaidData{SumPaid: mustDec("1")}), false},
 		{"company may link a credit note", NewCreditNoteEvent(CreditNoteData{Number: "1", Sum: mustDec("1")}), false},
-		{"company may freeze", NewFreezeEvent("2030-01-01"), false},
+		{"company may freeze", NewEvent{Type: EventFreeze, Data: FreezeData{EndDate: "2030-01-01"}}, false},
 		{"company may cancel", NewCancelEvent(), false},
 		{"company may comment", NewCommentEvent("hi"), false},
 		{"company may request a due date change", NewDueDateChangeRequestEvent("2030-01-01"), false},

@@ -14,8 +14,7 @@ import (
 )
 
 // Webhook is the envelope Maventa POSTs to a registered notification URL (seed 004):
-// {"event", "company_id", "event_timestamp", "event_data"}. Top-level fields Maventa
-// adds later are kept in Extra.
+// {"event", "company_id", "event_timestamp", "event_data"}. Input reads event_data.
 type Webhook struct {
 	// Event is the event name, AREA.RESOURCE.ACTION, e.g. "DOCUMENTS.INVOICE.DELIVERED".
 	Event string
@@ -23,10 +22,8 @@ type Webhook struct {
 	CompanyID string
 	// EventTimestamp is when the event happened (with Maventa's offset).
 	EventTimestamp time.Time
-	// EventData is the event specific payload, kept raw; see the typed accessors.
+	// EventData is the event specific payload, kept raw (nil when absent or null).
 	EventData json.RawMessage
-	// Extra holds top-level fields this type does not declare.
-	Extra map[string]json.RawMessage
 }
 
 // WebhookError lists every problem found in a webhook envelope.
@@ -40,35 +37,11 @@ func (e *WebhookError) Error() string {
 	return "maventa: invalid webhook: " + strings.Join(e.Problems, "; ")
 }
 
-// ParseWebhook decodes and validates a webhook body. It requires event, company_id
-// and event_timestamp (RFC 3339) and reports every problem found in a
-// *WebhookError. Unknown top-level fields are kept in Extra, never rejected.
-func ParseWebhook(body []byte) (Webhook, error) {
-	w, err := ParseWebhookEnvelope(body)
-	if err != nil {
-		return Webhook{}, err
-	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil { // cannot fail: the envelope parsed
-		return Webhook{}, &WebhookError{Problems: []string{"body is not valid JSON: " + err.Error()}}
-	}
-	for k, raw := range top {
-		switch k {
-		case "event", "company_id", "event_timestamp", "event_data":
-			continue
-		}
-		if w.Extra == nil {
-			w.Extra = map[string]json.RawMessage{}
-		}
-		w.Extra[k] = raw
-	}
-	return w, nil
-}
-
-// ParseWebhookEnvelope validates a webhook body exactly as ParseWebhook does but
-// does not collect unknown fields (Extra stays nil). The webhook receiver uses it
-// on its hot path: it stores the body bytes as they are and needs only the fields
-// it routes by, and whatever it accepts ParseWebhook accepts too.
+// ParseWebhookEnvelope decodes and validates a webhook body. It requires event,
+// company_id and event_timestamp (RFC 3339) and reports every problem found in
+// a *WebhookError; unknown top-level fields are never rejected. The webhook
+// receiver uses it on its hot path (it stores the body bytes as they are and
+// needs only the fields it routes by), the consumers before Input.
 func ParseWebhookEnvelope(body []byte) (Webhook, error) {
 	trimmed := bytes.TrimSpace(body)
 	switch {
@@ -171,40 +144,6 @@ func plainString(raw jsontext.Value) (string, bool) {
 	return string(in), true
 }
 
-// MarshalJSON writes the envelope back in Maventa's shape, unknown fields included.
-func (w Webhook) MarshalJSON() ([]byte, error) {
-	m := make(map[string]json.RawMessage, len(w.Extra)+4)
-	for k, v := range w.Extra {
-		m[k] = v
-	}
-	var err error
-	if m["event"], err = json.Marshal(w.Event); err != nil {
-		return nil, err
-	}
-	if m["company_id"], err = json.Marshal(w.CompanyID); err != nil {
-		return nil, err
-	}
-	if m["event_timestamp"], err = json.Marshal(w.EventTimestamp.Format(time.RFC3339Nano)); err != nil {
-		return nil, err
-	}
-	if len(w.EventData) > 0 {
-		m["event_data"] = w.EventData
-	} else {
-		delete(m, "event_data")
-	}
-	return json.Marshal(m)
-}
-
-// UnmarshalJSON is ParseWebhook, so a Webhook field in a larger document validates too.
-func (w *Webhook) UnmarshalJSON(b []byte) error {
-	v, err := ParseWebhook(b)
-	if err != nil {
-		return err
-	}
-	*w = v
-	return nil
-}
-
 // EventName is a webhook event name split into its parts.
 type EventName struct {
 	// Area is the first part, e.g. "DOCUMENTS", "NETWORKS", "COMPANIES".
@@ -237,85 +176,3 @@ const (
 	// AreaCompanies covers COMPANIES.AUTHORIZATION.VERIFIED|UNVERIFIED|UNKNOWN.
 	AreaCompanies = "COMPANIES"
 )
-
-// DocumentEvent is the event_data of DOCUMENTS.* webhooks. Sent documents carry
-// destination and recipient_*, received ones origin and sender_*; failures add
-// error_message.
-type DocumentEvent struct {
-	// InvoiceID is the Maventa UUID of the invoice (or document).
-	InvoiceID string `json:"invoice_id"`
-	// InvoiceNumber is the invoice's own number.
-	InvoiceNumber string `json:"invoice_number"`
-	// Destination is the route a sent document took, e.g. "PEPPOL".
-	Destination string `json:"destination,omitempty"`
-	// Origin is the route a received document came by.
-	Origin string `json:"origin,omitempty"`
-	// RecipientName is the receiver of a sent document.
-	RecipientName string `json:"recipient_name,omitempty"`
-	// RecipientBID is the receiver's business id.
-	RecipientBID string `json:"recipient_bid,omitempty"`
-	// SenderName is the sender of a received document.
-	SenderName string `json:"sender_name,omitempty"`
-	// SenderBID is the sender's business id.
-	SenderBID string `json:"sender_bid,omitempty"`
-	// ErrorMessage explains a FAILED delivery.
-	ErrorMessage string `json:"error_message,omitempty"`
-	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:",embed,inline"`
-}
-
-// NetworkEvent is the event_data of NETWORKS.* webhooks.
-type NetworkEvent struct {
-	// Network is e.g. "PEPPOL", "BANK", "SCAN".
-	Network string `json:"network"`
-	// Profiles are the registered profiles, e.g. "INVOICE_AND_CREDIT_NOTE".
-	Profiles []string `json:"profiles"`
-	// ID is the profile registration id.
-	ID string `json:"id"`
-	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:",embed,inline"`
-}
-
-// AuthorizationEvent is the event_data of COMPANIES.AUTHORIZATION.* webhooks.
-type AuthorizationEvent struct {
-	// State is "VERIFIED", "UNVERIFIED" or "UNKNOWN".
-	State string `json:"state"`
-	// Extra holds fields this type does not declare.
-	Extra map[string]json.RawMessage `json:",embed,inline"`
-}
-
-// DocumentEvent decodes event_data as a DOCUMENTS.* payload.
-func (w Webhook) DocumentEvent() (DocumentEvent, error) {
-	var d DocumentEvent
-	err := decodeEventData(w, AreaDocuments, &d)
-	return d, err
-}
-
-// NetworkEvent decodes event_data as a NETWORKS.* payload.
-func (w Webhook) NetworkEvent() (NetworkEvent, error) {
-	var d NetworkEvent
-	err := decodeEventData(w, AreaNetworks, &d)
-	return d, err
-}
-
-// AuthorizationEvent decodes event_data as a COMPANIES.AUTHORIZATION.* payload.
-func (w Webhook) AuthorizationEvent() (AuthorizationEvent, error) {
-	var d AuthorizationEvent
-	err := decodeEventData(w, AreaCompanies, &d)
-	return d, err
-}
-
-// decodeEventData checks the area and decodes event_data into v.
-func decodeEventData[T any](w Webhook, area string, v *T) error {
-	if n, ok := w.Name(); !ok || n.Area != area {
-		return fmt.Errorf("maventa: webhook %q is not a %s event", w.Event, area)
-	}
-	data := w.EventData
-	if isNull(data) {
-		data = json.RawMessage("{}")
-	}
-	if err := Unmarshal(data, v); err != nil {
-		return fmt.Errorf("maventa: webhook %s event_data: %w", w.Event, err)
-	}
-	return nil
-}

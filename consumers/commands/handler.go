@@ -530,7 +530,7 @@ func match(data events.CommandData, base []string, a maventa.Assignment) (*strin
 func agencyParties(a maventa.Assignment) []string {
 	var out []string
 	for _, ev := range a.Events {
-		if maventa.EventCreators[ev.Type] == maventa.CreatorAgency && ev.PartyID != "" && !slices.Contains(out, ev.PartyID) {
+		if c, _ := maventa.EventCreator(ev.Type); c == maventa.CreatorAgency && ev.PartyID != "" && !slices.Contains(out, ev.PartyID) {
 			out = append(out, ev.PartyID)
 		}
 	}
@@ -860,11 +860,7 @@ func (h *Handler) followService(ctx context.Context, rec Record, rev uint64) err
 		after, _ := maventa.RetryAfter(err)
 		return &RetryError{Err: fmt.Errorf("follow service: %w", err), After: max(after, h.cfg.FollowInterval), Busy: !maventa.IsRetryable(err)}
 	}
-	raw, err := maventa.Marshal(st)
-	if err != nil {
-		return &PermanentError{Reason: "maventa_error", Err: err}
-	}
-	s, err := events.ReceivablesServiceFromJSON(rec.Subject, raw)
+	s, err := st.State(rec.Subject)
 	if err != nil {
 		return &PermanentError{Reason: "maventa_error", Err: err}
 	}

@@ -326,11 +326,7 @@ func serviceState(ctx context.Context, api Maventa, cmd events.Command) (events.
 	if err != nil {
 		return events.ReceivablesService{}, false, err
 	}
-	raw, err := maventa.Marshal(st)
-	if err != nil {
-		return events.ReceivablesService{}, false, err
-	}
-	s, err := events.ReceivablesServiceFromJSON(cmd.Subject, raw)
+	s, err := st.State(cmd.Subject)
 	return s, err == nil, err
 }
 

@@ -44,8 +44,8 @@ func seedAssignment(t *testing.T) maventa.Assignment {
 	 {"id":"e1","type":"reminder_sent","data":{},"party_id":"p","seens":[],"created_at":"2020-04-21T08:00:00Z","happened_at":"2020-04-21T08:00:00Z"},
 	 {"id":"e0","type":"delivery_status","data":{"status":"DELIVERED"},"party_id":"m","seens":[],"created_at":"2020-04-15T05:47:08Z","happened_at":"2020-04-15T05:47:08Z"}
 	]}`
-	a, err := maventa.DecodeAssignment([]byte(raw))
-	if err != nil {
+	var a maventa.Assignment
+	if err := json.Unmarshal([]byte(raw), &a); err != nil {
 		t.Fatal(err)
 	}
 	return a

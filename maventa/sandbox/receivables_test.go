@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/maventa-bridge/maventa-events/events"
 )
 
 func TestPaginationHeadersAndEveryItemOnce(t *testing.T) {
@@ -207,7 +209,7 @@ func TestCollectionStatusTable(t *testing.T) {
 			before := e.get(id).UpdatedAt
 			e.clock.Advance(time.Minute)
 			var err error
-			if CompanyEventTypes[tc.event] {
+			if events.CompanyMayCreate(tc.event) {
 				_, err = e.sb.AddCompanyEvent(id, tc.event, nil, time.Time{})
 			} else {
 				_, err = e.sb.AddAgencyEvent(id, tc.event, nil, time.Time{})

@@ -17,54 +17,15 @@ const (
 	AgencyName     = "Visma Amili FI"
 )
 
-// Party says who creates an event.
-type Party string
+// Party says who creates an event: the catalog's parties.
+type Party = events.Party
 
 // Parties.
 const (
-	PartyCompany Party = "company"
-	PartyAgency  Party = "agency"
-	PartyMaventa Party = "maventa"
+	PartyCompany = events.PartyCompany
+	PartyAgency  = events.PartyAgency
+	PartyMaventa = events.PartyMaventa
 )
-
-// CompanyEventTypes are the event types a company may create (seed 003: "both"
-// and "only sender company"). Others answer 422.
-var CompanyEventTypes = map[string]bool{
-	"paid": true, "credit_note": true, "due_date_change_request": true, "cancel": true,
-	"freeze": true, "comment": true, "credit_loss": true,
-}
-
-// collectionStatusRule is the collection_status an agency event sets; onlyUp means
-// "if not already set": it never moves the status back down the ladder.
-type collectionStatusRule struct {
-	status string
-	onlyUp bool
-}
-
-// CollectionStatusByEvent is seed 003's collection_status table.
-var CollectionStatusByEvent = map[string]collectionStatusRule{
-	"reminder_sent":               {"reminder_sent", true},
-	"second_reminder_sent":        {"reminder_sent", true},
-	"collection_started":          {"debt_collection", true},
-	"second_demand_sent":          {"debt_collection", true},
-	"tratta_sent":                 {"debt_collection", true},
-	"tratta":                      {"debt_collection", true}, // the table's spelling
-	"legal_collection_started":    {"legal_collection", false},
-	"application_for_enforcement": {"recovery_proceedings", false},
-	"credit_loss_suggestion":      {"debt_surveillance", false},
-	"lack_of_means":               {"lack_of_means", false},
-	"payment_plan":                {"payment_plan", false},
-}
-
-// collectionRank orders the statuses the "if not already set" rules climb.
-var collectionRank = map[string]int{"unknown": 0, "reminder_sent": 1, "debt_collection": 2}
-
-func rank(status string) int {
-	if r, ok := collectionRank[status]; ok {
-		return r
-	}
-	return 3 // legal_collection and beyond
-}
 
 // Data field names of event types whose payload Maventa has not published
 // (ASSUMED). paid's sum_paid/booked_at/archive_number and freeze's frozen/end_date
@@ -111,11 +72,9 @@ func amountField(data map[string]any, key string) (events.Decimal, error) {
 	return d, nil
 }
 
-func num(d events.Decimal) json.Number { return d.JSONNumber() }
-
 // validateCompanyEvent checks a company-created event before it is stored.
 func validateCompanyEvent(a *Assignment, typ string, data map[string]any) error {
-	if !CompanyEventTypes[typ] {
+	if !events.CompanyMayCreate(typ) {
 		return fmt.Errorf("event type %q cannot be created by the company: %w", typ, ErrInvalid)
 	}
 	if a.Status == StatusClosed && typ != "comment" && typ != "credit_loss" {
@@ -214,9 +173,9 @@ func (s *Sandbox) closeIfCoveredLocked(a *Assignment, happened time.Time) {
 func (s *Sandbox) applyLocked(a *Assignment, ev *Event) error {
 	now := s.now()
 	a.UpdatedAt = now
-	if r, ok := CollectionStatusByEvent[ev.Type]; ok {
-		if !r.onlyUp || rank(a.CollectionStatus) < rank(r.status) {
-			a.CollectionStatus = r.status
+	if _, ok := events.CollectionStatusOf(ev.Type); ok {
+		if next, changed := events.CollectionStatusAfter(ev.Type, a.CollectionStatus); changed {
+			a.CollectionStatus = next
 		}
 		return nil
 	}
@@ -256,7 +215,7 @@ func (s *Sandbox) applyLocked(a *Assignment, ev *Event) error {
 			a.PartiallyClosedAt = &now
 		}
 	case "due_date_change_request":
-		if rank(a.CollectionStatus) >= 2 {
+		if events.CollectionStarted(a.CollectionStatus) {
 			s.agencyLocked(a, "comment", map[string]any{
 				FieldComment: "Due date change rejected: debt collection has already started.",
 			}, ev.HappenedAt)
