@@ -2,6 +2,7 @@ package maventa
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/maventa-bridge/maventa-events/events"
@@ -69,5 +70,39 @@ func TestFactValues(t *testing.T) {
 				t.Errorf("values %+v", f.Values)
 			}
 		})
+	}
+}
+
+// TestTheRawObjectsAreMaventasOwnJSON: the raw object a domain event carries
+// is written by this package's codec: amounts stay exact JSON numbers and
+// unknown members stay members. encoding/json does not know the wire types'
+// inline Extra and would write "Extra" and the amounts as strings.
+func TestTheRawObjectsAreMaventasOwnJSON(t *testing.T) {
+	var a Assignment
+	in := `{"id":"a1","sum":200.50,"paid":0,"future":{"x":1},"events":[{"id":"e1","type":"paid","data":{"sum_paid":10.10},"created_at":"2026-01-02T03:04:05Z","later":true}]}`
+	if err := Unmarshal([]byte(in), &a); err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"sum":200.50`, `"future":{"x":1}`} {
+		if !strings.Contains(string(s.Raw), want) {
+			t.Errorf("assignment raw %s lacks %s", s.Raw, want)
+		}
+	}
+	if len(s.Events) != 1 {
+		t.Fatalf("%d facts, want 1", len(s.Events))
+	}
+	for _, want := range []string{`"later":true`, `"sum_paid":10.10`} {
+		if !strings.Contains(string(s.Events[0].Raw), want) {
+			t.Errorf("event raw %s lacks %s", s.Events[0].Raw, want)
+		}
+	}
+	for _, raw := range [][]byte{s.Raw, s.Events[0].Raw} {
+		if strings.Contains(string(raw), "Extra") || strings.Contains(string(raw), `"events"`) {
+			t.Errorf("raw %s has the Go field Extra or the events", raw)
+		}
 	}
 }
