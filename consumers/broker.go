@@ -22,6 +22,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Defaults of the embedded server's BrokerConfig fields (the service's options read them).
+const (
+	DefaultDataDir      = "data"
+	DefaultEmbeddedHost = "127.0.0.1"
+)
+
 // BrokerConfig says how to reach NATS. With URL empty an embedded nats-server with
 // JetStream is started; otherwise the service connects to URL (a server or a
 // comma-separated list of cluster members).
@@ -50,7 +56,7 @@ type BrokerConfig struct {
 	ConnectTimeout time.Duration
 
 	// DataDir holds the embedded server's JetStream store (DataDir/jetstream).
-	// Default "./data".
+	// Default DefaultDataDir.
 	DataDir string
 	// Host is the embedded server's client listen host. Default 127.0.0.1, so only
 	// this machine can connect; any other host is refused unless AllowRemote.
