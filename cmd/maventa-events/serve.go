@@ -62,7 +62,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer func() {
 		// Last: every span of the shutdown (in-flight requests, messages in hand) is in.
-		if err := tel.Flush(5 * time.Second); err != nil {
+		if err := tel.Shutdown(5 * time.Second); err != nil {
 			log.Warn("telemetry flush incomplete", "err", err)
 		}
 	}()
