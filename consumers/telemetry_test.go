@@ -34,7 +34,9 @@ var (
 )
 
 // spanRouter hands every span to the current test's recorder, if any.
-type spanRouter struct{ cur atomic.Pointer[tracetest.SpanRecorder] }
+type spanRouter struct {
+	cur atomic.Pointer[tracetest.SpanRecorder]
+}
 
 func (r *spanRouter) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 	if rec := r.cur.Load(); rec != nil {
