@@ -76,6 +76,7 @@ type Service struct {
 	tel           *telemetry
 	broker        *consumers.Broker
 	http          *http.Server
+	baseURL       string // where http listens, once started
 	stopConsumers context.CancelFunc
 	consumersDone chan struct{} // closed when the consumers have returned
 	consumersErr  error         // what they returned, once consumersDone is closed
@@ -245,6 +246,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 
 	baseURL := scheme(s.tlsConfig) + "://" + ln.Addr().String()
+	s.baseURL = baseURL
 	log.Info("listening", "webhook_url", baseURL+handlers.WebhookPath, "auth", s.secrets != nil)
 	go func() {
 		select {
