@@ -15,13 +15,7 @@ import (
 // that a test can reach into what it started.
 func startServiceValue(t *testing.T, env map[string]string) *Service {
 	t.Helper()
-	base := map[string]string{
-		"LISTEN_ADDR": "127.0.0.1:0", "WEBHOOK_SECRETS": testSecret, "DATA_DIR": t.TempDir(),
-		"NATS_EMBEDDED_PORT": "0", "POLL_ENABLED": "false",
-	}
-	for k, v := range env {
-		base[k] = v
-	}
+	base := serviceEnv(t, env)
 	cfg, err := parseConfig("maventa-events serve", nil, envFunc(base), io.Discard)
 	if err != nil {
 		t.Fatal(err)
