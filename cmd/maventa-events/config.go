@@ -240,13 +240,13 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Poller.Messages, err = strconv.ParseBool(v); return }},
 	{flag: "poll-error-backoff-max", env: "POLL_ERROR_BACKOFF_MAX", def: durationDef(consumers.DefaultPollErrorBackoffMax), usage: "longest wait of a company whose polls fail (doubling from the interval; Retry-After wins)",
 		set: func(c *config, v string) (err error) { c.Poller.ErrorBackoffMax, err = positiveDuration(v); return }},
-	{flag: "poll-active-for", env: "POLL_ACTIVE_FOR", def: "", usage: "how long a company stays active (polled every POLL_INTERVAL) after news, a webhook or a command (default 10 x POLL_INTERVAL)",
+	{flag: "poll-active-for", env: "POLL_ACTIVE_FOR", def: "", usage: "how long a company stays active (polled every POLL_INTERVAL) after news, a webhook or a command (default " + strconv.Itoa(consumers.DefaultActiveForIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) { c.Poller.ActiveFor, err = optionalDuration(v); return }},
-	{flag: "poll-quiet-max", env: "POLL_QUIET_MAX", def: "", usage: "ceiling of a quiet receivables company's delay, doubling from the interval while nothing is new (default 15 x POLL_INTERVAL)",
+	{flag: "poll-quiet-max", env: "POLL_QUIET_MAX", def: "", usage: "ceiling of a quiet receivables company's delay, doubling from the interval while nothing is new (default " + strconv.Itoa(consumers.DefaultQuietMaxIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) { c.Poller.QuietMax, err = optionalDuration(v); return }},
-	{flag: "poll-no-receivables-max", env: "POLL_NO_RECEIVABLES_MAX", def: "", usage: "ceiling of the invoice polling delay of a company without the receivables service (default 60 x POLL_INTERVAL)",
+	{flag: "poll-no-receivables-max", env: "POLL_NO_RECEIVABLES_MAX", def: "", usage: "ceiling of the invoice polling delay of a company without the receivables service (default " + strconv.Itoa(consumers.DefaultNoReceivablesIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) { c.Poller.NoReceivablesMax, err = optionalDuration(v); return }},
-	{flag: "poll-no-receivables-recheck", env: "POLL_NO_RECEIVABLES_RECHECK", def: "", usage: "how often /v1/events is asked again of a company that refused it with 403/404 (default 1440 x POLL_INTERVAL)",
+	{flag: "poll-no-receivables-recheck", env: "POLL_NO_RECEIVABLES_RECHECK", def: "", usage: "how often /v1/events is asked again of a company that refused it with 403/404 (default " + strconv.Itoa(consumers.DefaultRecheckIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) {
 			c.Poller.NoReceivablesRecheck, err = optionalDuration(v)
 			return

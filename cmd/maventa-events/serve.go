@@ -27,7 +27,7 @@ import (
 )
 
 // serve runs the service until ctx is cancelled (SIGINT/SIGTERM) or it fails
-// for good, then shuts it down in order (service.Shutdown).
+// for good, then shuts it down in order (Service.Shutdown).
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig("maventa-events serve", args, getenv, stderr)
 	if err != nil {
@@ -73,7 +73,6 @@ type Service struct {
 	creds     *maventa.CredentialStore
 
 	cancel        context.CancelFunc // ends Start's background work (provisioning, credential watch, banner)
-	tel           *telemetry
 	broker        *consumers.Broker
 	http          *http.Server
 	baseURL       string // where http listens, once started
@@ -136,7 +135,6 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.tel = tel
 	s.closers = append(s.closers, func() {
 		// Last: every span of the shutdown (in-flight requests, messages in hand) is in.
 		if err := tel.Shutdown(5 * time.Second); err != nil {
