@@ -287,14 +287,28 @@ func (s *tracerSwitch) Tracer(name string, opts ...trace.TracerOption) trace.Tra
 // switchedTracer is one instrumentation scope's tracer of a tracerSwitch.
 type switchedTracer struct {
 	embedded.Tracer
-	s    *tracerSwitch
-	name string
-	opts []trace.TracerOption
+	s      *tracerSwitch
+	name   string
+	opts   []trace.TracerOption
+	cached atomic.Pointer[providerTracer] // the tracer of the provider last used
+}
+
+// providerTracer is a provider's tracer for one scope: asking the SDK for it
+// per span would take its lock and build a scope key every time.
+type providerTracer struct {
+	tp     *trace.TracerProvider
+	tracer trace.Tracer
 }
 
 func (t *switchedTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	if tp := t.s.current.Load(); tp != nil {
-		return (*tp).Tracer(t.name, t.opts...).Start(ctx, name, opts...)
+	tp := t.s.current.Load()
+	if tp == nil {
+		return noop.Tracer{}.Start(ctx, name, opts...)
 	}
-	return noop.Tracer{}.Start(ctx, name, opts...)
+	c := t.cached.Load()
+	if c == nil || c.tp != tp {
+		c = &providerTracer{tp: tp, tracer: (*tp).Tracer(t.name, t.opts...)}
+		t.cached.Store(c)
+	}
+	return c.tracer.Start(ctx, name, opts...)
 }

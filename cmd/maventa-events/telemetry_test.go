@@ -16,6 +16,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
@@ -364,5 +365,32 @@ func TestTracerSwitchFollowsTheRunningServices(t *testing.T) {
 	}
 	if got, want := names(recB), []string{"a and b running"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("second provider's spans %q, want %q", got, want)
+	}
+}
+
+// BenchmarkSpanThroughTheSwitch: what the tracer switch adds to a span, with
+// tracing off (the default; against the otel no-op it replaces) and on
+// (against the SDK's tracer used directly).
+func BenchmarkSpanThroughTheSwitch(b *testing.B) {
+	sdk := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	on := &tracerSwitch{}
+	on.push(sdk)
+	for _, c := range []struct {
+		name   string
+		tracer trace.Tracer
+	}{
+		{"off/noop", noop.NewTracerProvider().Tracer("bench")},
+		{"off/switch", (&tracerSwitch{}).Tracer("bench")},
+		{"on/sdk", sdk.Tracer("bench")},
+		{"on/switch", on.Tracer("bench")},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				_, s := c.tracer.Start(ctx, "span")
+				s.End()
+			}
+		})
 	}
 }
