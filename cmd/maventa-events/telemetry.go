@@ -122,6 +122,11 @@ func setupTelemetry(ctx context.Context, getenv func(string) string, stdout io.W
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
 
+	pt := theProcessTelemetry()
+	prom, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithProducer(pt))
+	if err != nil {
+		return nil, fmt.Errorf("prometheus exporter: %w", err)
+	}
 	spans, err := spanExporter(ctx, getenv, stdout)
 	if err != nil {
 		return nil, err
@@ -132,11 +137,6 @@ func setupTelemetry(ctx context.Context, getenv func(string) string, stdout io.W
 			_ = spans.Shutdown(ctx)
 		}
 		return nil, err
-	}
-	pt := theProcessTelemetry()
-	prom, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithProducer(pt))
-	if err != nil {
-		return nil, fmt.Errorf("prometheus exporter: %w", err)
 	}
 	opts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom)}
 	if metrics != nil {
