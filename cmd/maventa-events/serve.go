@@ -73,6 +73,7 @@ type Service struct {
 	creds     *maventa.CredentialStore
 
 	cancel        context.CancelFunc // ends Start's background work (provisioning, credential watch, banner)
+	background    sync.WaitGroup     // that work but the credential watch: it uses the broker
 	broker        *consumers.Broker
 	http          *http.Server
 	baseURL       string // where http listens, once started
@@ -151,19 +152,19 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.broker = broker
 	s.closers = append(s.closers, broker.Close) // drains NATS, then stops the embedded server
-	go func() {
+	s.background.Go(func() {
 		select {
 		case <-broker.Lost():
 			s.fail(errNATSLost)
 		case <-ctx.Done():
 		}
-	}()
+	})
 
 	// Streams are provisioned in the background so that an external NATS that is
 	// still starting makes us not-ready rather than crash-looping, for a bounded
 	// time; a stream that conflicts with our configuration is fatal.
 	provisioned := make(chan pipelineState, 1)
-	go func() {
+	s.background.Go(func() {
 		if err := broker.WaitConnected(ctx); err != nil {
 			var te *consumers.ConnectTimeoutError
 			if errors.As(err, &te) {
@@ -172,7 +173,7 @@ func (s *Service) Start(ctx context.Context) error {
 			return
 		}
 		provisionStreams(ctx, broker, cfg, log, &s.streamsReady, provisioned, s.failed)
-	}()
+	})
 
 	api, err := newClient(cfg, s.creds, log)
 	if err != nil {
@@ -246,13 +247,13 @@ func (s *Service) Start(ctx context.Context) error {
 	baseURL := scheme(s.tlsConfig) + "://" + ln.Addr().String()
 	s.baseURL = baseURL
 	log.Info("listening", "webhook_url", baseURL+handlers.WebhookPath, "auth", s.secrets != nil)
-	go func() {
+	s.background.Go(func() {
 		select {
 		case <-banner: // the printed curl must work the moment a person reads it
 			printBanner(s.stdout, baseURL, broker.ClientURL(), adminURL, cfg, s.devSecret)
 		case <-ctx.Done():
 		}
-	}()
+	})
 	return nil
 }
 
@@ -280,6 +281,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			err = fmt.Errorf("consumers: %w", s.consumersErr)
 		}
 	}
+	s.background.Wait() // ended by s.cancel above; they use the broker closed below
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i]()
 	}
