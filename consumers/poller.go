@@ -28,6 +28,23 @@ type Companies interface {
 	Companies() []string
 }
 
+// Defaults of PollerConfig's zero fields (the service's options read them).
+// The tier ceilings and the lease scale with the interval: a short interval
+// (tests, simulations) keeps the same proportions.
+const (
+	DefaultPollInterval           = time.Minute
+	DefaultPollOverlap            = 10 * time.Minute
+	DefaultPollLookBack           = 7 * 24 * time.Hour
+	DefaultPollConcurrency        = 4
+	DefaultPollErrorBackoffMax    = 15 * time.Minute
+	DefaultPollJitter             = 1.0
+	DefaultActiveForIntervals     = 10
+	DefaultQuietMaxIntervals      = 15
+	DefaultNoReceivablesIntervals = 60
+	DefaultRecheckIntervals       = 1440
+	DefaultLeaseTTLIntervals      = 3
+)
+
 // PollerConfig configures reconciliation polling.
 type PollerConfig struct {
 	// Interval between two polls of an active company (the base interval).
@@ -83,25 +100,23 @@ type PollerConfig struct {
 
 func (c PollerConfig) withDefaults() PollerConfig {
 	if c.Interval <= 0 {
-		c.Interval = time.Minute
+		c.Interval = DefaultPollInterval
 	}
-	// The tier defaults scale with the interval, so that a short interval
-	// (tests, simulations) keeps the same proportions.
 	if c.ActiveFor <= 0 {
-		c.ActiveFor = 10 * c.Interval
+		c.ActiveFor = DefaultActiveForIntervals * c.Interval
 	}
 	if c.QuietMax <= 0 {
-		c.QuietMax = 15 * c.Interval
+		c.QuietMax = DefaultQuietMaxIntervals * c.Interval
 	}
 	if c.NoReceivablesMax <= 0 {
-		c.NoReceivablesMax = 60 * c.Interval
+		c.NoReceivablesMax = DefaultNoReceivablesIntervals * c.Interval
 	}
 	if c.NoReceivablesRecheck <= 0 {
-		c.NoReceivablesRecheck = 1440 * c.Interval
+		c.NoReceivablesRecheck = DefaultRecheckIntervals * c.Interval
 	}
 	switch {
 	case c.Jitter == 0 || c.Jitter > 1:
-		c.Jitter = 1
+		c.Jitter = DefaultPollJitter
 	case c.Jitter < 0:
 		c.Jitter = 0
 	}
@@ -109,22 +124,22 @@ func (c PollerConfig) withDefaults() PollerConfig {
 		c.After = time.After
 	}
 	if c.Overlap <= 0 {
-		c.Overlap = 10 * time.Minute
+		c.Overlap = DefaultPollOverlap
 	}
 	if c.LookBack <= 0 {
-		c.LookBack = 7 * 24 * time.Hour
+		c.LookBack = DefaultPollLookBack
 	}
 	if c.LeaseTTL <= 0 {
-		c.LeaseTTL = 3 * c.Interval
+		c.LeaseTTL = DefaultLeaseTTLIntervals * c.Interval
 	}
 	if c.Holder == "" {
 		c.Holder = "poller-" + events.NewID("holder", time.Now().String())[:8]
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 4
+		c.Concurrency = DefaultPollConcurrency
 	}
 	if c.ErrorBackoffMax <= 0 {
-		c.ErrorBackoffMax = 15 * time.Minute
+		c.ErrorBackoffMax = DefaultPollErrorBackoffMax
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -27,6 +27,13 @@ type Store interface {
 	Quarantine(ctx context.Context, reason string, body []byte, meta http.Header) (duplicate bool, err error)
 }
 
+// Defaults of WebhookConfig's zero fields (the service's options read them).
+const (
+	DefaultMaxBody    = 1 << 20
+	DefaultTimeout    = 2 * time.Second
+	DefaultRetryAfter = 5 * time.Second
+)
+
 // WebhookConfig configures the webhook endpoint.
 type WebhookConfig struct {
 	// Secrets accepted for authentication. Nil disables authentication, which the
@@ -44,13 +51,13 @@ type WebhookConfig struct {
 
 func (c WebhookConfig) withDefaults() WebhookConfig {
 	if c.MaxBody == 0 {
-		c.MaxBody = 1 << 20
+		c.MaxBody = DefaultMaxBody
 	}
 	if c.Timeout == 0 {
-		c.Timeout = 2 * time.Second
+		c.Timeout = DefaultTimeout
 	}
 	if c.RetryAfter == 0 {
-		c.RetryAfter = 5 * time.Second
+		c.RetryAfter = DefaultRetryAfter
 	}
 	return c
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
+	"github.com/maventa-bridge/maventa-events/events"
+	"github.com/maventa-bridge/maventa-events/handlers"
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
@@ -63,7 +65,9 @@ type maventaConfig struct {
 
 // option is one setting: a flag, the environment variable behind it, and its
 // default. The table below is the single source of the README's option table
-// (`maventa-events config` prints it), so the two cannot drift.
+// (`maventa-events config` prints it), so the two cannot drift. A default that
+// a package also applies to its config's zero value is read from that
+// package's Default constant, so each number is written once.
 type option struct {
 	flag, env, def, usage string
 	isBool                bool
@@ -88,11 +92,11 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Dev, err = strconv.ParseBool(v); return }},
 	{flag: "insecure-no-auth", env: "INSECURE_NO_AUTH", def: "false", isBool: true, usage: "accept webhooks without any secret (never in production)",
 		set: func(c *config, v string) (err error) { c.InsecureNoAuth, err = strconv.ParseBool(v); return }},
-	{flag: "max-body", env: "WEBHOOK_MAX_BODY", def: "1048576", usage: "largest accepted webhook body in bytes (larger: 413)",
+	{flag: "max-body", env: "WEBHOOK_MAX_BODY", def: strconv.Itoa(handlers.DefaultMaxBody), usage: "largest accepted webhook body in bytes (larger: 413)",
 		set: func(c *config, v string) (err error) { c.MaxBody, err = positiveInt(v); return }},
-	{flag: "request-timeout", env: "WEBHOOK_REQUEST_TIMEOUT", def: "2s", usage: "deadline for one webhook, body read to stored acknowledgement (Maventa waits 5s)",
+	{flag: "request-timeout", env: "WEBHOOK_REQUEST_TIMEOUT", def: durationDef(handlers.DefaultTimeout), usage: "deadline for one webhook, body read to stored acknowledgement (Maventa waits 5s)",
 		set: func(c *config, v string) (err error) { c.RequestTimeout, err = positiveDuration(v); return }},
-	{flag: "retry-after", env: "WEBHOOK_RETRY_AFTER", def: "5s", usage: "Retry-After sent with 503 answers",
+	{flag: "retry-after", env: "WEBHOOK_RETRY_AFTER", def: durationDef(handlers.DefaultRetryAfter), usage: "Retry-After sent with 503 answers",
 		set: func(c *config, v string) (err error) { c.RetryAfter, err = positiveDuration(v); return }},
 	{flag: "shutdown-timeout", env: "SHUTDOWN_TIMEOUT", def: "25s", usage: "how long SIGTERM waits for in-flight requests before closing",
 		set: func(c *config, v string) (err error) { c.ShutdownTimeout, err = positiveDuration(v); return }},
@@ -128,9 +132,9 @@ var options = []option{
 		set: func(c *config, v string) error { c.NATS.TLSKey = v; return nil }},
 	{flag: "nats-tls-ca", env: "NATS_TLS_CA", def: "", usage: "CA bundle that signs the NATS servers' certificates",
 		set: func(c *config, v string) error { c.NATS.TLSCA = v; return nil }},
-	{flag: "data-dir", env: "DATA_DIR", def: "data", usage: "embedded NATS: JetStream store directory",
+	{flag: "data-dir", env: "DATA_DIR", def: natsstore.DefaultDataDir, usage: "embedded NATS: JetStream store directory",
 		set: func(c *config, v string) error { c.NATS.DataDir = v; return nil }},
-	{flag: "nats-host", env: "NATS_EMBEDDED_HOST", def: "127.0.0.1", usage: "embedded NATS: client listen host; a non-loopback host needs NATS_EMBEDDED_ALLOW_REMOTE",
+	{flag: "nats-host", env: "NATS_EMBEDDED_HOST", def: natsstore.DefaultEmbeddedHost, usage: "embedded NATS: client listen host; a non-loopback host needs NATS_EMBEDDED_ALLOW_REMOTE",
 		set: func(c *config, v string) error { c.NATS.Host = v; return nil }},
 	{flag: "nats-allow-remote", env: "NATS_EMBEDDED_ALLOW_REMOTE", def: "false", isBool: true, usage: "embedded NATS: allow a non-loopback NATS_EMBEDDED_HOST (clients still need DATA_DIR/" + natsstore.EmbeddedCredentialsFile + "; traffic is not encrypted)",
 		set: func(c *config, v string) (err error) { c.NATS.AllowRemote, err = strconv.ParseBool(v); return }},
@@ -154,78 +158,78 @@ var options = []option{
 		}},
 	{flag: "nats-max-store", env: "NATS_MAX_STORE", def: "0", usage: "embedded NATS: most bytes the JetStream store may use (0 = no limit)",
 		set: func(c *config, v string) (err error) { c.NATS.MaxStore, err = strconv.ParseInt(v, 10, 64); return }},
-	{flag: "webhook-stream", env: "WEBHOOK_STREAM", def: "MAVENTA_WEBHOOKS", usage: "raw-webhook stream name",
+	{flag: "webhook-stream", env: "WEBHOOK_STREAM", def: natsstore.DefaultWebhookStream, usage: "raw-webhook stream name",
 		set: func(c *config, v string) error { c.Streams.WebhookStream = v; return nil }},
-	{flag: "webhook-max-age", env: "WEBHOOK_MAX_AGE", def: "7d", usage: "how long raw webhooks are kept (units s, m, h, d)",
+	{flag: "webhook-max-age", env: "WEBHOOK_MAX_AGE", def: durationDef(natsstore.DefaultWebhookMaxAge), usage: "how long raw webhooks are kept (units s, m, h, d)",
 		set: func(c *config, v string) (err error) { c.Streams.WebhookMaxAge, err = positiveDuration(v); return }},
-	{flag: "quarantine-stream", env: "QUARANTINE_STREAM", def: "MAVENTA_QUARANTINE", usage: "stream for authenticated but malformed webhooks",
+	{flag: "quarantine-stream", env: "QUARANTINE_STREAM", def: natsstore.DefaultQuarantineStream, usage: "stream for authenticated but malformed webhooks",
 		set: func(c *config, v string) error { c.Streams.QuarantineStream = v; return nil }},
-	{flag: "quarantine-max-age", env: "QUARANTINE_MAX_AGE", def: "30d", usage: "how long quarantined requests are kept",
+	{flag: "quarantine-max-age", env: "QUARANTINE_MAX_AGE", def: durationDef(natsstore.DefaultQuarantineMaxAge), usage: "how long quarantined requests are kept",
 		set: func(c *config, v string) (err error) { c.Streams.QuarantineMaxAge, err = positiveDuration(v); return }},
-	{flag: "stream-replicas", env: "STREAM_REPLICAS", def: "1", usage: "replicas per stream: 1 for one server, 3 in a cluster",
+	{flag: "stream-replicas", env: "STREAM_REPLICAS", def: strconv.Itoa(natsstore.DefaultReplicas), usage: "replicas per stream: 1 for one server, 3 in a cluster",
 		set: func(c *config, v string) (err error) {
 			n, err := positiveInt(v)
 			c.Streams.Replicas, c.Pipeline.Replicas = int(n), int(n)
 			return err
 		}},
-	{flag: "dedup-window", env: "DEDUP_WINDOW", def: "2m", usage: "JetStream duplicate window for identical webhook bodies",
+	{flag: "dedup-window", env: "DEDUP_WINDOW", def: durationDef(natsstore.DefaultDuplicateWindow), usage: "JetStream duplicate window for identical webhook bodies",
 		set: func(c *config, v string) (err error) { c.Streams.DuplicateWindow, err = positiveDuration(v); return }},
 	{flag: "commands", env: "COMMANDS_ENABLED", def: "true", isBool: true, usage: "apply commands from the RECEIVABLES_COMMANDS stream at Maventa in this process (needs -consumers); see docs/commands.md",
 		set: func(c *config, v string) (err error) { c.CommandsOn, err = strconv.ParseBool(v); return }},
-	{flag: "command-concurrency", env: "COMMAND_CONCURRENCY", def: "4", usage: "commands applied at once per process (one assignment's commands always one after the other)",
+	{flag: "command-concurrency", env: "COMMAND_CONCURRENCY", def: strconv.Itoa(commands.DefaultConcurrency), usage: "commands applied at once per process (one assignment's commands always one after the other)",
 		set: func(c *config, v string) (err error) {
 			n, err := positiveInt(v)
 			c.Commands.Concurrency = int(n)
 			return err
 		}},
-	{flag: "command-max-age", env: "COMMAND_MAX_AGE", def: "7d", usage: "how long commands are kept in their stream",
+	{flag: "command-max-age", env: "COMMAND_MAX_AGE", def: durationDef(commands.DefaultMaxAge), usage: "how long commands are kept in their stream",
 		set: func(c *config, v string) (err error) { c.Commands.MaxAge, err = positiveDuration(v); return }},
-	{flag: "command-record-ttl", env: "COMMAND_RECORD_TTL", def: "90d", usage: "how long a command id is remembered (never applied twice within it); keep it above COMMAND_MAX_AGE plus the dead-letter age",
+	{flag: "command-record-ttl", env: "COMMAND_RECORD_TTL", def: durationDef(commands.DefaultRecordTTL), usage: "how long a command id is remembered (never applied twice within it); keep it above COMMAND_MAX_AGE plus the dead-letter age",
 		set: func(c *config, v string) (err error) { c.Commands.RecordTTL, err = positiveDuration(v); return }},
-	{flag: "command-apply-lease", env: "COMMAND_APPLY_LEASE", def: "2m", usage: "how long a command another replica is applying is left alone before it is read back from Maventa",
+	{flag: "command-apply-lease", env: "COMMAND_APPLY_LEASE", def: durationDef(commands.DefaultApplyLease), usage: "how long a command another replica is applying is left alone before it is read back from Maventa",
 		set: func(c *config, v string) (err error) { c.CommandLease, err = positiveDuration(v); return }},
 	{flag: "consumers", env: "CONSUMERS_ENABLED", def: "true", isBool: true, usage: "process stored webhooks into domain events in this process (false: intake only)",
 		set: func(c *config, v string) (err error) { c.ConsumersOn, err = strconv.ParseBool(v); return }},
-	{flag: "consumer-concurrency", env: "CONSUMER_CONCURRENCY", def: "16", usage: "stored webhooks processed at once by this process",
+	{flag: "consumer-concurrency", env: "CONSUMER_CONCURRENCY", def: strconv.Itoa(natsstore.DefaultConsumerConcurrency), usage: "stored webhooks processed at once by this process",
 		set: func(c *config, v string) (err error) {
 			n, err := positiveInt(v)
 			c.Consumer.Concurrency = int(n)
 			return err
 		}},
-	{flag: "consumer-max-deliver", env: "CONSUMER_MAX_DELIVER", def: "10", usage: "tries before a stored webhook goes to the dead-letter stream",
+	{flag: "consumer-max-deliver", env: "CONSUMER_MAX_DELIVER", def: strconv.Itoa(natsstore.DefaultConsumerMaxDeliver), usage: "tries before a stored webhook goes to the dead-letter stream",
 		set: func(c *config, v string) (err error) {
 			n, err := positiveInt(v)
 			c.Consumer.MaxDeliver = int(n)
 			return err
 		}},
-	{flag: "consumer-ack-wait", env: "CONSUMER_ACK_WAIT", def: "30s", usage: "how long a message is held before JetStream redelivers it (slow work extends it)",
+	{flag: "consumer-ack-wait", env: "CONSUMER_ACK_WAIT", def: durationDef(natsstore.DefaultConsumerAckWait), usage: "how long a message is held before JetStream redelivers it (slow work extends it)",
 		set: func(c *config, v string) (err error) { c.Consumer.AckWait, err = positiveDuration(v); return }},
-	{flag: "consumer-retry-initial", env: "CONSUMER_RETRY_INITIAL", def: "1s", usage: "first delay before a failed message is tried again (doubles each time; Retry-After wins)",
+	{flag: "consumer-retry-initial", env: "CONSUMER_RETRY_INITIAL", def: durationDef(natsstore.DefaultConsumerRetryInitial), usage: "first delay before a failed message is tried again (doubles each time; Retry-After wins)",
 		set: func(c *config, v string) (err error) { c.Consumer.RetryInitial, err = positiveDuration(v); return }},
-	{flag: "consumer-retry-max", env: "CONSUMER_RETRY_MAX", def: "5m", usage: "longest delay between tries",
+	{flag: "consumer-retry-max", env: "CONSUMER_RETRY_MAX", def: durationDef(natsstore.DefaultConsumerRetryMax), usage: "longest delay between tries",
 		set: func(c *config, v string) (err error) { c.Consumer.RetryMax, err = positiveDuration(v); return }},
-	{flag: "event-max-age", env: "EVENT_MAX_AGE", def: "30d", usage: "how long domain events are kept in their stream",
+	{flag: "event-max-age", env: "EVENT_MAX_AGE", def: durationDef(events.StreamMaxAge), usage: "how long domain events are kept in their stream",
 		set: func(c *config, v string) (err error) { c.Pipeline.EventMaxAge, err = positiveDuration(v); return }},
-	{flag: "event-dedup-window", env: "EVENT_DEDUP_WINDOW", def: "2h", usage: "domain-event stream's duplicate window (must exceed AckWait comfortably)",
+	{flag: "event-dedup-window", env: "EVENT_DEDUP_WINDOW", def: durationDef(events.StreamDuplicateWindow), usage: "domain-event stream's duplicate window (must exceed AckWait comfortably)",
 		set: func(c *config, v string) (err error) {
 			c.Pipeline.EventDuplicateWindow, err = positiveDuration(v)
 			return
 		}},
-	{flag: "processed-ttl", env: "PROCESSED_TTL", def: "8d", usage: "how long invoice and company records prevent re-emitting a fact after their last change (>= 25h; cover the reconciliation look-back)",
+	{flag: "processed-ttl", env: "PROCESSED_TTL", def: durationDef(natsstore.DefaultProcessedTTL), usage: "how long invoice and company records prevent re-emitting a fact after their last change (>= 25h; cover the reconciliation look-back)",
 		set: func(c *config, v string) (err error) { c.Pipeline.ProcessedTTL, err = positiveDuration(v); return }},
-	{flag: "deadletter-max-age", env: "DEADLETTER_MAX_AGE", def: "30d", usage: "how long dead letters are kept",
+	{flag: "deadletter-max-age", env: "DEADLETTER_MAX_AGE", def: durationDef(natsstore.DefaultDeadLetterMaxAge), usage: "how long dead letters are kept",
 		set: func(c *config, v string) (err error) { c.Pipeline.DeadLetterMaxAge, err = positiveDuration(v); return }},
 	{flag: "poll", env: "POLL_ENABLED", def: "true", isBool: true, usage: "reconcile by polling Maventa (assignment events, sent invoices, message threads) in this process",
 		set: func(c *config, v string) (err error) { c.PollOn, err = strconv.ParseBool(v); return }},
-	{flag: "poll-interval", env: "POLL_INTERVAL", def: "60s", usage: "time between two polls of an active company (the base interval; quiet ones back off from it)",
+	{flag: "poll-interval", env: "POLL_INTERVAL", def: secondsDef(consumers.DefaultPollInterval), usage: "time between two polls of an active company (the base interval; quiet ones back off from it)",
 		set: func(c *config, v string) (err error) { c.Poller.Interval, err = positiveDuration(v); return }},
-	{flag: "poll-overlap", env: "POLL_OVERLAP", def: "10m", usage: "re-read before the cursor on every poll, for late-written events",
+	{flag: "poll-overlap", env: "POLL_OVERLAP", def: durationDef(consumers.DefaultPollOverlap), usage: "re-read before the cursor on every poll, for late-written events",
 		set: func(c *config, v string) (err error) { c.Poller.Overlap, err = positiveDuration(v); return }},
-	{flag: "poll-lookback", env: "POLL_LOOKBACK", def: "7d", usage: "where a company never polled before starts (keep under PROCESSED_TTL)",
+	{flag: "poll-lookback", env: "POLL_LOOKBACK", def: durationDef(consumers.DefaultPollLookBack), usage: "where a company never polled before starts (keep under PROCESSED_TTL)",
 		set: func(c *config, v string) (err error) { c.Poller.LookBack, err = positiveDuration(v); return }},
-	{flag: "poll-lease-ttl", env: "POLL_LEASE_TTL", def: "3m", usage: "how long a replica holds a company's polling; the most another replica waits to take over",
+	{flag: "poll-lease-ttl", env: "POLL_LEASE_TTL", def: durationDef(consumers.DefaultLeaseTTLIntervals * consumers.DefaultPollInterval), usage: "how long a replica holds a company's polling; the most another replica waits to take over",
 		set: func(c *config, v string) (err error) { c.Poller.LeaseTTL, err = positiveDuration(v); return }},
-	{flag: "poll-concurrency", env: "POLL_CONCURRENCY", def: "4", usage: "companies polled at once by this process",
+	{flag: "poll-concurrency", env: "POLL_CONCURRENCY", def: strconv.Itoa(consumers.DefaultPollConcurrency), usage: "companies polled at once by this process",
 		set: func(c *config, v string) (err error) {
 			n, err := positiveInt(v)
 			c.Poller.Concurrency = int(n)
@@ -235,20 +239,20 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Poller.Invoices, err = strconv.ParseBool(v); return }},
 	{flag: "poll-messages", env: "POLL_MESSAGES", def: "true", isBool: true, usage: "also poll Amili message threads for new messages",
 		set: func(c *config, v string) (err error) { c.Poller.Messages, err = strconv.ParseBool(v); return }},
-	{flag: "poll-error-backoff-max", env: "POLL_ERROR_BACKOFF_MAX", def: "15m", usage: "longest wait of a company whose polls fail (doubling from the interval; Retry-After wins)",
+	{flag: "poll-error-backoff-max", env: "POLL_ERROR_BACKOFF_MAX", def: durationDef(consumers.DefaultPollErrorBackoffMax), usage: "longest wait of a company whose polls fail (doubling from the interval; Retry-After wins)",
 		set: func(c *config, v string) (err error) { c.Poller.ErrorBackoffMax, err = positiveDuration(v); return }},
-	{flag: "poll-active-for", env: "POLL_ACTIVE_FOR", def: "", usage: "how long a company stays active (polled every POLL_INTERVAL) after news, a webhook or a command (default 10 x POLL_INTERVAL)",
+	{flag: "poll-active-for", env: "POLL_ACTIVE_FOR", def: "", usage: "how long a company stays active (polled every POLL_INTERVAL) after news, a webhook or a command (default " + strconv.Itoa(consumers.DefaultActiveForIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) { c.Poller.ActiveFor, err = optionalDuration(v); return }},
-	{flag: "poll-quiet-max", env: "POLL_QUIET_MAX", def: "", usage: "ceiling of a quiet receivables company's delay, doubling from the interval while nothing is new (default 15 x POLL_INTERVAL)",
+	{flag: "poll-quiet-max", env: "POLL_QUIET_MAX", def: "", usage: "ceiling of a quiet receivables company's delay, doubling from the interval while nothing is new (default " + strconv.Itoa(consumers.DefaultQuietMaxIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) { c.Poller.QuietMax, err = optionalDuration(v); return }},
-	{flag: "poll-no-receivables-max", env: "POLL_NO_RECEIVABLES_MAX", def: "", usage: "ceiling of the invoice polling delay of a company without the receivables service (default 60 x POLL_INTERVAL)",
+	{flag: "poll-no-receivables-max", env: "POLL_NO_RECEIVABLES_MAX", def: "", usage: "ceiling of the invoice polling delay of a company without the receivables service (default " + strconv.Itoa(consumers.DefaultNoReceivablesIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) { c.Poller.NoReceivablesMax, err = optionalDuration(v); return }},
-	{flag: "poll-no-receivables-recheck", env: "POLL_NO_RECEIVABLES_RECHECK", def: "", usage: "how often /v1/events is asked again of a company that refused it with 403/404 (default 1440 x POLL_INTERVAL)",
+	{flag: "poll-no-receivables-recheck", env: "POLL_NO_RECEIVABLES_RECHECK", def: "", usage: "how often /v1/events is asked again of a company that refused it with 403/404 (default " + strconv.Itoa(consumers.DefaultRecheckIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) {
 			c.Poller.NoReceivablesRecheck, err = optionalDuration(v)
 			return
 		}},
-	{flag: "poll-jitter", env: "POLL_JITTER", def: "1", usage: "fraction of the interval the first pass after a start is spread over (0 to 1; active companies first)",
+	{flag: "poll-jitter", env: "POLL_JITTER", def: floatDef(consumers.DefaultPollJitter), usage: "fraction of the interval the first pass after a start is spread over (0 to 1; active companies first)",
 		set: func(c *config, v string) (err error) {
 			c.Poller.Jitter, err = strconv.ParseFloat(v, 64)
 			if err == nil && (c.Poller.Jitter < 0 || c.Poller.Jitter > 1) {
@@ -261,15 +265,15 @@ var options = []option{
 		}},
 	{flag: "poll-holder", env: "POLL_HOLDER", def: "", usage: "this replica's name in poll leases (default: host name and process id)",
 		set: func(c *config, v string) error { c.Poller.Holder = v; return nil }},
-	{flag: "maventa-ax-url", env: "MAVENTA_AX_URL", def: "https://ax.maventa.com", usage: "Maventa AX API base URL (staging: https://ax-stage.maventa.com)",
+	{flag: "maventa-ax-url", env: "MAVENTA_AX_URL", def: maventa.DefaultAXBaseURL, usage: "Maventa AX API base URL (staging: https://ax-stage.maventa.com)",
 		set: func(c *config, v string) error { c.Maventa.AXURL = v; return nil }},
-	{flag: "maventa-receivables-url", env: "MAVENTA_RECEIVABLES_URL", def: "https://receivables.maventa.com", usage: "Receivables API base URL (production host assumed; staging: https://receivables-stage.maventa.com)",
+	{flag: "maventa-receivables-url", env: "MAVENTA_RECEIVABLES_URL", def: maventa.DefaultReceivablesBaseURL, usage: "Receivables API base URL (production host assumed; staging: https://receivables-stage.maventa.com)",
 		set: func(c *config, v string) error { c.Maventa.ReceivablesURL = v; return nil }},
 	{flag: "maventa-vendor-api-key", env: "MAVENTA_VENDOR_API_KEY", def: "", secret: true, usage: "the vendor API key sent with every token request (prefer the environment)",
 		set: func(c *config, v string) error { c.Maventa.VendorAPIKey = v; return nil }},
 	{flag: "maventa-credentials-file", env: "MAVENTA_CREDENTIALS_FILE", def: "", usage: "JSON or YAML map of company UUID to user API key, reloaded when it changes; MAVENTA_COMPANY_CREDENTIALS (JSON or uuid=key,...) adds to it",
 		set: func(c *config, v string) error { c.Maventa.CredentialsFile = v; return nil }},
-	{flag: "maventa-rps", env: "MAVENTA_REQUESTS_PER_SECOND", def: "10", usage: "most requests per second to each Maventa host",
+	{flag: "maventa-rps", env: "MAVENTA_REQUESTS_PER_SECOND", def: floatDef(maventa.DefaultRequestsPerSecond), usage: "most requests per second to each Maventa host",
 		set: func(c *config, v string) (err error) {
 			c.Maventa.RequestsPerSecond, err = strconv.ParseFloat(v, 64)
 			if err == nil && c.Maventa.RequestsPerSecond <= 0 {
@@ -277,7 +281,7 @@ var options = []option{
 			}
 			return err
 		}},
-	{flag: "maventa-poll-share", env: "MAVENTA_POLL_SHARE", def: "0.7", usage: "most of each host's requests per second polling may use (enrichment and commands go first)",
+	{flag: "maventa-poll-share", env: "MAVENTA_POLL_SHARE", def: floatDef(maventa.DefaultBackgroundShare), usage: "most of each host's requests per second polling may use (enrichment and commands go first)",
 		set: func(c *config, v string) (err error) {
 			c.Maventa.PollShare, err = strconv.ParseFloat(v, 64)
 			if err == nil && (c.Maventa.PollShare <= 0 || c.Maventa.PollShare > 1) {
@@ -285,7 +289,7 @@ var options = []option{
 			}
 			return err
 		}},
-	{flag: "maventa-throttle-cooldown", env: "MAVENTA_THROTTLE_COOLDOWN", def: "1m", usage: "how long a 429 from Maventa halves a host's budget for every caller",
+	{flag: "maventa-throttle-cooldown", env: "MAVENTA_THROTTLE_COOLDOWN", def: durationDef(maventa.DefaultThrottleCooldown), usage: "how long a 429 from Maventa halves a host's budget for every caller",
 		set: func(c *config, v string) (err error) { c.Maventa.ThrottleCooldown, err = positiveDuration(v); return }},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error (debug logs every request)",
 		set: func(c *config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
@@ -593,6 +597,27 @@ func optionsMarkdown() string {
 	}
 	return b.String()
 }
+
+// durationDef writes a default duration in the largest unit that divides it
+// (7d, 2h, 5m, 30s), the way the options are documented and parsed.
+func durationDef(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		unit string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if d%u.d == 0 {
+			return strconv.FormatInt(int64(d/u.d), 10) + u.unit
+		}
+	}
+	return d.String()
+}
+
+// secondsDef writes a default duration in seconds (POLL_INTERVAL's 60s reads
+// as the base of the multiples other options are documented in).
+func secondsDef(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s" }
+
+// floatDef writes a default number without trailing zeros.
+func floatDef(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func splitList(v string) []string {
 	var out []string

@@ -58,13 +58,7 @@ func envFunc(env map[string]string) func(string) string {
 // does only when the streams are provisioned.
 func startService(t *testing.T, env map[string]string, args ...string) *service {
 	t.Helper()
-	base := map[string]string{
-		"LISTEN_ADDR": "127.0.0.1:0", "WEBHOOK_SECRETS": testSecret, "DATA_DIR": t.TempDir(),
-		"NATS_EMBEDDED_PORT": "-1", "LOG_LEVEL": "debug",
-	}
-	for k, v := range env {
-		base[k] = v
-	}
+	base := serviceEnv(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &service{cancel: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
@@ -89,6 +83,19 @@ func startService(t *testing.T, env map[string]string, args ...string) *service 
 		}
 	})
 	return s
+}
+
+// serviceEnv is a test service's environment: env over loopback listeners on
+// free ports, the test secret and a data directory of t's own.
+func serviceEnv(t *testing.T, env map[string]string) map[string]string {
+	base := map[string]string{
+		"LISTEN_ADDR": "127.0.0.1:0", "WEBHOOK_SECRETS": testSecret, "DATA_DIR": t.TempDir(),
+		"NATS_EMBEDDED_PORT": "-1", "LOG_LEVEL": "debug",
+	}
+	for k, v := range env {
+		base[k] = v
+	}
+	return base
 }
 
 // withEmbeddedCredentials adds to an embedded server's client URL the

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -25,9 +26,8 @@ import (
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
-// serve runs the service until ctx is cancelled (SIGINT/SIGTERM), then shuts down
-// in order: stop being ready, finish every in-flight request with its real
-// answer, drain NATS, stop the embedded server.
+// serve runs the service until ctx is cancelled (SIGINT/SIGTERM) or it fails
+// for good, then shuts it down in order (Service.Shutdown).
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig("maventa-events serve", args, getenv, stderr)
 	if err != nil {
@@ -37,35 +37,111 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	secrets, devSecret, err := webhookSecrets(cfg)
+	s, err := NewService(cfg, getenv, stdout, log)
 	if err != nil {
 		return err
 	}
-	tlsConfig, err := tlsFiles(cfg, log)
-	if err != nil {
-		return err
+	runErr := s.Start(ctx)
+	if runErr == nil {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down", "reason", context.Cause(ctx))
+		case runErr = <-s.Failed():
+		}
+	}
+	if err := s.Shutdown(context.WithoutCancel(ctx)); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// Service is one maventa-events service, as WTF Dial's Main is: NewService
+// checks the configuration and starts nothing; Start starts everything and
+// returns once the webhook listener is open; Shutdown stops it in order. The
+// service is ready (/readyz) only once its streams exist, answers 200 to a
+// webhook only after JetStream's acknowledgement, and on Shutdown stops being
+// ready, finishes every in-flight request with its real answer, stops the
+// consumers, drains NATS and stops the embedded server, then its telemetry.
+type Service struct {
+	cfg       *config
+	getenv    func(string) string
+	stdout    io.Writer
+	log       *slog.Logger
+	secrets   *handlers.Secrets
+	devSecret string
+	tlsConfig *tls.Config
+	creds     *maventa.CredentialStore
+
+	cancel        context.CancelFunc // ends Start's background work (provisioning, credential watch, banner)
+	background    sync.WaitGroup     // that work but the credential watch: it uses the broker
+	broker        *natsstore.Broker
+	http          *http.Server
+	baseURL       string // where http listens, once started
+	stopConsumers context.CancelFunc
+	consumersDone chan struct{} // closed when the consumers have returned
+	consumersErr  error         // what they returned, once consumersDone is closed
+	consumersOwn  atomic.Bool   // they stopped on their own (and said so in failed)
+	streamsReady  atomic.Bool
+	draining      atomic.Bool
+	failed        chan error // failures that end the service, first one wins
+	closers       []func()   // what Start set up, released by Shutdown last to first
+}
+
+// NewService checks what the configuration names (webhook secrets, TLS files,
+// company credentials) before anything is started: a typo stops the service
+// here, before NATS or anything else has started.
+func NewService(cfg *config, getenv func(string) string, stdout io.Writer, log *slog.Logger) (*Service, error) {
+	s := &Service{cfg: cfg, getenv: getenv, stdout: stdout, log: log, failed: make(chan error, 8)}
+	var err error
+	if s.secrets, s.devSecret, err = webhookSecrets(cfg); err != nil {
+		return nil, err
+	}
+	if s.tlsConfig, err = tlsFiles(cfg, log); err != nil {
+		return nil, err
 	}
 	for _, f := range cfg.SecretFlags {
 		// Flags are readable by every local user (ps, /proc/PID/cmdline).
 		log.Warn("a secret was given as a flag, readable in the process list; set it in the environment instead",
 			"flag", f, "env", optionEnv(strings.TrimPrefix(f, "-")))
 	}
-	// Company credentials are configuration too: a typo must stop the service
-	// here, before NATS or anything else has started.
-	creds, err := loadCredentials(cfg, getenv, log)
+	if s.creds, err = loadCredentials(cfg, getenv, log); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Failed delivers a failure that ends the service: the HTTP server failing, a
+// stream that conflicts with our configuration, NATS that never answered or
+// is gone for good, or the consumers stopping on their own.
+func (s *Service) Failed() <-chan error { return s.failed }
+
+func (s *Service) fail(err error) {
+	select {
+	case s.failed <- err:
+	default: // an earlier failure is already ending the service
+	}
+}
+
+// errNATSLost is the failure when the NATS connection is gone for good.
+var errNATSLost = errors.New("nats connection closed for good (the embedded server stopped, or the client gave up reconnecting); exiting so that the service is restarted")
+
+// Start starts telemetry, NATS, stream provisioning (in the background), the
+// Maventa client, the consumers (once the streams exist) and the listeners. It
+// returns once the webhook listener is open; whatever it started is stopped
+// by Shutdown, also when Start fails.
+func (s *Service) Start(ctx context.Context) error {
+	cfg, log := s.cfg, s.log
+	ctx, s.cancel = context.WithCancel(ctx)
+	tel, err := setupTelemetry(ctx, s.getenv, s.stdout, log)
 	if err != nil {
 		return err
 	}
-	tel, err := setupTelemetry(ctx, getenv, stdout, log)
-	if err != nil {
-		return err
-	}
-	defer func() {
+	s.closers = append(s.closers, func() {
 		// Last: every span of the shutdown (in-flight requests, messages in hand) is in.
-		if err := tel.Flush(5 * time.Second); err != nil {
+		if err := tel.Shutdown(5 * time.Second); err != nil {
 			log.Warn("telemetry flush incomplete", "err", err)
 		}
-	}()
+	})
 
 	cfg.NATS.WaitForServer = true
 	broker, err := natsstore.OpenBroker(ctx, cfg.NATS, log,
@@ -73,120 +149,143 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return embeddedHint(err)
 	}
-	defer broker.Close()
+	s.broker = broker
+	s.closers = append(s.closers, broker.Close) // drains NATS, then stops the embedded server
+	s.background.Go(func() {
+		select {
+		case <-broker.Lost():
+			s.fail(errNATSLost)
+		case <-ctx.Done():
+		}
+	})
 
 	// Streams are provisioned in the background so that an external NATS that is
 	// still starting makes us not-ready rather than crash-looping, for a bounded
 	// time; a stream that conflicts with our configuration is fatal.
-	var streamsReady, draining atomic.Bool
-	fatal := make(chan error, 1)
 	provisioned := make(chan pipelineState, 1)
-	go func() {
+	s.background.Go(func() {
 		if err := broker.WaitConnected(ctx); err != nil {
 			var te *natsstore.ConnectTimeoutError
 			if errors.As(err, &te) {
-				fatal <- fmt.Errorf("%w; check -nats-url / NATS_URL (-nats-connect-timeout / NATS_CONNECT_TIMEOUT bounds this wait)", err)
+				s.fail(fmt.Errorf("%w; check -nats-url / NATS_URL (-nats-connect-timeout / NATS_CONNECT_TIMEOUT bounds this wait)", err))
 			}
 			return
 		}
-		provisionStreams(ctx, broker, cfg, log, &streamsReady, provisioned, fatal)
-	}()
+		provisionStreams(ctx, broker, cfg, log, &s.streamsReady, provisioned, s.failed)
+	})
 
-	api, err := newClient(cfg, creds, log)
+	api, err := newClient(cfg, s.creds, log)
 	if err != nil {
 		return err
 	}
 	if cfg.Maventa.CredentialsFile != "" {
-		go creds.WatchFile(ctx, 10*time.Second)
+		go s.creds.WatchFile(ctx, 10*time.Second)
 	}
 	if reg, err := api.ObserveBudgets(); err == nil {
-		defer func() { _ = reg.Unregister() }()
+		s.closers = append(s.closers, func() { _ = reg.Unregister() })
 	}
 	// Consumers run on their own context so that they stop after the HTTP server
 	// has answered its last request, and before NATS is closed.
 	consumerCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopConsumers()
-	consumersDone := make(chan error, 1)
+	s.stopConsumers, s.consumersDone = stopConsumers, make(chan struct{})
 	banner := make(chan struct{})
 	go func() {
+		defer close(s.consumersDone)
 		select {
 		case ps := <-provisioned:
 			close(banner)
 			if !cfg.ConsumersOn { // intake only: nothing to run until shutdown
 				<-consumerCtx.Done()
-				consumersDone <- nil
 				return
 			}
-			consumersDone <- runConsumers(consumerCtx, broker, cfg, ps, api, creds, log)
+			s.consumersErr = runConsumers(consumerCtx, broker, cfg, ps, api, s.creds, log)
+			if consumerCtx.Err() == nil { // they stop on their own only when they cannot run at all
+				s.consumersOwn.Store(true)
+				s.fail(fmt.Errorf("consumers: %w", s.consumersErr))
+			}
 		case <-consumerCtx.Done(): // stopped before the streams were ever ready
-			consumersDone <- nil
 		}
 	}()
 
 	ready := func(context.Context) error {
 		switch {
-		case draining.Load():
+		case s.draining.Load():
 			return errors.New("shutting down")
 		case !broker.Connected():
 			return errors.New("nats disconnected")
-		case !streamsReady.Load():
+		case !s.streamsReady.Load():
 			return errors.New("streams not provisioned yet")
 		}
 		return nil
 	}
 	store := natsstore.NewWebhookStore(broker.JS, cfg.Streams, cfg.PublishMode)
 	router := handlers.NewRouter(handlers.WebhookConfig{
-		Secrets: secrets, MaxBody: cfg.MaxBody, Timeout: cfg.RequestTimeout, RetryAfter: cfg.RetryAfter,
+		Secrets: s.secrets, MaxBody: cfg.MaxBody, Timeout: cfg.RequestTimeout, RetryAfter: cfg.RetryAfter,
 	}, store, ready, log)
 
 	ln, err := listen(cfg.Listen, cfg.MaxConns)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	srv := newWebhookServer(router, cfg, tlsConfig, log)
-	served := make(chan error, 1)
-	go func() { served <- serveOn(srv, ln) }()
+	s.http = newWebhookServer(router, cfg, s.tlsConfig, log)
+	go func() {
+		if err := serveOn(s.http, ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("http server: %w", err))
+		}
+	}()
 	adminURL := ""
 	if cfg.AdminListen != "" {
-		admin, url, err := startAdmin(cfg.AdminListen, tel.Metrics, tlsConfig, log)
+		admin, url, err := startAdmin(cfg.AdminListen, tel.Metrics, s.tlsConfig, log)
 		if err != nil {
-			shutdownHTTP(srv, cfg.ShutdownTimeout, log)
 			return err
 		}
-		defer admin.Close()
+		s.closers = append(s.closers, func() { _ = admin.Close() })
 		adminURL = url
 	}
 
-	baseURL := scheme(tlsConfig) + "://" + ln.Addr().String()
-	log.Info("listening", "webhook_url", baseURL+handlers.WebhookPath, "auth", secrets != nil)
-	go func() {
+	baseURL := scheme(s.tlsConfig) + "://" + ln.Addr().String()
+	s.baseURL = baseURL
+	log.Info("listening", "webhook_url", baseURL+handlers.WebhookPath, "auth", s.secrets != nil)
+	s.background.Go(func() {
 		select {
 		case <-banner: // the printed curl must work the moment a person reads it
-			printBanner(stdout, baseURL, broker.ClientURL(), adminURL, cfg, devSecret)
+			printBanner(s.stdout, baseURL, broker.ClientURL(), adminURL, cfg, s.devSecret)
 		case <-ctx.Done():
 		}
-	}()
+	})
+	return nil
+}
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "reason", context.Cause(ctx))
-	case err := <-served:
-		runErr = fmt.Errorf("http server: %w", err)
-	case err := <-fatal:
-		runErr = err
-	case err := <-consumersDone:
-		// Consumers stop on their own only when they cannot run at all.
-		runErr = fmt.Errorf("consumers: %w", err)
-		consumersDone <- nil
+// Shutdown stops the service in order: stop being ready, finish every
+// in-flight request with its real answer (bounded by SHUTDOWN_TIMEOUT and
+// ctx), stop the consumers, then release what Start set up, last first (the
+// admin listener, NATS drained and the embedded server stopped, telemetry
+// flushed). It returns the consumers' error unless they already reported it
+// through Failed.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	if s.cancel != nil {
+		s.cancel()
 	}
-	draining.Store(true)
-	shutdownHTTP(srv, cfg.ShutdownTimeout, log)
-	stopConsumers()
-	if err := <-consumersDone; err != nil && runErr == nil {
-		runErr = fmt.Errorf("consumers: %w", err)
+	if s.http != nil {
+		hctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+		shutdownHTTP(hctx, s.http, s.log)
+		cancel()
 	}
-	return runErr // deferred broker.Close drains NATS, then stops the embedded server
+	var err error
+	if s.stopConsumers != nil {
+		s.stopConsumers()
+		<-s.consumersDone
+		if s.consumersErr != nil && !s.consumersOwn.Load() {
+			err = fmt.Errorf("consumers: %w", s.consumersErr)
+		}
+	}
+	s.background.Wait() // ended by s.cancel above; they use the broker closed below
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+	return err
 }
 
 // loadCredentials reads the company credentials (MAVENTA_CREDENTIALS_FILE and
@@ -325,9 +424,7 @@ func runConsumers(ctx context.Context, b *natsstore.Broker, cfg *config, ps pipe
 	return err
 }
 
-func shutdownHTTP(srv *http.Server, timeout time.Duration, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+func shutdownHTTP(ctx context.Context, srv *http.Server, log *slog.Logger) {
 	// Shutdown stops accepting, then waits for every in-flight handler, each of
 	// which answers only after its write was acknowledged or failed.
 	if err := srv.Shutdown(ctx); err != nil {

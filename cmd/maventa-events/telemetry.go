@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,41 +26,60 @@ import (
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// telemetry is the process's OpenTelemetry setup: the global tracer and meter
-// providers that the instrumented packages (handlers, consumers, maventa) use
-// through the global API, and the Prometheus handler for the admin listener.
+// telemetry is one service's OpenTelemetry setup: its tracer provider and
+// exporters, its meter provider with the Prometheus handler for the admin
+// listener, and its resource (OTEL_SERVICE_NAME...). Each service value sets up
+// its own and shuts it down with it, so a second run() in one process (tests,
+// or a restart in place) exports with its own settings.
 type telemetry struct {
 	// Metrics serves the meter provider's Prometheus reader (GET /metrics).
 	Metrics http.Handler
-	tp      *sdktrace.TracerProvider // nil: tracing off (the global no-op)
+	tp      *sdktrace.TracerProvider // nil: tracing off (spans go to the no-op)
 	mp      *sdkmetric.MeterProvider // nil: OTEL_SDK_DISABLED
 }
 
-// The providers are global to the process, and instruments created before the
-// first provider is installed stay bound to it, so they are set up once per
-// process (the first serve decides; tests start several services in one process).
-// A second run in one process cannot get telemetry of its own while handlers,
-// consumers and maventa create their instruments from the global API in
-// package variables: otel delegates those to the first provider ever set, once.
-// Giving each run its own providers needs those packages to take a
-// MeterProvider and TracerProvider as dependencies.
-var (
-	telemetryOnce sync.Once
-	telemetryInst *telemetry
-	telemetryErr  error
-)
+// processTelemetry is what the instrumented packages (handlers, consumers,
+// maventa) bind to: they create their tracers and instruments from the global
+// API in package variables, and otel binds those, once, to the first providers
+// installed. So the process installs, once, a tracer provider that forwards
+// each span to the running service's provider, and a meter provider whose
+// instruments every service's readers read (through a metric producer).
+// Nothing here is configured by a service; counters therefore count for the
+// process, as a Prometheus client's do.
+type processTelemetry struct {
+	tracers     *tracerSwitch
+	instruments *sdkmetric.ManualReader
+}
 
-// setupTelemetry installs, once per process, from the standard OTEL_* variables:
+var theProcessTelemetry = sync.OnceValue(func() *processTelemetry {
+	pt := &processTelemetry{tracers: &tracerSwitch{}, instruments: sdkmetric.NewManualReader()}
+	otel.SetTracerProvider(pt.tracers)
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(pt.instruments)))
+	return pt
+})
+
+// Produce hands a service's readers what the process's instruments recorded.
+func (pt *processTelemetry) Produce(ctx context.Context) ([]metricdata.ScopeMetrics, error) {
+	var rm metricdata.ResourceMetrics
+	err := pt.instruments.Collect(ctx, &rm)
+	return rm.ScopeMetrics, err
+}
+
+// setupTelemetry builds a service's telemetry from the standard OTEL_* variables:
 //
 //   - the W3C TraceContext + Baggage propagator, always;
 //   - a tracer provider exporting spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT
 //     (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, using
 //     OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf, the default, or grpc), or to
-//     stdout with OTEL_TRACES_EXPORTER=console; none otherwise (the global no-op,
+//     stdout with OTEL_TRACES_EXPORTER=console; none otherwise (the no-op,
 //     so spans cost next to nothing); OTEL_TRACES_EXPORTER=none turns it off, and
 //     the SDK reads OTEL_TRACES_SAMPLER(_ARG) and the exporters the other
 //     OTEL_EXPORTER_OTLP_* settings (headers, timeout, TLS) themselves;
@@ -68,7 +89,8 @@ var (
 //   - a resource from OTEL_SERVICE_NAME (default maventa-events) and
 //     OTEL_RESOURCE_ATTRIBUTES.
 //
-// OTEL_SDK_DISABLED=true installs no provider at all (propagation still works).
+// OTEL_SDK_DISABLED=true sets up no provider at all (propagation still works).
+// Shutdown exports what is buffered and stops them.
 //
 // go.opentelemetry.io/contrib/exporters/autoexport (v0.72.0) would choose the
 // exporters from the same variables, but it reads them with os.Getenv, so
@@ -81,13 +103,6 @@ var (
 // producers, which nobody here uses, and the log-exporter and Prometheus-bridge
 // modules to the build.
 func setupTelemetry(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger) (*telemetry, error) {
-	telemetryOnce.Do(func() {
-		telemetryInst, telemetryErr = newTelemetry(ctx, getenv, stdout, log)
-	})
-	return telemetryInst, telemetryErr
-}
-
-func newTelemetry(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger) (*telemetry, error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("opentelemetry", "err", err) }))
 	reg := prometheus.NewRegistry()
@@ -107,29 +122,31 @@ func newTelemetry(ctx context.Context, getenv func(string) string, stdout io.Wri
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
 
+	pt := theProcessTelemetry()
+	prom, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithProducer(pt))
+	if err != nil {
+		return nil, fmt.Errorf("prometheus exporter: %w", err)
+	}
 	spans, err := spanExporter(ctx, getenv, stdout)
 	if err != nil {
 		return nil, err
 	}
-	if spans != nil {
-		t.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(spans), sdktrace.WithResource(res))
-		otel.SetTracerProvider(t.tp)
-	}
-
-	prom, err := otelprom.New(otelprom.WithRegisterer(reg))
-	if err != nil {
-		return nil, fmt.Errorf("prometheus exporter: %w", err)
-	}
-	opts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom)}
 	metrics, err := metricExporter(ctx, getenv)
 	if err != nil {
+		if spans != nil {
+			_ = spans.Shutdown(ctx)
+		}
 		return nil, err
 	}
+	opts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom)}
 	if metrics != nil {
-		opts = append(opts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metrics)))
+		opts = append(opts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metrics, sdkmetric.WithProducer(pt))))
 	}
 	t.mp = sdkmetric.NewMeterProvider(opts...)
-	otel.SetMeterProvider(t.mp)
+	if spans != nil {
+		t.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(spans), sdktrace.WithResource(res))
+		pt.tracers.push(t.tp)
+	}
 	log.Info("opentelemetry", "traces", spans != nil, "otlp_metrics", metrics != nil,
 		"endpoint", getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "protocol", otlpProtocol(getenv, "TRACES"))
 	return t, nil
@@ -218,18 +235,80 @@ func metricExporter(ctx context.Context, getenv func(string) string) (sdkmetric.
 	}
 }
 
-// Flush exports every span and metric still buffered, bounded by timeout. serve
-// calls it on its way out. The providers are not shut down: they belong to the
-// process, which ends right after (and, in tests, starts further services).
-func (t *telemetry) Flush(timeout time.Duration) error {
+// Shutdown exports every span and metric still buffered, bounded by
+// timeout, and stops this service's providers; spans started afterwards go to
+// the service that runs next, or nowhere. serve calls it on its way out.
+func (t *telemetry) Shutdown(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var errs []error
 	if t.tp != nil {
-		errs = append(errs, t.tp.ForceFlush(ctx))
+		theProcessTelemetry().tracers.remove(t.tp)
+		errs = append(errs, t.tp.Shutdown(ctx))
 	}
 	if t.mp != nil {
-		errs = append(errs, t.mp.ForceFlush(ctx))
+		errs = append(errs, t.mp.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// tracerSwitch is a trace.TracerProvider whose tracers start each span with
+// the provider of the service started last among those running with tracing,
+// or the no-op when there is none.
+type tracerSwitch struct {
+	embedded.TracerProvider
+	mu      sync.Mutex
+	running []trace.TracerProvider
+	current atomic.Pointer[trace.TracerProvider]
+}
+
+func (s *tracerSwitch) push(tp trace.TracerProvider) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running = append(s.running, tp)
+	s.current.Store(&tp)
+}
+
+func (s *tracerSwitch) remove(tp trace.TracerProvider) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running = slices.DeleteFunc(s.running, func(r trace.TracerProvider) bool { return r == tp })
+	if n := len(s.running); n > 0 {
+		s.current.Store(&s.running[n-1])
+	} else {
+		s.current.Store(nil)
+	}
+}
+
+func (s *tracerSwitch) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return &switchedTracer{s: s, name: name, opts: opts}
+}
+
+// switchedTracer is one instrumentation scope's tracer of a tracerSwitch.
+type switchedTracer struct {
+	embedded.Tracer
+	s      *tracerSwitch
+	name   string
+	opts   []trace.TracerOption
+	cached atomic.Pointer[providerTracer] // the tracer of the provider last used
+}
+
+// providerTracer is a provider's tracer for one scope: asking the SDK for it
+// per span would take its lock and build a scope key every time.
+type providerTracer struct {
+	tp     *trace.TracerProvider
+	tracer trace.Tracer
+}
+
+func (t *switchedTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	tp := t.s.current.Load()
+	if tp == nil {
+		return noop.Tracer{}.Start(ctx, name, opts...)
+	}
+	c := t.cached.Load()
+	if c == nil || c.tp != tp {
+		c = &providerTracer{tp: tp, tracer: (*tp).Tracer(t.name, t.opts...)}
+		t.cached.Store(c)
+	}
+	return c.tracer.Start(ctx, name, opts...)
 }

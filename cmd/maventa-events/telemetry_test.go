@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
@@ -24,13 +24,13 @@ import (
 	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
 
-// recordedSpans installs, once for the test binary, a global tracer provider
-// recording every span in memory. The service started by a test sets up no
-// tracer provider of its own without OTEL_* exporter settings, so its spans
-// land here; tests tell theirs apart by trace id.
+// recordedSpans adds, once for the test binary, a tracer provider recording
+// every span in memory to the process's tracer switch. A service started by a
+// test sets up no tracer provider of its own without OTEL_* exporter
+// settings, so its spans land here; tests tell theirs apart by trace id.
 var recordedSpans = sync.OnceValue(func() *tracetest.SpanRecorder {
 	rec := tracetest.NewSpanRecorder()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	theProcessTelemetry().tracers.push(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
 	return rec
 })
 
@@ -278,4 +278,119 @@ func typeName(v any) string {
 		return ""
 	}
 	return reflect.TypeOf(v).String()
+}
+
+// TestEachRunHasItsOwnTelemetry starts the service twice, one after the other,
+// in this process: the second must serve metrics under its own resource
+// (OTEL_SERVICE_NAME), not keep the first run's telemetry, and still count what
+// the packages' instruments record.
+func TestEachRunHasItsOwnTelemetry(t *testing.T) {
+	for i, name := range []string{"first-run", "second-run"} {
+		s := startService(t, map[string]string{
+			"ADMIN_LISTEN": "127.0.0.1:0", "OTEL_SERVICE_NAME": name, "CONSUMERS_ENABLED": "false",
+		})
+		if code, answer := s.post(t, webhook(900+i)); code != 200 {
+			t.Fatalf("%s: post: %d %s", name, code, answer)
+		}
+		text := getMetrics(t, s.adminURL)
+		if want := `service_name="` + name + `"`; !regexp.MustCompile(`target_info\{[^}]*` + want).MatchString(text) {
+			t.Errorf("%s: /metrics has no target_info with %s:\n%s", name, want, grepLines(text, "target_info"))
+		}
+		m := regexp.MustCompile(`maventa_webhooks_received_total\{[^}]*outcome="stored"[^}]*\} ([0-9.e+]+)`).FindStringSubmatch(text)
+		if len(m) < 2 {
+			t.Errorf("%s: /metrics counts no stored webhook", name)
+		} else if v, _ := strconv.ParseFloat(m[1], 64); v < float64(i+1) {
+			t.Errorf("%s: stored webhooks counted %v, want at least %d (both runs')", name, v, i+1)
+		}
+		if err := s.stop(t); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}
+
+func getMetrics(t *testing.T, adminURL string) string {
+	t.Helper()
+	resp, err := http.Get(adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestTracerSwitchFollowsTheRunningServices: spans go to the provider of the
+// service started last among those still running, and nowhere once none is.
+func TestTracerSwitchFollowsTheRunningServices(t *testing.T) {
+	sw := &tracerSwitch{}
+	tracer := sw.Tracer("scope") // taken before any provider, as package variables are
+	recA, recB := tracetest.NewSpanRecorder(), tracetest.NewSpanRecorder()
+	a := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recA))
+	b := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recB))
+	span := func(name string) {
+		_, s := tracer.Start(context.Background(), name)
+		s.End()
+	}
+	span("none running")
+	sw.push(a)
+	span("a running")
+	sw.push(b)
+	span("a and b running")
+	sw.remove(b)
+	span("b stopped")
+	sw.remove(a)
+	span("all stopped")
+	names := func(rec *tracetest.SpanRecorder) []string {
+		var out []string
+		for _, s := range rec.Ended() {
+			out = append(out, s.Name())
+		}
+		return out
+	}
+	if got, want := names(recA), []string{"a running", "b stopped"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("first provider's spans %q, want %q", got, want)
+	}
+	if got, want := names(recB), []string{"a and b running"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("second provider's spans %q, want %q", got, want)
+	}
+}
+
+// BenchmarkSpanThroughTheSwitch: what the tracer switch adds to a span, with
+// tracing off (the default; against the otel no-op it replaces) and on
+// (against the SDK's tracer used directly).
+func BenchmarkSpanThroughTheSwitch(b *testing.B) {
+	sdk := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	on := &tracerSwitch{}
+	on.push(sdk)
+	for _, c := range []struct {
+		name   string
+		tracer trace.Tracer
+	}{
+		{"off/noop", noop.NewTracerProvider().Tracer("bench")},
+		{"off/switch", (&tracerSwitch{}).Tracer("bench")},
+		{"on/sdk", sdk.Tracer("bench")},
+		{"on/switch", on.Tracer("bench")},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				_, s := c.tracer.Start(ctx, "span")
+				s.End()
+			}
+		})
+	}
 }

@@ -217,6 +217,9 @@ type PermanentError struct {
 func (e *PermanentError) Error() string { return e.Reason + ": " + e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// DefaultApplyLease is Config.ApplyLease's default (the service's option reads it).
+const DefaultApplyLease = 2 * time.Minute
+
 // Config configures a Handler. Zero values are the documented defaults.
 type Config struct {
 	// Holder names this process in applying records. Default a random id.
@@ -259,7 +262,7 @@ func NewHandler(cfg Config, store Store, emitter Emitter, api Maventa, log *slog
 		cfg.Holder = "h-" + uuid.NewString()
 	}
 	if cfg.ApplyLease <= 0 {
-		cfg.ApplyLease = 2 * time.Minute
+		cfg.ApplyLease = DefaultApplyLease
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

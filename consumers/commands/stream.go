@@ -20,6 +20,13 @@ import (
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
+// Defaults of StreamConfig's zero fields (the service's options read them).
+const (
+	DefaultMaxAge      = 7 * 24 * time.Hour
+	DefaultRecordTTL   = 90 * 24 * time.Hour
+	DefaultConcurrency = 4
+)
+
 // StreamConfig configures the command stream, the record bucket and the
 // consumer. Zero values are the documented defaults.
 type StreamConfig struct {
@@ -65,7 +72,7 @@ func (c StreamConfig) withDefaults() StreamConfig {
 		c.Stream = events.CommandStreamName
 	}
 	if c.MaxAge == 0 {
-		c.MaxAge = 7 * 24 * time.Hour
+		c.MaxAge = DefaultMaxAge
 	}
 	if c.DuplicateWindow == 0 {
 		c.DuplicateWindow = time.Hour
@@ -74,7 +81,7 @@ func (c StreamConfig) withDefaults() StreamConfig {
 		c.RecordBucket = "RECEIVABLES_COMMAND_RECORDS"
 	}
 	if c.RecordTTL == 0 {
-		c.RecordTTL = 90 * 24 * time.Hour
+		c.RecordTTL = DefaultRecordTTL
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
@@ -83,7 +90,7 @@ func (c StreamConfig) withDefaults() StreamConfig {
 		c.Durable = "maventa-events-commands"
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 4
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second

@@ -22,6 +22,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Defaults of the embedded server's BrokerConfig fields (the service's options read them).
+const (
+	DefaultDataDir      = "data"
+	DefaultEmbeddedHost = "127.0.0.1"
+)
+
 // BrokerConfig says how to reach NATS. With URL empty an embedded nats-server with
 // JetStream is started; otherwise the service connects to URL (a server or a
 // comma-separated list of cluster members).
@@ -50,7 +56,7 @@ type BrokerConfig struct {
 	ConnectTimeout time.Duration
 
 	// DataDir holds the embedded server's JetStream store (DataDir/jetstream).
-	// Default "./data".
+	// Default DefaultDataDir.
 	DataDir string
 	// Host is the embedded server's client listen host. Default 127.0.0.1, so only
 	// this machine can connect; any other host is refused unless AllowRemote.
@@ -88,6 +94,9 @@ type Broker struct {
 	firstConnect   chan struct{} // closed once the first connection is up
 	firstOnce      sync.Once
 	lastDialErr    atomic.Pointer[error] // the latest failed attempt before the first connection
+	lost           chan struct{}         // closed when NATS is gone for good while open
+	lostOnce       sync.Once
+	closing        atomic.Bool // Close was called: what follows is not a loss
 }
 
 // OpenBroker starts the embedded server when cfg.URL is empty, then connects.
@@ -102,7 +111,7 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 	if cfg.Name == "" {
 		cfg.Name = "maventa-events"
 	}
-	b := &Broker{log: log, target: redactURL(cfg.URL), connectTimeout: cfg.ConnectTimeout, firstConnect: make(chan struct{})}
+	b := &Broker{log: log, target: redactURL(cfg.URL), connectTimeout: cfg.ConnectTimeout, firstConnect: make(chan struct{}), lost: make(chan struct{})}
 	if cfg.URL == "" {
 		b.target = "embedded"
 	}
@@ -146,7 +155,7 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 			b.connected.Store(true)
 			log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted())
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { b.connected.Store(false) }),
+		nats.ClosedHandler(func(*nats.Conn) { b.connected.Store(false); b.markLost("nats connection closed") }),
 		// Asynchronous errors (a slow consumer dropping messages, a permission
 		// denied) go to our structured log; without a handler nats.go prints
 		// them to stderr, outside the JSON logs an operator collects. Dropped
@@ -166,6 +175,7 @@ func OpenBroker(ctx context.Context, cfg BrokerConfig, log *slog.Logger, jsOpts 
 			return nil, err
 		}
 		b.server, b.unlock = ns, unlock
+		go func() { ns.WaitForShutdown(); b.markLost("embedded nats server stopped") }()
 		// The service itself always uses the in-process connection: no loopback
 		// TCP, no syscalls on either side. The port (when open) is for others.
 		opts = append(opts, nats.InProcessServer(ns), nats.UserInfo(creds.User, creds.Password))
@@ -302,6 +312,22 @@ func authOptions(cfg BrokerConfig) ([]nats.Option, error) {
 	return opts, nil
 }
 
+// Lost is closed when NATS is gone for good while the broker is open: the
+// connection was closed (nats.go reconnects forever, so only an error it does
+// not retry, such as credentials refused again, or a Close by other code) or
+// the embedded server stopped (nothing restarts it). Close does not close it.
+func (b *Broker) Lost() <-chan struct{} { return b.lost }
+
+func (b *Broker) markLost(what string) {
+	if b.closing.Load() {
+		return
+	}
+	b.lostOnce.Do(func() {
+		b.log.Error("nats gone for good", "what", what, "server", b.target)
+		close(b.lost)
+	})
+}
+
 // Connected reports whether the connection is up right now.
 func (b *Broker) Connected() bool { return b.connected.Load() && b.NC.IsConnected() }
 
@@ -317,6 +343,7 @@ func (b *Broker) ClientURL() string {
 // Close drains the connection (in-flight publishes and acks complete) and then
 // shuts the embedded server down and waits for it, so the store is closed cleanly.
 func (b *Broker) Close() {
+	b.closing.Store(true)
 	if b.NC != nil && !b.NC.IsClosed() {
 		done := make(chan struct{})
 		b.NC.SetClosedHandler(func(*nats.Conn) { close(done) })

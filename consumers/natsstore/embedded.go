@@ -86,7 +86,7 @@ func EmbeddedClientURL(clientURL, dataDir string) (string, error) {
 
 func orDefault(dir string) string {
 	if dir == "" {
-		return "data"
+		return DefaultDataDir
 	}
 	return dir
 }
@@ -183,7 +183,7 @@ func startEmbedded(cfg BrokerConfig, log *slog.Logger) (*server.Server, embedded
 	var creds embeddedCredentials
 	host := cfg.Host
 	if host == "" {
-		host = "127.0.0.1"
+		host = DefaultEmbeddedHost
 	}
 	if cfg.Port != 0 && !cfg.AllowRemote && !isLoopbackHost(host) {
 		return nil, creds, nil, &EmbeddedError{Setting: EmbeddedListen, Err: fmt.Errorf("refusing to listen on %s, not a loopback address, unless remote clients are explicitly allowed", host)}

@@ -20,6 +20,13 @@ const DeadLetterSubjectRoot = "maventa.deadletter"
 // max age may not be shorter (JetStream refuses such a stream).
 const DeadLetterDuplicateWindow = 2 * time.Minute
 
+// Defaults of PipelineConfig's zero fields (the service's options read them;
+// the event stream's come from events).
+const (
+	DefaultDeadLetterMaxAge = 30 * 24 * time.Hour
+	DefaultProcessedTTL     = 8 * 24 * time.Hour
+)
+
 // PipelineConfig configures what the consumers need beyond the intake streams:
 // the domain-event stream, the dead-letter stream and the bucket of invoice and
 // company records.
@@ -64,16 +71,16 @@ func (c PipelineConfig) withDefaults() PipelineConfig {
 		c.DeadLetterStream = "MAVENTA_DEADLETTER"
 	}
 	if c.DeadLetterMaxAge == 0 {
-		c.DeadLetterMaxAge = 30 * 24 * time.Hour
+		c.DeadLetterMaxAge = DefaultDeadLetterMaxAge
 	}
 	if c.ProcessedBucket == "" {
 		c.ProcessedBucket = "MAVENTA_PROCESSED"
 	}
 	if c.ProcessedTTL == 0 {
-		c.ProcessedTTL = 8 * 24 * time.Hour
+		c.ProcessedTTL = DefaultProcessedTTL
 	}
 	if c.Replicas == 0 {
-		c.Replicas = 1
+		c.Replicas = DefaultReplicas
 	}
 	return c
 }

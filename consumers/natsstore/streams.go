@@ -21,6 +21,16 @@ const (
 	QuarantineSubjectRoot = "maventa.quarantine"
 )
 
+// Defaults of StreamsConfig's zero fields (the service's options read them).
+const (
+	DefaultWebhookStream    = "MAVENTA_WEBHOOKS"
+	DefaultWebhookMaxAge    = 7 * 24 * time.Hour
+	DefaultQuarantineStream = "MAVENTA_QUARANTINE"
+	DefaultQuarantineMaxAge = 30 * 24 * time.Hour
+	DefaultReplicas         = 1
+	DefaultDuplicateWindow  = 2 * time.Minute
+)
+
 // StreamsConfig configures the streams the service provisions at start-up.
 type StreamsConfig struct {
 	// WebhookStream is the raw-webhook stream's name. Default "MAVENTA_WEBHOOKS".
@@ -48,22 +58,22 @@ type StreamsConfig struct {
 
 func (c StreamsConfig) withDefaults() StreamsConfig {
 	if c.WebhookStream == "" {
-		c.WebhookStream = "MAVENTA_WEBHOOKS"
+		c.WebhookStream = DefaultWebhookStream
 	}
 	if c.WebhookMaxAge == 0 {
-		c.WebhookMaxAge = 7 * 24 * time.Hour
+		c.WebhookMaxAge = DefaultWebhookMaxAge
 	}
 	if c.QuarantineStream == "" {
-		c.QuarantineStream = "MAVENTA_QUARANTINE"
+		c.QuarantineStream = DefaultQuarantineStream
 	}
 	if c.QuarantineMaxAge == 0 {
-		c.QuarantineMaxAge = 30 * 24 * time.Hour
+		c.QuarantineMaxAge = DefaultQuarantineMaxAge
 	}
 	if c.Replicas == 0 {
-		c.Replicas = 1
+		c.Replicas = DefaultReplicas
 	}
 	if c.DuplicateWindow == 0 {
-		c.DuplicateWindow = 2 * time.Minute
+		c.DuplicateWindow = DefaultDuplicateWindow
 	}
 	if c.MaxMsgSize == 0 {
 		c.MaxMsgSize = 2 << 20

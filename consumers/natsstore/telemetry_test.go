@@ -25,24 +25,51 @@ import (
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
-// The providers are global and instruments bind to the first one installed, so
-// the tests of this package share one recorder and one reader; each looks at
-// its own trace ids and at metric differences.
+// The package's tracer and meter come from the global providers, and
+// instruments bind to the first provider installed, so one tracer provider is
+// installed for the test binary; its spans go to the recorder of the test that
+// is running (these tests are not parallel), so a test sees only its own spans
+// however often it runs (-count=2). Metrics are read as differences.
 var (
 	telOnce sync.Once
-	spans   *tracetest.SpanRecorder
 	mreader *sdkmetric.ManualReader
+	router  spanRouter
 )
 
-func telemetry(t *testing.T) {
+// spanRouter hands every span to the current test's recorder, if any.
+type spanRouter struct {
+	cur atomic.Pointer[tracetest.SpanRecorder]
+}
+
+func (r *spanRouter) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
+	if rec := r.cur.Load(); rec != nil {
+		rec.OnStart(parent, s)
+	}
+}
+
+func (r *spanRouter) OnEnd(s sdktrace.ReadOnlySpan) {
+	if rec := r.cur.Load(); rec != nil {
+		rec.OnEnd(s)
+	}
+}
+
+func (r *spanRouter) Shutdown(context.Context) error   { return nil }
+func (r *spanRouter) ForceFlush(context.Context) error { return nil }
+
+// telemetry returns a span recorder of t's own, receiving the spans started
+// until t ends.
+func telemetry(t *testing.T) *tracetest.SpanRecorder {
 	t.Helper()
 	telOnce.Do(func() {
-		spans = tracetest.NewSpanRecorder()
-		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(&router)))
 		mreader = sdkmetric.NewManualReader()
 		otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(mreader)))
 		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	})
+	rec := tracetest.NewSpanRecorder()
+	router.cur.Store(rec)
+	t.Cleanup(func() { router.cur.CompareAndSwap(rec, nil) })
+	return rec
 }
 
 func counter(t *testing.T, name string, want ...attribute.KeyValue) int64 {
@@ -71,7 +98,7 @@ func counter(t *testing.T, name string, want ...attribute.KeyValue) int64 {
 }
 
 // spansOf returns the ended spans named name whose attribute key equals value.
-func spansOf(name string, key attribute.Key, value string) []sdktrace.ReadOnlySpan {
+func spansOf(spans *tracetest.SpanRecorder, name string, key attribute.Key, value string) []sdktrace.ReadOnlySpan {
 	var out []sdktrace.ReadOnlySpan
 	for _, s := range spans.Ended() {
 		if s.Name() != name {
@@ -109,7 +136,7 @@ func storeTraced(t *testing.T, p *pipeline, body []byte) trace.SpanContext {
 }
 
 func TestOneStoredWebhookIsOneConnectedTrace(t *testing.T) {
-	telemetry(t)
+	spans := telemetry(t)
 	p := newPipeline(t, &fakeMaventa{assignments: []maventa.Assignment{seedAssignment(t)}}, StreamsConfig{})
 	emitted := counter(t, "maventa.events.emitted")
 	acked := counter(t, "maventa.consumer.messages", attrOutcome.String("ack"))
@@ -125,7 +152,7 @@ func TestOneStoredWebhookIsOneConnectedTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pubs := spansOf("publish MAVENTA_WEBHOOKS", attrMessageID, BodyID(body))
+	pubs := spansOf(spans, "publish MAVENTA_WEBHOOKS", attrMessageID, BodyID(body))
 	if len(pubs) != 1 {
 		t.Fatalf("%d webhook publish spans, want 1", len(pubs))
 	}
@@ -150,7 +177,7 @@ func TestOneStoredWebhookIsOneConnectedTrace(t *testing.T) {
 
 	p.consume(ConsumerConfig{}, nil)
 
-	procs := spansOf("process MAVENTA_WEBHOOKS", attrMessageID, BodyID(body))
+	procs := spansOf(spans, "process MAVENTA_WEBHOOKS", attrMessageID, BodyID(body))
 	if len(procs) != 1 {
 		t.Fatalf("%d process spans, want 1", len(procs))
 	}
@@ -207,11 +234,11 @@ func TestOneStoredWebhookIsOneConnectedTrace(t *testing.T) {
 }
 
 func TestARedeliveryStartsANewTraceLinkedToTheStoredOne(t *testing.T) {
-	telemetry(t)
+	spans := telemetry(t)
 	p := newPipeline(t, &fakeMaventa{assignments: []maventa.Assignment{seedAssignment(t)}}, StreamsConfig{})
 	body := deliveredWebhook("2020-01-02T03:04:05Z")
 	root := storeTraced(t, p, body)
-	pub := spansOf("publish MAVENTA_WEBHOOKS", attrMessageID, BodyID(body))[0]
+	pub := spansOf(spans, "publish MAVENTA_WEBHOOKS", attrMessageID, BodyID(body))[0]
 
 	var calls atomic.Int32
 	p.consume(ConsumerConfig{}, func(ctx context.Context, m jetstream.Msg) error {
@@ -221,7 +248,7 @@ func TestARedeliveryStartsANewTraceLinkedToTheStoredOne(t *testing.T) {
 		return ProcessWith(p.proc)(ctx, m)
 	})
 
-	procs := spansOf("process MAVENTA_WEBHOOKS", attrMessageID, BodyID(body))
+	procs := spansOf(spans, "process MAVENTA_WEBHOOKS", attrMessageID, BodyID(body))
 	if len(procs) != 2 {
 		t.Fatalf("%d process spans, want 2 (first try, redelivery)", len(procs))
 	}

@@ -20,6 +20,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// Defaults of ConsumerConfig's zero fields (the service's options read them).
+const (
+	DefaultConsumerConcurrency  = 16
+	DefaultConsumerAckWait      = 30 * time.Second
+	DefaultConsumerMaxDeliver   = 10
+	DefaultConsumerRetryInitial = time.Second
+	DefaultConsumerRetryMax     = 5 * time.Minute
+)
+
 // ConsumerConfig configures the durable consumer of stored webhooks.
 type ConsumerConfig struct {
 	// Durable is the consumer's name, shared by every replica of the service so
@@ -52,19 +61,19 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 		c.Durable = "maventa-events-webhooks"
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 16
+		c.Concurrency = DefaultConsumerConcurrency
 	}
 	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = DefaultConsumerAckWait
 	}
 	if c.MaxDeliver <= 0 {
-		c.MaxDeliver = 10
+		c.MaxDeliver = DefaultConsumerMaxDeliver
 	}
 	if c.RetryInitial == 0 {
-		c.RetryInitial = time.Second
+		c.RetryInitial = DefaultConsumerRetryInitial
 	}
 	if c.RetryMax == 0 {
-		c.RetryMax = 5 * time.Minute
+		c.RetryMax = DefaultConsumerRetryMax
 	}
 	if c.InfoInterval <= 0 {
 		c.InfoInterval = 15 * time.Second
