@@ -310,16 +310,3 @@ func classify(err error) error {
 	}
 	return &ProcessError{Reason: "transient", Retry: true, Err: err}
 }
-
-// AssignmentEvents is everything an assignment read from Maventa yields when
-// it is seen for the first time: assignment opened, each assignment event and
-// the transitions they cause, in Maventa's order. Every id depends only on the
-// assignment, so a second look yields the same ids.
-func AssignmentEvents(companyID string, a maventa.Assignment, tc events.TraceContext) ([]events.Event, error) {
-	da, err := a.Snapshot()
-	if err != nil {
-		return nil, err
-	}
-	_, evs, err := events.ApplyAssignment(events.AssignmentRecord{}, companyID, events.AssignmentFacts{Snapshot: &da}, tc)
-	return evs, err
-}

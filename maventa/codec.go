@@ -91,13 +91,3 @@ func isNull(raw json.RawMessage) bool {
 	return len(t) == 0 || bytes.Equal(t, []byte("null"))
 }
 
-// decodeData decodes an event's data into out, treating absent data as empty.
-func decodeData[T any](kind string, raw json.RawMessage, out *T) error {
-	if isNull(raw) {
-		raw = json.RawMessage("{}")
-	}
-	if err := Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("maventa: decode %s data: %w", kind, err)
-	}
-	return nil
-}

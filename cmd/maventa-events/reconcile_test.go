@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
 	"github.com/maventa-bridge/maventa-events/events"
@@ -155,7 +154,7 @@ func expectedEvents(t *testing.T, srv *sandbox.Server, companies []sandbox.Compa
 			if err != nil {
 				t.Fatal(err)
 			}
-			evs, err := consumers.AssignmentEvents(c.ID, full, events.TraceContext{})
+			evs, err := firstLook(c.ID, full)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -282,4 +281,15 @@ func TestReconcileBackfillCommand(t *testing.T) {
 			t.Errorf("%v accepted", bad[2:])
 		}
 	}
+}
+
+// firstLook is everything an assignment yields when it is seen for the first
+// time: assignment opened, its events and the transitions they cause.
+func firstLook(companyID string, a maventa.Assignment) ([]events.Event, error) {
+	s, err := a.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	_, evs, err := events.ApplyAssignment(events.AssignmentRecord{}, companyID, events.AssignmentFacts{Snapshot: &s}, events.TraceContext{})
+	return evs, err
 }
