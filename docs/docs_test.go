@@ -7,6 +7,9 @@ package docs_test
 
 import (
 	"fmt"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,7 +61,7 @@ func TestREADMEIsShortAndStartsWithRunAndTest(t *testing.T) {
 	if !slices.Contains(strings.Split(ci, "\n"), testCmd) {
 		t.Errorf(".ci/run does not run %q", testCmd)
 	}
-	for _, want := range []string{"LICENSE", "docs/design.md", "docs/configuration.md", "docs/cli.md",
+	for _, want := range []string{"LICENSE", "docs/design.md", "docs/architecture.md", "docs/configuration.md", "docs/cli.md",
 		"docs/telemetry.md", "docs/operations.md", "docs/performance.md", "docs/reliability.md", "deploy/README.md"} {
 		if !strings.Contains(s, "("+want+")") {
 			t.Errorf("README.md does not link %s", want)
@@ -215,4 +218,79 @@ func anchors(md string) []string {
 		out = append(out, b.String())
 	}
 	return out
+}
+
+// TestArchitecture keeps docs/architecture.md and the code in step: every
+// package has its paragraph, and the import rules it states hold.
+func TestArchitecture(t *testing.T) {
+	const module = "github.com/maventa-bridge/maventa-events/"
+	doc := read(t, "architecture.md")
+	imports := map[string][]string{} // package dir -> imports of its non-test files
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != ".." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		dir := filepath.ToSlash(filepath.Dir(strings.TrimPrefix(path, "../")))
+		for _, im := range f.Imports {
+			imports[dir] = append(imports[dir], strings.Trim(im.Path.Value, `"`))
+		}
+		if _, ok := imports[dir]; !ok {
+			imports[dir] = nil
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir := range imports {
+		if !strings.Contains(doc, "**`"+dir+"`**") {
+			t.Errorf("package %s has no paragraph in docs/architecture.md", dir)
+		}
+	}
+	// rules: which project packages a package may import, and what else it must not.
+	rules := []struct {
+		dir       string
+		mayImport []string // project packages; nil: none
+		never     []string // prefixes of other imports it must not have
+	}{
+		{"events", nil, nil},
+		{"maventa", []string{"events"}, nil},
+		{"maventa/sandbox", []string{"events"}, nil},
+		{"handlers", []string{"maventa", "events"}, []string{"github.com/nats-io/"}},
+		{"consumers", []string{"maventa", "events"}, []string{"github.com/nats-io/"}},
+		{"cmd/maventa-events", []string{"handlers", "consumers", "consumers/commands", "consumers/natsstore", "maventa", "events"},
+			[]string{"github.com/nats-io/nats.go/jetstream"}},
+	}
+	for _, r := range rules {
+		for _, im := range imports[r.dir] {
+			if p, ok := strings.CutPrefix(im, module); ok {
+				if !slices.Contains(r.mayImport, p) {
+					t.Errorf("%s imports %s; docs/architecture.md says it may import only %v", r.dir, p, r.mayImport)
+				}
+				continue
+			}
+			for _, n := range r.never {
+				if strings.HasPrefix(im, n) {
+					t.Errorf("%s imports %s, which docs/architecture.md rules out", r.dir, im)
+				}
+			}
+		}
+	}
+	for dir, ims := range imports {
+		for _, im := range ims {
+			if strings.HasPrefix(im, module+"cmd/") {
+				t.Errorf("%s imports %s: nothing imports a command", dir, im)
+			}
+		}
+	}
 }
