@@ -328,8 +328,17 @@ func (b *Broker) markLost(what string) {
 	})
 }
 
-// Connected reports whether the connection is up right now.
-func (b *Broker) Connected() bool { return b.connected.Load() && b.NC.IsConnected() }
+// Connected reports whether the connection is up right now. Once NATS is
+// gone for good it is false, even in the moment before the client notices
+// that the embedded server stopped under it.
+func (b *Broker) Connected() bool {
+	select {
+	case <-b.lost:
+		return false
+	default:
+	}
+	return b.connected.Load() && b.NC.IsConnected()
+}
 
 // ClientURL is the URL other processes (the CLI) can use to reach the embedded
 // server, or "" when it serves in-process clients only or NATS is external.
