@@ -4,7 +4,9 @@
 //
 // The Handler is the application: it talks to three small interfaces (a Store
 // of command records, an Emitter of outcome events, and Maventa) and runs
-// against in-memory fakes as well as against JetStream (Runner, stream.go).
+// against in-memory fakes (handler_test.go) as well as against JetStream
+// (consumers/natsstore/commandstream: the command stream, its Runner, the
+// record bucket).
 //
 // Exactly once at Maventa rests on the command record, keyed by the command id
 // (the caller's CloudEvents id):

@@ -1,4 +1,9 @@
-package commands
+// Package commandstream is the JetStream side of the command handler
+// (consumers/commands): the command stream and its durable consumer, the KV
+// bucket of command records (KVStore implements commands.Store), the Runner
+// that feeds the stream to commands.Handler in per-target order across
+// replicas (order.go), command requests with a reply (request.go) and Send.
+package commandstream
 
 import (
 	"cmp"
@@ -12,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -148,7 +155,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c StreamConfig, log *sl
 	return &KVStore{kv: kv}, nil
 }
 
-// KVStore keeps command records in a JetStream KV bucket (Store).
+// KVStore keeps command records in a JetStream KV bucket (commands.Store).
 type KVStore struct {
 	kv jetstream.KeyValue
 }
@@ -179,27 +186,27 @@ func recordKey(id string) string {
 }
 
 // Get implements Store.
-func (s *KVStore) Get(ctx context.Context, id string) (Record, uint64, error) {
+func (s *KVStore) Get(ctx context.Context, id string) (commands.Record, uint64, error) {
 	// Bounded per request: a lost reply must fail and be retried, not hold the
 	// command for its whole context.
 	ctx, cancel := context.WithTimeout(ctx, natsstore.KVRequestTimeout)
 	defer cancel()
 	e, err := s.kv.Get(ctx, recordKey(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Record{}, 0, nil
+		return commands.Record{}, 0, nil
 	}
 	if err != nil {
-		return Record{}, 0, fmt.Errorf("read command record %s: %w", id, err)
+		return commands.Record{}, 0, fmt.Errorf("read command record %s: %w", id, err)
 	}
-	var r Record
+	var r commands.Record
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return Record{}, 0, fmt.Errorf("decode command record %s: %w", id, err)
+		return commands.Record{}, 0, fmt.Errorf("decode command record %s: %w", id, err)
 	}
 	return r, e.Revision(), nil
 }
 
 // Put implements Store.
-func (s *KVStore) Put(ctx context.Context, r Record, rev uint64) (uint64, error) {
+func (s *KVStore) Put(ctx context.Context, r commands.Record, rev uint64) (uint64, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return 0, err
@@ -214,7 +221,7 @@ func (s *KVStore) Put(ctx context.Context, r Record, rev uint64) (uint64, error)
 	}
 	var apiErr *jetstream.APIError
 	if errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
-		return 0, ErrConflict
+		return 0, commands.ErrConflict
 	}
 	if err != nil {
 		return 0, fmt.Errorf("write command record %s: %w", r.ID, err)
@@ -247,13 +254,13 @@ type DeadLetterer interface {
 	Put(ctx context.Context, msg jetstream.Msg, reason string, cause error) error
 }
 
-// Runner consumes the command stream and runs the Handler: commands of one
+// Runner consumes the command stream and runs the commands.Handler: commands of one
 // (company, subject) one after the other in stream order, also across
 // replicas (orderGate), others concurrently.
 type Runner struct {
 	cfg  StreamConfig
 	js   jetstream.JetStream
-	h    *Handler
+	h    *commands.Handler
 	dl   DeadLetterer
 	log  *slog.Logger
 	sem  chan struct{}
@@ -279,7 +286,7 @@ type queued struct {
 }
 
 // NewRunner returns a runner of h over the command stream of cfg.
-func NewRunner(cfg StreamConfig, js jetstream.JetStream, h *Handler, dl DeadLetterer, log *slog.Logger) *Runner {
+func NewRunner(cfg StreamConfig, js jetstream.JetStream, h *commands.Handler, dl DeadLetterer, log *slog.Logger) *Runner {
 	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -494,7 +501,7 @@ func (r *Runner) process(ctx context.Context, msg jetstream.Msg, finished func(c
 		hctx, cancel := context.WithTimeout(wctx, 4*r.cfg.AckWait)
 		err = r.h.Handle(hctx, msg.Subject(), msg.Data())
 		cancel()
-		var re *RetryError
+		var re *commands.RetryError
 		if !errors.As(err, &re) {
 			break
 		}
@@ -521,7 +528,7 @@ func (r *Runner) process(ctx context.Context, msg jetstream.Msg, finished func(c
 			return
 		}
 	}
-	var pe *PermanentError
+	var pe *commands.PermanentError
 	switch {
 	case err == nil:
 		finished(wctx)
@@ -561,28 +568,28 @@ func (r *Runner) deadLetter(ctx context.Context, msg jetstream.Msg, reason strin
 // Wait returns the record of command id once its outcome is decided (and,
 // when resolved is true, once an operator resolved it), watching the bucket
 // rather than polling it.
-func (s *KVStore) Wait(ctx context.Context, id string) (Record, error) {
+func (s *KVStore) Wait(ctx context.Context, id string) (commands.Record, error) {
 	w, err := s.kv.Watch(ctx, recordKey(id))
 	if err != nil {
-		return Record{}, fmt.Errorf("watch command record %s: %w", id, err)
+		return commands.Record{}, fmt.Errorf("watch command record %s: %w", id, err)
 	}
 	defer func() { _ = w.Stop() }()
 	for {
 		select {
 		case <-ctx.Done():
-			return Record{}, fmt.Errorf("command %s: no outcome yet: %w", id, ctx.Err())
+			return commands.Record{}, fmt.Errorf("command %s: no outcome yet: %w", id, ctx.Err())
 		case e, ok := <-w.Updates():
 			if !ok {
-				return Record{}, fmt.Errorf("command %s: watch ended", id)
+				return commands.Record{}, fmt.Errorf("command %s: watch ended", id)
 			}
 			if e == nil || e.Operation() != jetstream.KeyValuePut {
 				continue // nil marks the end of the initial values
 			}
-			var r Record
+			var r commands.Record
 			if err := json.Unmarshal(e.Value(), &r); err != nil {
-				return Record{}, fmt.Errorf("decode command record %s: %w", id, err)
+				return commands.Record{}, fmt.Errorf("decode command record %s: %w", id, err)
 			}
-			if r.State == StateDone {
+			if r.State == commands.StateDone {
 				return r, nil
 			}
 		}

@@ -1,10 +1,12 @@
-package commands
+package commandstream
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
 
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/maventa-bridge/maventa-events/consumers/natstest"
@@ -21,8 +23,8 @@ func TestRecordRequestsAreBoundedOneByOne(t *testing.T) {
 		call func(*KVStore) error
 	}{
 		{"get", func(s *KVStore) error { _, _, err := s.Get(ctx, "id"); return err }},
-		{"create", func(s *KVStore) error { _, err := s.Put(ctx, Record{ID: "id"}, 0); return err }},
-		{"update", func(s *KVStore) error { _, err := s.Put(ctx, Record{ID: "id"}, 4); return err }},
+		{"create", func(s *KVStore) error { _, err := s.Put(ctx, commands.Record{ID: "id"}, 0); return err }},
+		{"update", func(s *KVStore) error { _, err := s.Put(ctx, commands.Record{ID: "id"}, 4); return err }},
 		{"order cursor", func(s *KVStore) error { return (&orderGate{kv: s.kv}).finished(ctx, 7, "k") }},
 	}
 	for _, tt := range tests {
