@@ -177,7 +177,7 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Streams.DuplicateWindow, err = positiveDuration(v); return }},
 	{flag: "commands", env: "COMMANDS_ENABLED", def: "true", isBool: true, usage: "apply commands from the RECEIVABLES_COMMANDS stream at Maventa in this process (needs -consumers); see docs/commands.md",
 		set: func(c *config, v string) (err error) { c.CommandsOn, err = strconv.ParseBool(v); return }},
-	{flag: "command-concurrency", env: "COMMAND_CONCURRENCY", def: strconv.Itoa(commandstream.DefaultConcurrency), usage: "commands applied at once per process (one assignment's commands always one after the other)",
+	{flag: "command-concurrency", env: "COMMAND_CONCURRENCY", def: strconv.Itoa(commands.DefaultConcurrency), usage: "commands applied at once per process (one assignment's commands always one after the other)",
 		set: func(c *config, v string) (err error) {
 			n, err := positiveInt(v)
 			c.Commands.Concurrency = int(n)

@@ -140,8 +140,9 @@ const (
 )
 
 // sandboxAPI starts the Maventa sandbox on 127.0.0.1 with one company and
-// returns it, a client of it and the counter of its assignment event writes.
-func sandboxAPI(t *testing.T) (*sandbox.Sandbox, *maventa.Client, *writeCounter) {
+// one assignment, and returns it, a client of it, the counter of its
+// assignment event writes and the assignment's id.
+func sandboxAPI(t *testing.T) (*sandbox.Sandbox, *maventa.Client, *writeCounter, string) {
 	t.Helper()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	sb := sandbox.New(sandbox.Config{Seed: 7, Clock: func() time.Time { return now }})
@@ -155,11 +156,16 @@ func sandboxAPI(t *testing.T) (*sandbox.Sandbox, *maventa.Client, *writeCounter)
 	wc := &writeCounter{next: http.DefaultTransport.(*http.Transport).Clone()}
 	api, err := maventa.New(maventa.Config{
 		AXBaseURL: srv.AXURL, ReceivablesBaseURL: srv.ReceivablesURL, VendorAPIKey: maventa.NewSecret(fakeVendor),
-		Transport: wc, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxElapsed: time.Second,
+		Transport: wc, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxElapsed: 50 * time.Millisecond,
 		Timeout: 10 * time.Second, RequestsPerSecond: -1,
 	}, maventa.StaticCredentials(map[string]string{fakeCompany: fakeAPIKey}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sb, api, wc
+	r, err := sb.SendInvoice(fakeCompany, sandbox.InvoiceSpec{Number: "F1", Sum: sandbox.Amt("100.00"), RecipientName: "Asiakas Oy",
+		RecipientBID: "3456789-0", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
+	if err != nil || r.AssignmentID == "" {
+		t.Fatalf("send invoice: %+v %v", r, err)
+	}
+	return sb, api, wc, r.AssignmentID
 }

@@ -27,7 +27,13 @@ type fixture struct {
 // comment is the body of a comment command with id on the fixture's assignment.
 func (f *fixture) comment(t *testing.T, id, text string) []byte {
 	t.Helper()
-	b, err := events.Command{ID: id, Source: "erp://test", Type: events.CommandComment.Type(), Subject: f.assignment,
+	return commentBody(t, id, f.assignment, text)
+}
+
+// commentBody is the body of a comment command with id on assignment.
+func commentBody(t *testing.T, id, assignment, text string) []byte {
+	t.Helper()
+	b, err := events.Command{ID: id, Source: "erp://test", Type: events.CommandComment.Type(), Subject: assignment,
 		CompanyID: fakeCompany, Data: json.RawMessage(`{"text":"` + text + `"}`)}.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -107,13 +113,8 @@ func TestHandleOnFakes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sb, api, wc := sandboxAPI(t)
-			r, err := sb.SendInvoice(fakeCompany, sandbox.InvoiceSpec{Number: "F1", Sum: sandbox.Amt("100.00"), RecipientName: "Asiakas Oy",
-				RecipientBID: "3456789-0", Street: "Katu 1", PostalCode: "00100", City: "Helsinki"})
-			if err != nil || r.AssignmentID == "" {
-				t.Fatalf("send invoice: %+v %v", r, err)
-			}
-			f := &fixture{store: newMemStore(), emitter: &memEmitter{}, sb: sb, wc: wc, assignment: r.AssignmentID}
+			sb, api, wc, assignment := sandboxAPI(t)
+			f := &fixture{store: newMemStore(), emitter: &memEmitter{}, sb: sb, wc: wc, assignment: assignment}
 			f.h = NewHandler(Config{Holder: "a"}, f.store, f.emitter, api, nil)
 			f.other = NewHandler(Config{Holder: "b"}, f.store, f.emitter, api, nil)
 			if tt.prepare != nil {

@@ -1,21 +1,17 @@
 // Package commandstream is the JetStream side of the command handler
-// (consumers/commands): the command stream and its durable consumer, the KV
-// bucket of command records (KVStore implements commands.Store), the Runner
-// that feeds the stream to commands.Handler in per-target order across
-// replicas (order.go), command requests with a reply (request.go) and Send.
+// (consumers/commands): the command stream and its durable consumer (the
+// commands.Source), the KV bucket of command records (KVStore, the
+// commands.Store), the order gate across replicas (order.go, the
+// commands.Order), command requests with a reply (request.go) and Send.
 package commandstream
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
@@ -29,9 +25,8 @@ import (
 
 // Defaults of StreamConfig's zero fields (the service's options read them).
 const (
-	DefaultMaxAge      = 7 * 24 * time.Hour
-	DefaultRecordTTL   = 90 * 24 * time.Hour
-	DefaultConcurrency = 4
+	DefaultMaxAge    = 7 * 24 * time.Hour
+	DefaultRecordTTL = 90 * 24 * time.Hour
 )
 
 // StreamConfig configures the command stream, the record bucket and the
@@ -57,19 +52,13 @@ type StreamConfig struct {
 	// Durable is the consumer's name, shared by every replica. Default
 	// "maventa-events-commands".
 	Durable string
-	// Concurrency is how many commands run at once in this process; commands of
-	// one assignment always run one after the other. Default 4.
-	Concurrency int
 	// AckWait is JetStream's redelivery timeout; work in hand is kept with
 	// InProgress every AckWait/3. Default 30s.
 	AckWait time.Duration
-	// MaxAttempts is how often a command is tried (Maventa or NATS unavailable)
-	// before it is dead-lettered with reason "exhausted"; retries stay in
-	// place so the assignment's later commands wait behind it. Default 8.
-	MaxAttempts int
-	// RetryInitial and RetryMax bound the exponential wait between attempts
-	// (Maventa's Retry-After wins). Defaults 1s and 1 minute.
-	RetryInitial, RetryMax time.Duration
+	// Concurrency, MaxAttempts, RetryInitial and RetryMax are the Runner's
+	// (commands.RunnerConfig, which documents them and their defaults).
+	Concurrency, MaxAttempts int
+	RetryInitial, RetryMax   time.Duration
 	// MaxAckPending bounds the commands held by this consumer. Default 1000.
 	MaxAckPending int
 }
@@ -96,20 +85,8 @@ func (c StreamConfig) withDefaults() StreamConfig {
 	if c.Durable == "" {
 		c.Durable = "maventa-events-commands"
 	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = DefaultConcurrency
-	}
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 8
-	}
-	if c.RetryInitial == 0 {
-		c.RetryInitial = time.Second
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = time.Minute
 	}
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = 1000
@@ -254,45 +231,22 @@ type DeadLetterer interface {
 	Put(ctx context.Context, msg jetstream.Msg, reason string, cause error) error
 }
 
-// Runner consumes the command stream and runs the commands.Handler: commands of one
-// (company, subject) one after the other in stream order, also across
-// replicas (orderGate), others concurrently.
+// Runner runs a commands.Runner over the command stream: its durable consumer
+// is the commands.Source, the order gate (order.go) the commands.Order.
 type Runner struct {
-	cfg  StreamConfig
-	js   jetstream.JetStream
-	h    *commands.Handler
-	dl   DeadLetterer
-	log  *slog.Logger
-	sem  chan struct{}
-	gate *orderGate // set by Run
-	mu   sync.Mutex
-	keys map[string]*keyQueue // per order key, the messages waiting
-	held map[jetstream.Msg]struct{}
-	// freed is signalled when a held message is done, for the fetch loop.
-	freed chan struct{}
-	wg    sync.WaitGroup
-}
-
-// keyQueue is one order key's messages in hand, sorted by stream sequence; one
-// worker runs them while running is set.
-type keyQueue struct {
-	items   []queued
-	running bool
-}
-
-type queued struct {
-	seq uint64
-	msg jetstream.Msg
+	cfg StreamConfig
+	js  jetstream.JetStream
+	h   *commands.Handler
+	dl  DeadLetterer
+	log *slog.Logger
 }
 
 // NewRunner returns a runner of h over the command stream of cfg.
 func NewRunner(cfg StreamConfig, js jetstream.JetStream, h *commands.Handler, dl DeadLetterer, log *slog.Logger) *Runner {
-	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{cfg: cfg, js: js, h: h, dl: dl, log: log, sem: make(chan struct{}, cfg.Concurrency),
-		keys: map[string]*keyQueue{}, held: map[jetstream.Msg]struct{}{}, freed: make(chan struct{}, 1)}
+	return &Runner{cfg: cfg.withDefaults(), js: js, h: h, dl: dl, log: log}
 }
 
 // Run consumes until ctx ends, then waits for the commands in hand.
@@ -309,260 +263,61 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("command record bucket %s: %w", r.cfg.RecordBucket, err)
 	}
-	r.gate = newOrderGate(stream, cons, kv)
-	if err := r.gate.refresh(ctx); err != nil {
+	gate := newOrderGate(stream, cons, kv)
+	if err := gate.refresh(ctx); err != nil {
 		r.log.Warn("command consumer: ack floor unknown; reading it again later", "err", err)
 	}
-	// Commands in hand and waiting behind their assignment's earlier ones keep
-	// their lease, so JetStream does not hand them to another replica meanwhile.
-	beatDone := make(chan struct{})
-	go r.heartbeat(beatDone)
-	// A plain fetch loop: one pull request per FetchMaxWait when idle, and a
-	// pause after an error (a NATS node lost, the consumer's leader moving),
-	// rather than a pull subscription that re-pulls at once on every error.
-	maxHeld := 16 * r.cfg.Concurrency
-	for ctx.Err() == nil {
-		if r.heldCount() >= maxHeld {
-			// Every message in hand may be waiting for an earlier command of its
-			// assignment that JetStream has yet to redeliver: after AckWait
-			// without progress, fetch anyway, so that one can come in.
-			t := time.NewTimer(r.cfg.AckWait)
-			select {
-			case <-r.freed:
-				t.Stop()
-				continue
-			case <-ctx.Done():
-				t.Stop()
-				continue
-			case <-t.C:
+	rc := commands.RunnerConfig{Concurrency: r.cfg.Concurrency, AckWait: r.cfg.AckWait, MaxAttempts: r.cfg.MaxAttempts,
+		RetryInitial: r.cfg.RetryInitial, RetryMax: r.cfg.RetryMax}
+	return commands.NewRunner(rc, source{cons}, gate, r.h, deadLetters{r.dl}, r.log).Run(ctx)
+}
+
+// source is the command consumer as a commands.Source: one pull request per
+// FetchMaxWait when idle.
+type source struct {
+	cons jetstream.Consumer
+}
+
+// Fetch implements commands.Source.
+func (s source) Fetch(_ context.Context, max int, each func(commands.Message)) error {
+	batch, err := s.cons.Fetch(max, jetstream.FetchMaxWait(2*time.Second))
+	if err == nil {
+		for msg := range batch.Messages() {
+			m := &message{Msg: msg}
+			if md, err := msg.Metadata(); err == nil {
+				m.seq = md.Sequence.Stream
 			}
+			each(m)
 		}
-		batch, err := cons.Fetch(2*r.cfg.Concurrency, jetstream.FetchMaxWait(2*time.Second))
-		if err == nil {
-			for msg := range batch.Messages() {
-				r.dispatch(ctx, msg)
-			}
-			err = batch.Error()
-		}
-		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
-			r.log.Warn("command consumer: fetch failed; pausing", "err", err)
-			t := time.NewTimer(time.Second)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
-		}
+		err = batch.Error()
 	}
-	r.wg.Wait()
-	close(beatDone)
+	if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		return err
+	}
 	return nil
 }
 
-func (r *Runner) heldCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.held)
+// message is a command stream message as a commands.Message.
+type message struct {
+	jetstream.Msg
+	seq uint64
 }
 
-func (r *Runner) heartbeat(done <-chan struct{}) {
-	t := time.NewTicker(r.cfg.AckWait / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-			r.mu.Lock()
-			held := make([]jetstream.Msg, 0, len(r.held))
-			for m := range r.held {
-				held = append(held, m)
-			}
-			r.mu.Unlock()
-			for _, m := range held {
-				_ = m.InProgress()
-			}
-		}
-	}
+// Seq implements commands.Message.
+func (m *message) Seq() uint64 { return m.seq }
+
+// deadLetters puts the command stream's messages in the dead-letter stream.
+type deadLetters struct {
+	dl DeadLetterer
 }
 
-// orderKey is what must run in order: the command's company and subject token
-// plus its CloudEvents subject (the assignment). Parsing only what ordering
-// needs keeps a malformed command from blocking anything.
-func orderKey(subject string, data []byte) string {
-	var c struct {
-		Subject string `json:"subject"`
+// Put implements commands.DeadLetterer.
+func (d deadLetters) Put(ctx context.Context, msg commands.Message, reason string, cause error) error {
+	m, ok := msg.(*message)
+	if !ok {
+		return fmt.Errorf("dead letter: %T is not a command stream message", msg)
 	}
-	_ = json.Unmarshal(data, &c)
-	parts := strings.SplitN(subject, ".", 4)
-	company := ""
-	if len(parts) >= 3 {
-		company = parts[2]
-	}
-	return company + "\x00" + c.Subject
-}
-
-func (r *Runner) dispatch(ctx context.Context, msg jetstream.Msg) {
-	key := orderKey(msg.Subject(), msg.Data())
-	var seq uint64
-	if md, err := msg.Metadata(); err == nil {
-		seq = md.Sequence.Stream
-		r.gate.seen(seq, key)
-	}
-	r.mu.Lock()
-	r.held[msg] = struct{}{}
-	q := r.keys[key]
-	if q == nil {
-		q = &keyQueue{}
-		r.keys[key] = q
-	}
-	i, _ := slices.BinarySearchFunc(q.items, seq, func(it queued, seq uint64) int { return cmp.Compare(it.seq, seq) })
-	q.items = slices.Insert(q.items, i, queued{seq: seq, msg: msg})
-	start := !q.running
-	q.running = true
-	r.mu.Unlock()
-	if start {
-		r.wg.Add(1)
-		go r.work(ctx, key, q)
-	}
-}
-
-// work runs the messages of one order key, lowest stream sequence first, each
-// once the gate says every earlier command of the key is finished.
-func (r *Runner) work(ctx context.Context, key string, q *keyQueue) {
-	defer r.wg.Done()
-	var wait time.Duration
-	for {
-		r.mu.Lock()
-		if len(q.items) == 0 || ctx.Err() != nil {
-			// Shutting down: what has not started goes back to JetStream, to be
-			// redelivered in order to a replica, rather than overtaking an
-			// earlier command that stopped half-way.
-			for _, it := range q.items {
-				_ = it.msg.Nak()
-				delete(r.held, it.msg)
-			}
-			delete(r.keys, key)
-			r.mu.Unlock()
-			return
-		}
-		it := q.items[0]
-		r.mu.Unlock()
-		ok, err := r.gate.ready(ctx, it.seq, key)
-		if !ok {
-			// An earlier command of the key is in another replica's hands (or
-			// on its way back): look again soon.
-			wait = min(max(2*wait, 20*time.Millisecond), time.Second)
-			if err != nil {
-				r.log.Debug("command order: cannot tell yet whether earlier commands are done", "err", err)
-			}
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
-			continue
-		}
-		wait = 0
-		r.mu.Lock()
-		if q.items[0] != it { // an earlier one arrived meanwhile: it goes first
-			r.mu.Unlock()
-			continue
-		}
-		q.items = q.items[1:]
-		r.mu.Unlock()
-		r.sem <- struct{}{}
-		r.process(ctx, it.msg, func(wctx context.Context) {
-			if err := r.gate.finished(wctx, it.seq, key); err != nil {
-				r.log.Warn("command order: cursor not moved; later commands of the target wait for the ack floor", "err", err)
-			}
-		})
-		<-r.sem
-		r.mu.Lock()
-		delete(r.held, it.msg)
-		select {
-		case r.freed <- struct{}{}:
-		default:
-		}
-		r.mu.Unlock()
-	}
-}
-
-// process handles one message, retrying in place, and acks, or dead-letters
-// it; finished runs first when it is done either way.
-func (r *Runner) process(ctx context.Context, msg jetstream.Msg, finished func(context.Context)) {
-	// The work in hand finishes on shutdown rather than being cut half-way
-	// (that would be safe, the record says where it stopped, only wasteful).
-	wctx := context.WithoutCancel(ctx)
-	log := r.log.With("subject", msg.Subject())
-	var err error
-	for attempt, tries := 1, 1; ; tries++ {
-		hctx, cancel := context.WithTimeout(wctx, 4*r.cfg.AckWait)
-		err = r.h.Handle(hctx, msg.Subject(), msg.Data())
-		cancel()
-		var re *commands.RetryError
-		if !errors.As(err, &re) {
-			break
-		}
-		var wait time.Duration
-		if re.Busy {
-			// Another replica is applying it: look again soon, however long its
-			// lease, since it usually finishes well before.
-			wait = min(r.retryDelay(tries, 0), max(re.After, r.cfg.RetryInitial))
-		} else {
-			if attempt >= r.cfg.MaxAttempts {
-				break
-			}
-			wait = r.retryDelay(attempt, re.After)
-			attempt++
-		}
-		log.Info("command will be retried", "attempt", attempt, "wait", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			// Shutting down: JetStream redelivers it (to us or another replica).
-			_ = msg.NakWithDelay(wait)
-			return
-		}
-	}
-	var pe *commands.PermanentError
-	switch {
-	case err == nil:
-		finished(wctx)
-		if aerr := msg.Ack(); aerr != nil {
-			log.Warn("ack failed; the command comes back and its outcome is published again (same id)", "err", aerr)
-		}
-		return
-	case errors.As(err, &pe):
-		r.deadLetter(wctx, msg, pe.Reason, err, finished, log)
-	default:
-		r.deadLetter(wctx, msg, "exhausted", err, finished, log)
-	}
-}
-
-func (r *Runner) retryDelay(attempt int, after time.Duration) time.Duration {
-	if after > 0 {
-		return after
-	}
-	d := r.cfg.RetryInitial << min(attempt-1, 20)
-	if d <= 0 || d > r.cfg.RetryMax {
-		d = r.cfg.RetryMax
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func (r *Runner) deadLetter(ctx context.Context, msg jetstream.Msg, reason string, cause error, finished func(context.Context), log *slog.Logger) {
-	if err := r.dl.Put(ctx, msg, reason, cause); err != nil {
-		log.Error("dead letter failed; the command comes back", "reason", reason, "err", err)
-		_ = msg.NakWithDelay(r.cfg.RetryMax)
-		return
-	}
-	log.Warn("command dead-lettered", "reason", reason, "err", cause)
-	finished(ctx)
-	_ = msg.Term()
+	return d.dl.Put(ctx, m.Msg, reason, cause)
 }
 
 // Wait returns the record of command id once its outcome is decided (and,

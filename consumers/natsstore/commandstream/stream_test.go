@@ -25,7 +25,7 @@ func TestRecordRequestsAreBoundedOneByOne(t *testing.T) {
 		{"get", func(s *KVStore) error { _, _, err := s.Get(ctx, "id"); return err }},
 		{"create", func(s *KVStore) error { _, err := s.Put(ctx, commands.Record{ID: "id"}, 0); return err }},
 		{"update", func(s *KVStore) error { _, err := s.Put(ctx, commands.Record{ID: "id"}, 4); return err }},
-		{"order cursor", func(s *KVStore) error { return (&orderGate{kv: s.kv}).finished(ctx, 7, "k") }},
+		{"order cursor", func(s *KVStore) error { return (&orderGate{kv: s.kv}).Finished(ctx, 7, "k") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
