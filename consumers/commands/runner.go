@@ -293,7 +293,7 @@ func (r *Runner) work(ctx context.Context, key string, q *keyQueue) {
 		r.sem <- struct{}{}
 		r.process(ctx, it.msg, func(wctx context.Context) {
 			if err := r.order.Finished(wctx, it.seq, key); err != nil {
-				r.log.Warn("command order: cursor not moved; later commands of the target wait for the ack floor", "err", err)
+				r.log.Warn("command order: not recorded as finished; later commands of the target wait until the order sees it acknowledged", "err", err)
 			}
 		})
 		<-r.sem
