@@ -249,19 +249,20 @@ func NewRunner(cfg StreamConfig, js jetstream.JetStream, h *commands.Handler, dl
 	return &Runner{cfg: cfg.withDefaults(), js: js, h: h, dl: dl, log: log}
 }
 
-// Run consumes until ctx ends, then waits for the commands in hand.
+// Run consumes until ctx ends, then waits for the commands in hand. A ctx
+// that ends while Run is still setting up is a clean stop too (nil).
 func (r *Runner) Run(ctx context.Context) error {
 	cons, err := EnsureConsumer(ctx, r.js, r.cfg)
 	if err != nil {
-		return err
+		return unlessStopped(ctx, err)
 	}
 	stream, err := r.js.Stream(ctx, r.cfg.Stream)
 	if err != nil {
-		return fmt.Errorf("command stream: %w", err)
+		return unlessStopped(ctx, fmt.Errorf("command stream: %w", err))
 	}
 	kv, err := r.js.KeyValue(ctx, r.cfg.RecordBucket)
 	if err != nil {
-		return fmt.Errorf("command record bucket %s: %w", r.cfg.RecordBucket, err)
+		return unlessStopped(ctx, fmt.Errorf("command record bucket %s: %w", r.cfg.RecordBucket, err))
 	}
 	gate := newOrderGate(stream, cons, kv)
 	if err := gate.refresh(ctx); err != nil {
@@ -270,6 +271,15 @@ func (r *Runner) Run(ctx context.Context) error {
 	rc := commands.RunnerConfig{Concurrency: r.cfg.Concurrency, AckWait: r.cfg.AckWait, MaxAttempts: r.cfg.MaxAttempts,
 		RetryInitial: r.cfg.RetryInitial, RetryMax: r.cfg.RetryMax}
 	return commands.NewRunner(rc, source{cons}, gate, r.h, deadLetters{r.dl}, r.log).Run(ctx)
+}
+
+// unlessStopped is err, or nil when ctx has ended: the service shutting down
+// while the runner starts is no failure of the runner.
+func unlessStopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // source is the command consumer as a commands.Source: one pull request per
