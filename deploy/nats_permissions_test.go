@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore/commandstream"
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -60,7 +60,7 @@ func TestNATSPermissionsExample(t *testing.T) {
 	if _, err := natsstore.EnsurePipeline(ctx, svc, natsstore.PipelineConfig{}, quiet); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := commands.Ensure(ctx, svc, commands.StreamConfig{}, quiet); err != nil {
+	if _, err := commandstream.Ensure(ctx, svc, commandstream.StreamConfig{}, quiet); err != nil {
 		t.Fatal(err)
 	}
 	const company = "53a4e05d-42f0-4e76-acd6-968ab4558c6f"
@@ -83,7 +83,7 @@ func TestNATSPermissionsExample(t *testing.T) {
 	t.Run("may send a command request", func(t *testing.T) {
 		nc, _ := connect("internal-service", "change-me-internal")
 		svcConn, _ := connect("maventa-events", "change-me-service")
-		sub, err := svcConn.Subscribe(commands.RequestSubjectRoot+".>", func(m *nats.Msg) { _ = m.Respond([]byte(`{"accepted":true}`)) })
+		sub, err := svcConn.Subscribe(commandstream.RequestSubjectRoot+".>", func(m *nats.Msg) { _ = m.Respond([]byte(`{"accepted":true}`)) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestNATSPermissionsExample(t *testing.T) {
 		if err := svcConn.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := nc.Request(commands.RequestSubjectRoot+"."+company+".assignment.paid", []byte(`{}`), 2*time.Second); err != nil {
+		if _, err := nc.Request(commandstream.RequestSubjectRoot+"."+company+".assignment.paid", []byte(`{}`), 2*time.Second); err != nil {
 			t.Fatalf("request: %v", err)
 		}
 	})

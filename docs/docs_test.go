@@ -268,7 +268,8 @@ func TestArchitecture(t *testing.T) {
 		{"maventa/sandbox", []string{"events"}, nil},
 		{"handlers", []string{"maventa", "events"}, []string{"github.com/nats-io/"}},
 		{"consumers", []string{"maventa", "events"}, []string{"github.com/nats-io/"}},
-		{"cmd/maventa-events", []string{"handlers", "consumers", "consumers/commands", "consumers/natsstore", "maventa", "events"},
+		{"consumers/commands", []string{"consumers", "maventa", "events"}, []string{"github.com/nats-io/"}},
+		{"cmd/maventa-events", []string{"handlers", "consumers", "consumers/commands", "consumers/natsstore", "consumers/natsstore/commandstream", "maventa", "events"},
 			[]string{"github.com/nats-io/nats.go/jetstream"}},
 	}
 	for _, r := range rules {

@@ -15,13 +15,14 @@ import (
 
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore/commandstream"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
 
 // commandConfig is the command stream configuration of cfg, with the
 // replicas every stream of the service uses.
-func commandConfig(cfg *config) commands.StreamConfig {
+func commandConfig(cfg *config) commandstream.StreamConfig {
 	sc := cfg.Commands
 	sc.Replicas = cfg.Pipeline.Replicas
 	return sc
@@ -29,7 +30,7 @@ func commandConfig(cfg *config) commands.StreamConfig {
 
 // runCommands applies commands from the command stream until ctx ends. The
 // Maventa client (and so its per-host rate limit) is the one the poller uses.
-func runCommands(ctx context.Context, b *natsstore.Broker, cfg *config, store *commands.KVStore, api *maventa.Client, emitter *natsstore.Emitter, nudge commands.Nudger, log *slog.Logger) error {
+func runCommands(ctx context.Context, b *natsstore.Broker, cfg *config, store *commandstream.KVStore, api *maventa.Client, emitter *natsstore.Emitter, nudge commands.Nudger, log *slog.Logger) error {
 	sc := commandConfig(cfg)
 	// The holder is unique per process, not per host: a container restarted in
 	// the same pod (same host name, pid 1) must not take its predecessor's
@@ -38,10 +39,10 @@ func runCommands(ctx context.Context, b *natsstore.Broker, cfg *config, store *c
 	holder := cfg.Poller.Holder + "-" + uuid.NewString()[:8]
 	h := commands.NewHandler(commands.Config{Holder: holder, ApplyLease: cfg.CommandLease, Nudge: nudge}, store, emitter, api, log)
 	log.Info("command consumer running", "stream", sc.CommandStreamConfig().Name, "concurrency", sc.Concurrency,
-		"requests", commands.RequestSubjectRoot+".>")
+		"requests", commandstream.RequestSubjectRoot+".>")
 	reqDone := make(chan error, 1)
-	go func() { reqDone <- commands.ServeRequests(ctx, b.NC, b.JS, sc, log) }()
-	err := commands.NewRunner(sc, b.JS, h, natsstore.NewDeadLetters(b.JS, cfg.Pipeline), log).Run(ctx)
+	go func() { reqDone <- commandstream.ServeRequests(ctx, b.NC, b.JS, sc, log) }()
+	err := commandstream.NewRunner(sc, b.JS, h, natsstore.NewDeadLetters(b.JS, cfg.Pipeline), log).Run(ctx)
 	if rerr := <-reqDone; err == nil && rerr != nil {
 		log.Warn("command requests stopped", "err", rerr)
 	}
@@ -116,7 +117,7 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		defer b.Close()
-		store, err := commands.OpenKVStore(ctx, b.JS, commandConfig(cli.cfg))
+		store, err := commandstream.OpenKVStore(ctx, b.JS, commandConfig(cli.cfg))
 		if err != nil {
 			return err
 		}
@@ -140,7 +141,7 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		defer b.Close()
-		store, err := commands.OpenKVStore(ctx, b.JS, commandConfig(cli.cfg))
+		store, err := commandstream.OpenKVStore(ctx, b.JS, commandConfig(cli.cfg))
 		if err != nil {
 			return err
 		}
@@ -215,15 +216,15 @@ func commandNames() string {
 }
 
 // sendCommand publishes the command (Nats-Msg-Id = its id) and waits for its outcome.
-func sendCommand(ctx context.Context, b *natsstore.Broker, sc commands.StreamConfig, body []byte, cmd events.Command, wait time.Duration, stdout io.Writer, asJSON bool) error {
+func sendCommand(ctx context.Context, b *natsstore.Broker, sc commandstream.StreamConfig, body []byte, cmd events.Command, wait time.Duration, stdout io.Writer, asJSON bool) error {
 	// The stream and the record bucket are provisioned here too (as the service
 	// does, idempotently): a command sent while the service has never run, or is
 	// still starting, is stored and waits for it.
-	store, err := commands.Ensure(ctx, b.JS, sc, slog.New(slog.DiscardHandler))
+	store, err := commandstream.Ensure(ctx, b.JS, sc, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return fmt.Errorf("command send: %w", err)
 	}
-	seq, duplicate, err := commands.Send(ctx, b.JS, sc, cmd, body)
+	seq, duplicate, err := commandstream.Send(ctx, b.JS, sc, cmd, body)
 	if err != nil {
 		return fmt.Errorf("command send: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore/commandstream"
 	"github.com/maventa-bridge/maventa-events/events"
 	"github.com/maventa-bridge/maventa-events/handlers"
 	"github.com/maventa-bridge/maventa-events/maventa"
@@ -47,7 +48,7 @@ type config struct {
 	Poller          consumers.PollerConfig
 	Maventa         maventaConfig
 	CommandsOn      bool
-	Commands        commands.StreamConfig
+	Commands        commandstream.StreamConfig
 	CommandLease    time.Duration
 	LogLevel        string
 	LogFormat       string
@@ -182,9 +183,9 @@ var options = []option{
 			c.Commands.Concurrency = int(n)
 			return err
 		}},
-	{flag: "command-max-age", env: "COMMAND_MAX_AGE", def: durationDef(commands.DefaultMaxAge), usage: "how long commands are kept in their stream",
+	{flag: "command-max-age", env: "COMMAND_MAX_AGE", def: durationDef(commandstream.DefaultMaxAge), usage: "how long commands are kept in their stream",
 		set: func(c *config, v string) (err error) { c.Commands.MaxAge, err = positiveDuration(v); return }},
-	{flag: "command-record-ttl", env: "COMMAND_RECORD_TTL", def: durationDef(commands.DefaultRecordTTL), usage: "how long a command id is remembered (never applied twice within it); keep it above COMMAND_MAX_AGE plus the dead-letter age",
+	{flag: "command-record-ttl", env: "COMMAND_RECORD_TTL", def: durationDef(commandstream.DefaultRecordTTL), usage: "how long a command id is remembered (never applied twice within it); keep it above COMMAND_MAX_AGE plus the dead-letter age",
 		set: func(c *config, v string) (err error) { c.Commands.RecordTTL, err = positiveDuration(v); return }},
 	{flag: "command-apply-lease", env: "COMMAND_APPLY_LEASE", def: durationDef(commands.DefaultApplyLease), usage: "how long a command another replica is applying is left alone before it is read back from Maventa",
 		set: func(c *config, v string) (err error) { c.CommandLease, err = positiveDuration(v); return }},

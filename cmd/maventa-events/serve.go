@@ -22,6 +22,7 @@ import (
 	"github.com/maventa-bridge/maventa-events/consumers"
 	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
+	"github.com/maventa-bridge/maventa-events/consumers/natsstore/commandstream"
 	"github.com/maventa-bridge/maventa-events/handlers"
 	"github.com/maventa-bridge/maventa-events/maventa"
 )
@@ -437,7 +438,7 @@ func shutdownHTTP(ctx context.Context, srv *http.Server, log *slog.Logger) {
 type pipelineState struct {
 	processed *natsstore.ReconcileStore // invoice and company records
 	reconcile *natsstore.ReconcileStore // cursors, leases, assignment and thread records
-	commands  *commands.KVStore         // command records
+	commands  *commandstream.KVStore    // command records
 }
 
 // retryUntilDone calls f with backoff until it succeeds or ctx ends (then it
@@ -472,9 +473,9 @@ func provisionStreams(ctx context.Context, b *natsstore.Broker, cfg *config, log
 			ps.reconcile, err = natsstore.EnsureReconcileStore(ctx, b.JS, cfg.Pipeline.Replicas, 0)
 		}
 		if err == nil && cfg.ConsumersOn && cfg.CommandsOn { // before readiness, like every stream
-			ps.commands, err = commands.Ensure(ctx, b.JS, commandConfig(cfg), log)
+			ps.commands, err = commandstream.Ensure(ctx, b.JS, commandConfig(cfg), log)
 			if err == nil {
-				_, err = commands.EnsureConsumer(ctx, b.JS, commandConfig(cfg))
+				_, err = commandstream.EnsureConsumer(ctx, b.JS, commandConfig(cfg))
 			}
 		}
 		var sc *natsstore.StreamConflictError

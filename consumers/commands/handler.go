@@ -3,8 +3,11 @@
 // event per command.
 //
 // The Handler is the application: it talks to three small interfaces (a Store
-// of command records, an Emitter of outcome events, and Maventa) and runs
-// against in-memory fakes as well as against JetStream (Runner, stream.go).
+// of command records, an Emitter of outcome events, and Maventa). The Runner
+// feeds it the commands of a Source, those of one target in stream order
+// (Order), retries in place and dead-letters (DeadLetterer). Both run against
+// in-memory fakes (handler_test.go, runner_test.go) as well as against
+// JetStream (consumers/natsstore/commandstream implements the interfaces).
 //
 // Exactly once at Maventa rests on the command record, keyed by the command id
 // (the caller's CloudEvents id):

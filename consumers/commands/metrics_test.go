@@ -49,11 +49,10 @@ func outcomeCounts(t *testing.T, reader *sdkmetric.ManualReader) map[string]int6
 func TestOutcomeMetric(t *testing.T) {
 	reader := metricReader()
 	before := outcomeCounts(t, reader)
-	e := newEnv(t)
-	h := e.handler("h")
-	a := e.assignment("MT1", "10.00")
-	for _, c := range []struct{ id, data string }{{"mt-1", `{"text":"x"}`}, {"mt-2", `{"text":""}`}, {"mt-1", `{"text":"x"}`}} {
-		if err := h.Handle(t.Context(), events.CommandComment.Subject(company), command(events.CommandComment, c.id, company, a, c.data)); err != nil {
+	_, api, _, a := sandboxAPI(t)
+	h := NewHandler(Config{Holder: "h"}, newMemStore(), &memEmitter{}, api, nil)
+	for _, c := range []struct{ id, text string }{{"mt-1", "x"}, {"mt-2", ""}, {"mt-1", "x"}} {
+		if err := h.Handle(t.Context(), events.CommandComment.Subject(fakeCompany), commentBody(t, c.id, a, c.text)); err != nil {
 			t.Fatal(err)
 		}
 	}

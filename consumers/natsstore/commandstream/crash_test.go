@@ -1,4 +1,4 @@
-package commands
+package commandstream
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,14 +27,14 @@ import (
 // dyingStore fails the write that would record a decided outcome, as a process
 // killed right after Maventa answered and before its record was written.
 type dyingStore struct {
-	Store
+	commands.Store
 	died atomic.Bool
 }
 
 var errKilled = errors.New("process killed")
 
-func (s *dyingStore) Put(ctx context.Context, r Record, rev uint64) (uint64, error) {
-	if r.State == StateDone && s.died.CompareAndSwap(false, true) {
+func (s *dyingStore) Put(ctx context.Context, r commands.Record, rev uint64) (uint64, error) {
+	if r.State == commands.StateDone && s.died.CompareAndSwap(false, true) {
 		return 0, errKilled
 	}
 	return s.Store.Put(ctx, r, rev)
@@ -59,7 +61,7 @@ func TestKilledAfterMaventaAnsweredAppliesNothingTwice(t *testing.T) {
 	a := e.assignment("K1", "100.00")
 	body := command(events.CommandPaid, "cmd-kill-1", company, a, `{"amount":"30.00","booked_at":"2026-03-01"}`)
 	ds := &dyingStore{Store: e.store}
-	first := NewHandler(Config{Holder: "first", Now: e.clock.Now, ApplyLease: time.Minute}, ds, e.emitter, e.api, quiet)
+	first := commands.NewHandler(commands.Config{Holder: "first", Now: e.clock.Now, ApplyLease: time.Minute}, ds, e.emitter, e.api, quiet)
 	err := first.Handle(t.Context(), events.CommandPaid.Subject(company), body)
 	if !errors.Is(err, errKilled) {
 		t.Fatalf("first run: %v, want it killed", err)
@@ -68,7 +70,7 @@ func TestKilledAfterMaventaAnsweredAppliesNothingTwice(t *testing.T) {
 		t.Fatalf("paid applied %d times before the crash", n)
 	}
 	restarted := e.handler("restarted")
-	var re *RetryError
+	var re *commands.RetryError
 	if err := restarted.Handle(t.Context(), events.CommandPaid.Subject(company), body); !errors.As(err, &re) || re.After <= 0 {
 		t.Fatalf("within the dead holder's lease: %v, want a retry after the lease", err)
 	}
@@ -95,7 +97,7 @@ func TestDeadLetterReplayNeverAppliesTwice(t *testing.T) {
 	e := newEnv(t)
 	a := e.assignment("L1", "100.00")
 	ds := &dyingStore{Store: e.store}
-	h := NewHandler(Config{Holder: "only", Now: e.clock.Now}, ds, e.emitter, e.api, quiet)
+	h := commands.NewHandler(commands.Config{Holder: "only", Now: e.clock.Now}, ds, e.emitter, e.api, quiet)
 	sc := e.sc
 	sc.MaxAttempts = 1
 	e.run(h, sc)
@@ -142,7 +144,7 @@ func TestTwoHandlersSameIDApplyOnce(t *testing.T) {
 			h := e.handler(holder)
 			natstest.WaitFor(t, 20*time.Second, holder+" done", func() bool {
 				err := h.Handle(context.Background(), events.CommandPaid.Subject(company), body)
-				var re *RetryError
+				var re *commands.RetryError
 				if err != nil && !errors.As(err, &re) {
 					t.Errorf("%s: %v", holder, err)
 					return true
@@ -285,7 +287,7 @@ func TestLostAnswerWithoutEffectIsUnknownUntilResolved(t *testing.T) {
 	if n := len(e.rec.writes()); n != 1 {
 		t.Errorf("%d writes: resent after an ambiguous answer", n)
 	}
-	if _, err := h.Resolve(t.Context(), "cmd-unk-1", Resolution{Applied: false, By: "ops@example.com", Note: "not in Maventa's UI"}); err != nil {
+	if _, err := h.Resolve(t.Context(), "cmd-unk-1", commands.Resolution{Applied: false, By: "ops@example.com", Note: "not in Maventa's UI"}); err != nil {
 		t.Fatal(err)
 	}
 	natstest.WaitFor(t, 10*time.Second, "the resolution event", func() bool { return e.outcomeCount("cmd-unk-1") == 2 })
@@ -297,16 +299,16 @@ func TestLostAnswerWithoutEffectIsUnknownUntilResolved(t *testing.T) {
 	if res.Type != events.TypeCommandFailed.Type() || f.ResolvedBy != "ops@example.com" {
 		t.Errorf("resolution %s %s", res.Type, res.Data)
 	}
-	if _, err := h.Resolve(t.Context(), "cmd-unk-1", Resolution{Applied: true, By: "other"}); err == nil {
+	if _, err := h.Resolve(t.Context(), "cmd-unk-1", commands.Resolution{Applied: true, By: "other"}); err == nil {
 		t.Error("a contradicting second resolution was accepted")
 	}
-	if _, err := h.Resolve(t.Context(), "no-such", Resolution{By: "x"}); err == nil {
+	if _, err := h.Resolve(t.Context(), "no-such", commands.Resolution{By: "x"}); err == nil {
 		t.Error("resolving an unknown id was accepted")
 	}
 	// A command with a known outcome cannot be resolved.
 	e.publish(events.CommandComment, "cmd-known", company, a, `{"text":"x"}`)
 	e.outcome("cmd-known")
-	if _, err := h.Resolve(t.Context(), "cmd-known", Resolution{Applied: true, By: "x"}); !errors.Is(err, ErrNotUnknown) {
+	if _, err := h.Resolve(t.Context(), "cmd-known", commands.Resolution{Applied: true, By: "x"}); !errors.Is(err, commands.ErrNotUnknown) {
 		t.Errorf("resolve of a succeeded command: %v", err)
 	}
 }
@@ -340,7 +342,7 @@ func TestCommandsOfOneAssignmentKeepTheirOrder(t *testing.T) {
 
 // countingEmitter counts the events handed to the emitter.
 type countingEmitter struct {
-	Emitter
+	commands.Emitter
 	n atomic.Int64
 }
 
@@ -355,7 +357,7 @@ func (c *countingEmitter) Emit(ctx context.Context, evs []events.Event) (int, er
 func TestOutcomeNotAnnouncedAgainAfterMarkersExpire(t *testing.T) {
 	e := newEnv(t)
 	ce := &countingEmitter{Emitter: e.emitter}
-	h := NewHandler(Config{Holder: "h", Now: e.clock.Now}, e.store, ce, e.api, quiet)
+	h := commands.NewHandler(commands.Config{Holder: "h", Now: e.clock.Now}, e.store, ce, e.api, quiet)
 	a := e.assignment("PX1", "10.00")
 	body := command(events.CommandComment, "px-1", company, a, `{"text":"x"}`)
 	for range 2 {

@@ -1,6 +1,7 @@
-package commands
+package commandstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
@@ -19,10 +20,14 @@ import (
 func jsonEqual(t *testing.T, got []byte, want string) {
 	t.Helper()
 	var g, w any
-	if err := decodeNumbers(got, &g); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(got))
+	dec.UseNumber()
+	if err := dec.Decode(&g); err != nil {
 		t.Fatalf("request body %s: %v", got, err)
 	}
-	if err := decodeNumbers([]byte(want), &w); err != nil {
+	dec = json.NewDecoder(strings.NewReader(want))
+	dec.UseNumber()
+	if err := dec.Decode(&w); err != nil {
 		t.Fatal(err)
 	}
 	gb, _ := json.Marshal(g)

@@ -1,10 +1,12 @@
-package commands
+package commandstream
 
 import (
 	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
 
 	"github.com/maventa-bridge/maventa-events/events"
 )
@@ -93,7 +95,7 @@ func (r *nudges) Nudge(c string) { r.mu.Lock(); r.n = append(r.n, c); r.mu.Unloc
 func TestSucceededCommandNudgesThePoller(t *testing.T) {
 	e := newEnv(t)
 	rec := &nudges{}
-	h := NewHandler(Config{Holder: "h", Now: e.clock.Now, Nudge: rec}, e.store, e.emitter, e.api, quiet)
+	h := commands.NewHandler(commands.Config{Holder: "h", Now: e.clock.Now, Nudge: rec}, e.store, e.emitter, e.api, quiet)
 	a := e.assignment("N1", "10.00")
 	for _, c := range []struct{ id, data string }{{"n-1", `{"text":"x"}`}, {"n-2", `{"text":""}`}} {
 		if err := h.Handle(t.Context(), events.CommandComment.Subject(company), command(events.CommandComment, c.id, company, a, c.data)); err != nil {

@@ -1,4 +1,4 @@
-package commands
+package commandstream
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -50,8 +51,8 @@ func newOrderGate(stream jetstream.Stream, cons jetstream.Consumer, kv jetstream
 	return &orderGate{stream: stream, cons: cons, kv: kv, bySeq: map[uint64]string{}, byKey: map[string][]uint64{}}
 }
 
-// seen records the order key of a delivered message, saving a stream read.
-func (g *orderGate) seen(seq uint64, key string) {
+// Seen records the order key of a delivered message, saving a stream read.
+func (g *orderGate) Seen(seq uint64, key string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if seq > g.floor {
@@ -125,7 +126,7 @@ func (g *orderGate) previous(ctx context.Context, seq uint64, key string) (uint6
 			default:
 				g.mu.Lock()
 				if s > g.floor {
-					g.remember(s, orderKey(m.Subject, m.Data))
+					g.remember(s, commands.OrderKey(m.Subject, m.Data))
 				}
 				g.mu.Unlock()
 			}
@@ -144,9 +145,9 @@ func (g *orderGate) previous(ctx context.Context, seq uint64, key string) (uint6
 	return s[i-1], nil
 }
 
-// ready reports whether every earlier command of key is finished, so the
+// Ready reports whether every earlier command of key is finished, so the
 // command at seq may run.
-func (g *orderGate) ready(ctx context.Context, seq uint64, key string) (bool, error) {
+func (g *orderGate) Ready(ctx context.Context, seq uint64, key string) (bool, error) {
 	prev, err := g.previous(ctx, seq, key)
 	if err != nil || prev == 0 {
 		return err == nil, err
@@ -186,9 +187,9 @@ func (g *orderGate) cursor(ctx context.Context, key string) (seq, rev uint64, er
 	return seq, e.Revision(), nil
 }
 
-// finished moves key's cursor up to seq (never down); called before the
+// Finished moves key's cursor up to seq (never down); called before the
 // message is acknowledged.
-func (g *orderGate) finished(ctx context.Context, seq uint64, key string) error {
+func (g *orderGate) Finished(ctx context.Context, seq uint64, key string) error {
 	for range 10 {
 		cur, rev, err := g.cursor(ctx, key)
 		if err != nil {

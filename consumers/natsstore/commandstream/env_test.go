@@ -1,4 +1,4 @@
-package commands
+package commandstream
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/maventa-bridge/maventa-events/consumers/commands"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -184,12 +186,12 @@ func newEnvWith(t testing.TB, strict bool) *env {
 }
 
 // handler returns a handler on the env's store, emitter and client.
-func (e *env) handler(holder string) *Handler {
-	return NewHandler(Config{Holder: holder, Now: e.clock.Now, ApplyLease: time.Minute, FollowInterval: 10 * time.Millisecond}, e.store, e.emitter, e.api, quiet)
+func (e *env) handler(holder string) *commands.Handler {
+	return commands.NewHandler(commands.Config{Holder: holder, Now: e.clock.Now, ApplyLease: time.Minute, FollowInterval: 10 * time.Millisecond}, e.store, e.emitter, e.api, quiet)
 }
 
 // run starts a runner until the test ends.
-func (e *env) run(h *Handler, sc StreamConfig) {
+func (e *env) run(h *commands.Handler, sc StreamConfig) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := NewRunner(sc, e.js, h, e.dl, quiet)
