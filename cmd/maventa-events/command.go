@@ -46,9 +46,6 @@ func runCommands(ctx context.Context, b *natsstore.Broker, cfg *config, store *c
 	if rerr := <-reqDone; err == nil && rerr != nil {
 		log.Warn("command requests stopped", "err", rerr)
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return nil // told to stop (while still setting up): not a failure
-	}
 	return err
 }
 
