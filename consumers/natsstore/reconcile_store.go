@@ -142,6 +142,11 @@ func follow(ctx context.Context, w jetstream.KeyWatcher, f func(jetstream.KeyVal
 			return false, ctx.Err()
 		case e, ok := <-w.Updates():
 			if !ok {
+				// The watcher also closes when ctx (it was created with) ends:
+				// that is ctx's end, not the watch closing under us.
+				if err := ctx.Err(); err != nil {
+					return false, err
+				}
 				return true, nil
 			}
 			if !f(e) {
