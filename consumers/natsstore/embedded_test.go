@@ -106,10 +106,28 @@ func TestEmbeddedMemoryLimit(t *testing.T) {
 				os.Unsetenv("GOMEMLIMIT")
 			}
 			debug.SetMemoryLimit(tt.current)
-			applyMemoryLimit(tt.limit, quiet)
+			restore := applyMemoryLimit(tt.limit, quiet)
 			if got := debug.SetMemoryLimit(-1); got != tt.want {
 				t.Errorf("memory limit %d, want %d", got, tt.want)
 			}
+			restore()
+			if got := debug.SetMemoryLimit(-1); got != tt.current {
+				t.Errorf("after the server stopped: memory limit %d, want the previous %d", got, tt.current)
+			}
 		})
+	}
+	// Through the broker: set while the embedded server runs, restored by Close.
+	t.Setenv("GOMEMLIMIT", "")
+	debug.SetMemoryLimit(math.MaxInt64)
+	b, err := OpenBroker(context.Background(), BrokerConfig{DataDir: t.TempDir(), MemoryLimit: limit}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != limit {
+		t.Errorf("while the embedded server runs: memory limit %d, want %d", got, limit)
+	}
+	b.Close()
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("after Close: memory limit %d, want none", got)
 	}
 }
