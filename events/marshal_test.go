@@ -115,8 +115,9 @@ func TestMarshalAllocationsStayBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs > 1 {
-		t.Errorf("Event.Marshal: %.0f allocations per event, want at most 1", allocs)
+	t.Logf("%.0f allocations per event (bound %d)", allocs, maxMarshalAllocs)
+	if allocs > maxMarshalAllocs {
+		t.Errorf("Event.Marshal: %.0f allocations per event, want at most %d", allocs, maxMarshalAllocs)
 	}
 }
 
