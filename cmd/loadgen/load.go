@@ -77,7 +77,7 @@ func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer)
 			return result{}, err
 		}
 		defer e2e.close()
-		env = e2e.serviceEnv()
+		env = e2e.serviceEnv(o.rate)
 	}
 	svc, err := startService(ctx, bin, mode, o.sync, env, stderr)
 	if err != nil {

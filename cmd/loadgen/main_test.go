@@ -108,3 +108,17 @@ func TestScaleSimulationDeliversEveryFactOnce(t *testing.T) {
 		}
 	}
 }
+
+// The e2e budget must never pace a run (two Receivables calls per webhook)
+// yet stay far from the million-entry windows that once filled the heap.
+func TestE2EMaventaRateCoversTheRunWithoutBloat(t *testing.T) {
+	for _, rate := range []int{1, 50, 1000, 10_000} {
+		got := e2eMaventaRate(rate)
+		if got < 2*rate || got < 1000 {
+			t.Errorf("rate %d: budget %d/s would pace the run (needs >= %d)", rate, got, max(2*rate, 1000))
+		}
+		if got > 4*max(rate, 250) {
+			t.Errorf("rate %d: budget %d/s: the client keeps one timestamp per request of its window", rate, got)
+		}
+	}
+}

@@ -159,6 +159,8 @@ var options = []option{
 		}},
 	{flag: "nats-max-store", env: "NATS_MAX_STORE", def: "0", usage: "embedded NATS: most bytes the JetStream store may use (0 = no limit)",
 		set: func(c *config, v string) (err error) { c.NATS.MaxStore, err = strconv.ParseInt(v, 10, 64); return }},
+	{flag: "nats-embedded-memory-limit", env: "NATS_EMBEDDED_MEMORY_LIMIT", def: strconv.Itoa(natsstore.DefaultEmbeddedMemoryLimit), usage: "embedded NATS: the process's Go soft memory limit in bytes unless GOMEMLIMIT is set (0 = none); the server's caches and indexes live in this process",
+		set: func(c *config, v string) (err error) { c.NATS.MemoryLimit, err = strconv.ParseInt(v, 10, 64); return }},
 	{flag: "webhook-stream", env: "WEBHOOK_STREAM", def: natsstore.DefaultWebhookStream, usage: "raw-webhook stream name",
 		set: func(c *config, v string) error { c.Streams.WebhookStream = v; return nil }},
 	{flag: "webhook-max-age", env: "WEBHOOK_MAX_AGE", def: durationDef(natsstore.DefaultWebhookMaxAge), usage: "how long raw webhooks are kept (units s, m, h, d)",
@@ -479,6 +481,9 @@ func (c *config) validate() []error {
 		if !c.NATS.AllowRemote && !isLoopback(c.NATS.Host) {
 			both("NATS_EMBEDDED_HOST", "NATS_EMBEDDED_ALLOW_REMOTE", "%q is not a loopback address: the embedded server would be reachable from other machines without encryption; use 127.0.0.1, or set NATS_EMBEDDED_ALLOW_REMOTE=true to mean it", c.NATS.Host)
 		}
+	}
+	if c.NATS.MemoryLimit < 0 {
+		bad("NATS_EMBEDDED_MEMORY_LIMIT", "want 0 (no limit) or a number of bytes, got %d", c.NATS.MemoryLimit)
 	}
 	if c.NATS.MaxStore < 0 {
 		bad("NATS_MAX_STORE", "want 0 (no limit) or a number of bytes, got %d", c.NATS.MaxStore)

@@ -394,6 +394,7 @@ func TestConfigErrorsAreClear(t *testing.T) {
 		{"unknown publish mode", []string{"-publish-mode", "fast"}, nil, "want async or sync"},
 		{"poll share above the budget", nil, map[string]string{"MAVENTA_POLL_SHARE": "1.5"}, "MAVENTA_POLL_SHARE: must be in (0, 1]"},
 		{"jitter beyond the interval", []string{"-poll-jitter", "2"}, nil, "POLL_JITTER: must be between 0 and 1"},
+		{"negative embedded memory limit", nil, map[string]string{"NATS_EMBEDDED_MEMORY_LIMIT": "-1"}, "NATS_EMBEDDED_MEMORY_LIMIT: want 0 (no limit) or a number of bytes"},
 		{"unknown flag", []string{"-no-such-flag"}, nil, "no-such-flag"},
 		{"stray argument", []string{"-dev", "extra"}, nil, "unexpected arguments"},
 		{"unknown command", nil, nil, ""},

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -253,10 +254,36 @@ func startEmbedded(cfg BrokerConfig, log *slog.Logger) (*server.Server, embedded
 		ns.WaitForShutdown()
 		return nil, creds, nil, failure
 	}
+	restore := applyMemoryLimit(cfg.MemoryLimit, log)
 	log.Info("embedded nats started", "store_dir", abs, "client_url", clientURLOrInProcess(ns, cfg.Port),
 		"credentials", filepath.Join(abs, EmbeddedCredentialsFile), "sync_always", cfg.SyncAlways, "sync_interval", opts.SyncInterval)
 	ok = true
-	return ns, creds, unlock, nil
+	return ns, creds, func() { unlock(); restore() }, nil
+}
+
+// applyMemoryLimit sets the process's Go soft memory limit to limit unless
+// GOMEMLIMIT (which the runtime read at start) says otherwise. It never
+// raises a lower limit already in force. restore puts back the previous
+// limit when the server stops (unless someone changed it since).
+func applyMemoryLimit(limit int64, log *slog.Logger) (restore func()) {
+	restore = func() {}
+	if limit <= 0 {
+		return restore
+	}
+	if v, ok := os.LookupEnv("GOMEMLIMIT"); ok && v != "" {
+		return restore
+	}
+	prev := debug.SetMemoryLimit(-1)
+	if prev <= limit {
+		return restore
+	}
+	debug.SetMemoryLimit(limit)
+	log.Info("Go soft memory limit set for the embedded nats server", "bytes", limit)
+	return func() {
+		if debug.SetMemoryLimit(-1) == limit {
+			debug.SetMemoryLimit(prev)
+		}
+	}
 }
 
 // classifyFatal turns the server's fatal log line into an error naming the
