@@ -71,11 +71,6 @@ func (d CommandDef) Subject(companyID string) string {
 	return CommandSubjectRoot + "." + SanitizeToken(companyID) + "." + SanitizeToken(d.Aggregate) + "." + SanitizeToken(d.Action)
 }
 
-// SchemaFile is the file name of the data's JSON Schema under docs/schemas/.
-func (d CommandDef) SchemaFile() string {
-	return "commands." + d.Name + ".v" + strconv.Itoa(d.Version) + ".json"
-}
-
 func commandDef[T any](name, desc, subjectIs, maventa, readBack, example, maventaEvent string) CommandDef {
 	agg, act := split(name)
 	return CommandDef{Name: name, Aggregate: agg, Action: act, Version: 1, DataType: reflect.TypeFor[T](),

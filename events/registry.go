@@ -268,9 +268,6 @@ func indexTypes(defs []TypeDef) (byType, byMaventaType map[string]TypeDef) {
 	return byType, byMaventaType
 }
 
-// Types returns every event type of the catalog, in documentation order.
-func Types() []TypeDef { return append([]TypeDef(nil), allTypes...) }
-
 // LookupType returns the definition of a CloudEvents type string.
 func LookupType(ceType string) (TypeDef, bool) {
 	d, ok := byType[ceType]

@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // SubjectRoot is the first two tokens of every subject we publish on:
@@ -82,21 +80,6 @@ const MaxTokenLen = 96
 
 func plainTokenByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
-
-// ValidToken reports whether s is a valid single NATS subject token: non-empty
-// printable UTF-8 with no ".", "*", ">" and no whitespace. Every SanitizeToken
-// result is a valid token.
-func ValidToken(s string) bool {
-	if s == "" || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r == '.' || r == '*' || r == '>' || unicode.IsSpace(r) || unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // Stream defaults: the stream every event is published to.
