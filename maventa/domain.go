@@ -240,18 +240,14 @@ func ServiceState(provider string, data []byte) (events.ReceivablesService, erro
 // error_message on a failure), and its updated_at as the time (zero when the
 // list gives none).
 func (inv Invoice) Notification(companyID, action string) events.InvoiceNotification {
-	extra := func(k string) string {
-		var s string
-		_ = json.Unmarshal(inv.Extra[k], &s)
-		return s
-	}
+	extra := fields(inv.Extra)
 	n := events.InvoiceNotification{CompanyID: companyID, Action: action, At: inv.UpdatedAt(), InvoiceID: inv.ID,
-		InvoiceNumber: inv.InvoiceNumber, Destination: extra("destination"),
-		RecipientName: extra("recipient_name"), RecipientBID: extra("recipient_bid")}
+		InvoiceNumber: inv.InvoiceNumber, Destination: extra.text("destination"),
+		RecipientName: extra.text("recipient_name"), RecipientBID: extra.text("recipient_bid")}
 	data := map[string]string{"invoice_id": n.InvoiceID, "invoice_number": n.InvoiceNumber, "destination": n.Destination,
 		"recipient_name": n.RecipientName, "recipient_bid": n.RecipientBID}
 	if action == events.NoticeFailed {
-		n.ErrorMessage = extra("error_message")
+		n.ErrorMessage = extra.text("error_message")
 		data["error_message"] = n.ErrorMessage
 	}
 	n.Raw, _ = json.Marshal(data) // a map of strings always encodes
@@ -260,9 +256,7 @@ func (inv Invoice) Notification(companyID, action string) events.InvoiceNotifica
 
 // UpdatedAt is a listed invoice's updated_at (zero when the list gives none).
 func (inv Invoice) UpdatedAt() time.Time {
-	var s string
-	_ = json.Unmarshal(inv.Extra["updated_at"], &s)
-	at, _ := time.Parse(time.RFC3339, s)
+	at, _ := time.Parse(time.RFC3339, fields(inv.Extra).text("updated_at"))
 	return at
 }
 
@@ -284,10 +278,8 @@ func (m Message) Received(t MessageThread) (events.MessageReceived, bool) {
 		return events.MessageReceived{}, false
 	}
 	raw, _ := Marshal(m) // a decoded message always encodes
-	var sender string
-	_ = json.Unmarshal(m.Extra["sender"], &sender)
 	return events.MessageReceived{ThreadID: t.ID, MessageID: m.ID, AssignmentID: t.AssignmentID,
-		Sender: sender, Text: m.Message, SentAt: events.TimestampOf(*m.CreatedAt), Raw: raw}, true
+		Sender: fields(m.Extra).text("sender"), Text: m.Message, SentAt: events.TimestampOf(*m.CreatedAt), Raw: raw}, true
 }
 
 // Input returns the webhook as events takes it. body is the webhook's body as
