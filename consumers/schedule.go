@@ -525,7 +525,10 @@ func (p *Poller) reportBudget(ctx context.Context, r *budgetReporter) {
 // companies whose delays double in step (every company of a first pass)
 // would otherwise come due together in ever larger waves, each holding up the
 // active companies behind it.
-func spreadDelay(now, next time.Time) time.Time {
+func spreadDelay(now, next time.Time) time.Time { return spreadBy(now, next, rand.Float64()) }
+
+// spreadBy is spreadDelay with its random number r in [0, 1) (0: 10 % early).
+func spreadBy(now, next time.Time, r float64) time.Time {
 	d := next.Sub(now)
-	return now.Add(d + time.Duration((rand.Float64()-0.5)*0.2*float64(d)))
+	return now.Add(d + time.Duration((r-0.5)*0.2*float64(d)))
 }

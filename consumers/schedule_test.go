@@ -74,7 +74,8 @@ func TestTiersOverTwoDaysAndAcrossARestart(t *testing.T) {
 	ctx := context.Background()
 	env.invoice(pollCompanyN, "7001")
 	api := newInvoicePolls(env.client, clk.Now)
-	cfg := PollerConfig{Interval: time.Minute, Invoices: true, Messages: true, Now: clk.Now}
+	cfg := PollerConfig{Interval: time.Minute, QuietMax: time.Hour, NoReceivablesMax: 24 * time.Hour, NoReceivablesRecheck: 24 * time.Hour,
+		Invoices: true, Messages: true, Now: clk.Now}
 	p := env.poller(cfg, api)
 	start := clk.Now()
 	for clk.Now().Before(start.Add(48 * time.Hour)) {
@@ -90,15 +91,21 @@ func TestTiersOverTwoDaysAndAcrossARestart(t *testing.T) {
 	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n > 3 {
 		t.Errorf("%d Receivables requests in 2 days for a company without the service, want <= 3", n)
 	}
-	// Ceilings plus the ±10 % spread of due times.
-	if g := api.maxGap(pollCompanyN, end); g > 66*time.Minute+30*time.Second {
-		t.Errorf("no-receivables company: longest gap %v, want <= its 1h ceiling", g)
+	// Ceilings (24h, 1h) plus the ±10 % spread of due times.
+	if g := api.maxGap(pollCompanyN, end); g > 24*time.Hour+144*time.Minute+30*time.Second {
+		t.Errorf("no-receivables company: longest gap %v, want <= its 24h ceiling", g)
 	}
-	if g := api.maxGap(pollCompanyA, end); g > 16*time.Minute+30*time.Second {
-		t.Errorf("quiet company: longest gap %v, want <= its 15m ceiling", g)
+	// Its invoice found at the first poll: 0, 1, 3, 7, 15 min (doubling
+	// while the news is fresh), then once a day (it doubled up to the
+	// ceiling before: 1, 2, 4 ... 1024 min, 12 polls a day).
+	if n := len(api.at[pollCompanyN]); n > 8 {
+		t.Errorf("no-receivables company polled %d times in 2 days, want <= 8 (5 after its invoice, then daily)", n)
 	}
-	if n := len(api.at[pollCompanyA]); n < 2*24*4-10 || n > 2*24*4+20 {
-		t.Errorf("quiet company polled %d times in 2 days, want about every 15m (192)", n)
+	if g := api.maxGap(pollCompanyA, end); g > 66*time.Minute+30*time.Second {
+		t.Errorf("quiet company: longest gap %v, want <= its 1h ceiling", g)
+	}
+	if n := len(api.at[pollCompanyA]); n < 2*24-2 || n > 2*24+10 {
+		t.Errorf("quiet company polled %d times in 2 days, want about every hour (48)", n)
 	}
 	for _, ts := range p.TierStats() {
 		if ts.Overdue != 0 {
@@ -107,26 +114,32 @@ func TestTiersOverTwoDaysAndAcrossARestart(t *testing.T) {
 	}
 
 	// A restarted replica knows the company without receivables from the
-	// bucket: no /v1/events for it before its daily re-check, one after.
-	recheck := p.sched.byID[pollCompanyN].st.EventsAt
+	// bucket: no request for it before its stored due time, then one poll
+	// that does the /v1/events re-check.
+	due := p.sched.byID[pollCompanyN].st.Next
 	before := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]
+	polls := len(api.at[pollCompanyN])
 	p2 := env.poller(cfg, api)
-	for clk.Now().Before(recheck) {
+	for clk.Now().Before(due.Add(-time.Minute)) {
 		p2.runDue(ctx)
 		clk.Add(30 * time.Second)
 	}
-	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n != before {
-		t.Errorf("after a restart: %d Receivables requests for the company without the service before its re-check, want none", n-before)
+	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n != before || len(api.at[pollCompanyN]) != polls {
+		t.Errorf("after a restart: %d Receivables requests and %d polls for the company without the service before it is due, want none",
+			n-before, len(api.at[pollCompanyN])-polls)
 	}
 	if st := p2.sched.byID[pollCompanyN].st; st.Tier != TierNoReceivables {
 		t.Errorf("after a restart the company's tier is %q, want no_receivables", st.Tier)
 	}
-	for range 2 * 70 { // its invoice delay (1h, ±10 %) and a little
+	// The first replica still holds the lease until LeaseTTL (3m) past the
+	// due time: the restarted one takes over then.
+	for clk.Now().Before(due.Add(4 * time.Minute)) {
 		p2.runDue(ctx)
 		clk.Add(30 * time.Second)
 	}
-	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n != before+1 {
-		t.Errorf("%d Receivables requests within 70 minutes after the re-check time, want 1", n-before)
+	if n := env.sb.Requests()["receivables"].PerCompany[pollCompanyN]; n != before+1 || len(api.at[pollCompanyN]) != polls+1 {
+		t.Errorf("%d Receivables requests and %d polls at the due poll after the restart, want 1 (the re-check) and 1",
+			n-before, len(api.at[pollCompanyN])-polls)
 	}
 }
 

@@ -17,8 +17,9 @@ const (
 	// doubles from Interval up to QuietMax.
 	TierQuiet Tier = "quiet"
 	// TierNoReceivables: Maventa refused /v1/events (403/404): the company has
-	// no receivables service. Only its sent invoices are polled (doubling up to
-	// NoReceivablesMax); /v1/events is asked again every NoReceivablesRecheck.
+	// no receivables service. Only its sent invoices are polled, every
+	// NoReceivablesMax (doubling from Interval for ActiveFor after news);
+	// /v1/events is asked again every NoReceivablesRecheck, by an invoice poll.
 	TierNoReceivables Tier = "no_receivables"
 	// TierNew: never polled (by any replica).
 	TierNew Tier = "new"
@@ -67,15 +68,25 @@ func (c PollerConfig) ceiling(t Tier) time.Duration {
 	return c.Interval
 }
 
-// parts says which reads a poll of a company in state st makes at now.
+// parts says which reads a poll of a company in state st makes at now. A
+// no-receivables company's /v1/events re-check rides on the invoice poll due
+// nearest its EventsAt: one due up to recheckWindow early does it, so the
+// ±10 % spread of a day-long delay never pushes it to the next day.
 func (c PollerConfig) parts(st schedState, now time.Time) pollParts {
 	noRec := st.Tier == TierNoReceivables
 	return pollParts{
-		events:   !noRec || !now.Before(st.EventsAt),
+		events:   !noRec || !now.Before(st.EventsAt.Add(-c.recheckWindow())),
 		invoices: c.Invoices,
 		// Message threads are a Receivables route: refused like /v1/events.
 		messages: c.Messages && !noRec,
 	}
+}
+
+// recheckWindow is how early a no-receivables company's invoice poll may do
+// its /v1/events re-check: the spread of its longest delay (10 %, see
+// spreadDelay) and one interval for rounding.
+func (c PollerConfig) recheckWindow() time.Duration {
+	return min(c.NoReceivablesMax, c.NoReceivablesRecheck)/10 + c.Interval
 }
 
 // refused reports whether Maventa refused the company's events read because it
@@ -109,7 +120,7 @@ func (c PollerConfig) advance(st schedState, res CompanyPoll, parts pollParts, n
 	}
 	switch {
 	case st.Tier == TierNoReceivables:
-		st.Delay = c.backoff(st.Delay, changed, c.NoReceivablesMax)
+		st.Delay = c.noReceivablesDelay(st.Delay, changed, st.Changed, now)
 	case !st.Changed.IsZero() && now.Sub(st.Changed) < c.ActiveFor:
 		st.Tier, st.Delay = TierActive, c.Interval
 	default:
@@ -117,6 +128,10 @@ func (c PollerConfig) advance(st schedState, res CompanyPoll, parts pollParts, n
 		st.Delay = c.backoff(st.Delay, false, c.QuietMax)
 	}
 	delay := st.Delay
+	if st.Tier == TierNoReceivables {
+		// The re-check rides on an invoice poll: never wait past it.
+		delay = max(min(delay, st.EventsAt.Sub(now)), min(c.Interval, delay))
+	}
 	if st.Fails > 0 {
 		// A failing company waits longer (doubling per failure up to
 		// ErrorBackoffMax), or Maventa's Retry-After when it said so.
@@ -128,6 +143,18 @@ func (c PollerConfig) advance(st schedState, res CompanyPoll, parts pollParts, n
 	}
 	st.Next = now.Add(delay)
 	return st
+}
+
+// noReceivablesDelay is the next invoice delay of a company without the
+// receivables service: the interval on news, doubling while the news is less
+// than ActiveFor old, and otherwise at once its ceiling. Doubling all the way
+// (1, 2, 4 ... 60 min) cost about ten polls and as many token requests per
+// company after every first pass, hours of the AX budget at 50 000 companies.
+func (c PollerConfig) noReceivablesDelay(d time.Duration, changed bool, lastChange, now time.Time) time.Duration {
+	if changed || (!lastChange.IsZero() && now.Sub(lastChange) < c.ActiveFor) {
+		return c.backoff(d, changed, c.NoReceivablesMax)
+	}
+	return max(c.NoReceivablesMax, c.Interval)
 }
 
 // backoff doubles d from Interval up to ceiling; back to Interval on a change.
