@@ -1,0 +1,108 @@
+package consumers
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// The figures are computed by hand (see each case); the model must give them
+// to 1e-6 requests per second.
+func TestSizeAgainstHandComputedFigures(t *testing.T) {
+	vendor := MixOf(50000, 0.1, 0.01) // 50 active, 4 950 quiet, 45 000 without receivables
+	if vendor != (Mix{Active: 50, Quiet: 4950, NoReceivables: 45000}) {
+		t.Fatalf("MixOf(50000, 0.1, 0.01) = %+v", vendor)
+	}
+	base := PollerConfig{Interval: time.Minute, NoReceivablesRecheck: 24 * time.Hour, Invoices: true, Messages: true}
+	with := func(quiet, noRec time.Duration) PollerConfig {
+		c := base
+		c.QuietMax, c.NoReceivablesMax = quiet, noRec
+		return c
+	}
+	budget := SizingBudget{RequestsPerSecond: 10, PollShare: 0.7}
+	for _, tc := range []struct {
+		name     string
+		cfg      PollerConfig
+		budget   SizingBudget
+		mix      Mix
+		ax, rec  [3]float64 // active, quiet, no_receivables
+		fits     bool
+		fitRPS   float64
+		fitQuiet time.Duration
+		fitNoRec time.Duration
+	}{
+		// AX: active 50 x (1/60 invoices + 2/3600 tokens); quiet 4950 x
+		// (1/900 + 2/3600); no-rec 45000 x (1/3600 invoices + 1/3600 invoice
+		// token + 1/86400 receivables token of the re-check) = 34.63 req/s.
+		// Receivables: 50 x 2/60 + 4950 x 2/900 + 45000/86400 = 13.19.
+		// Fit: 34.632 / 0.7 = 49.47 -> 49.5. Ceilings: tokens and invoices of
+		// 14850/Q + 90000/N + 0.861 + 0.521 <= 7 at Q = 111m, N = 443m (15 and
+		// 60 min scaled by 7.37, whole minutes; N = 442m gives 7.006).
+		{"the old defaults (15m, 1h) at 50 000 companies", with(15*time.Minute, time.Hour), budget, vendor,
+			[3]float64{50.0/60 + 100.0/3600, 4950.0/900 + 9900.0/3600, 45000.0/3600*2 + 45000.0/86400},
+			[3]float64{100.0 / 60, 9900.0 / 900, 45000.0 / 86400},
+			false, 49.5, 111 * time.Minute, 443 * time.Minute},
+		// AX: 0.861 + 4950 x 3/3600 + 45000 x 3/86400 = 0.861 + 4.125 + 1.5625
+		// = 6.55 of 7; Receivables: 1.667 + 2.75 + 0.521 = 4.94.
+		{"the new defaults (1h, 24h) at 50 000 companies", with(time.Hour, 24*time.Hour), budget, vendor,
+			[3]float64{50.0/60 + 100.0/3600, 4950.0 * 3 / 3600, 45000.0 * 3 / 86400},
+			[3]float64{100.0 / 60, 9900.0 / 3600, 45000.0 / 86400},
+			true, 9.4, time.Hour, 24 * time.Hour},
+		// A no-receivables ceiling beyond the re-check is the re-check (its
+		// next poll never goes past it).
+		{"a no-receivables ceiling beyond the re-check counts as the re-check", with(time.Hour, 48*time.Hour), budget, Mix{NoReceivables: 86400},
+			[3]float64{0, 0, 3}, [3]float64{0, 0, 1},
+			true, 4.3, time.Hour, 48 * time.Hour},
+		// Without the invoice fallback and message threads: active companies
+		// ask /v1/events every minute (10/60) with one token an hour; the
+		// no-receivables ones the re-check and its token only.
+		{"no invoices, no messages", PollerConfig{Interval: time.Minute, QuietMax: time.Hour, NoReceivablesMax: 24 * time.Hour,
+			NoReceivablesRecheck: 24 * time.Hour}, SizingBudget{RequestsPerSecond: 1, PollShare: 0.5}, Mix{Active: 10, NoReceivables: 8640},
+			[3]float64{10.0 / 3600, 0, 0.1}, [3]float64{10.0 / 60, 0, 0.1},
+			true, 0.6, time.Hour, 24 * time.Hour}, // (10/60 + 0.1) / 0.5 = 0.53
+		// Nothing fits a budget of 1 request/s for the vendor: the active
+		// tier alone needs more than 0.7 on Receivables.
+		{"no ceilings fit when the active tier alone is too much", with(time.Hour, 24*time.Hour), SizingBudget{RequestsPerSecond: 1, PollShare: 0.7}, vendor,
+			[3]float64{50.0/60 + 100.0/3600, 4950.0 * 3 / 3600, 45000.0 * 3 / 86400},
+			[3]float64{100.0 / 60, 9900.0 / 3600, 45000.0 / 86400},
+			false, 9.4, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Size(tc.cfg, tc.budget, tc.mix)
+			if len(s.Hosts) != 2 || s.Hosts[0].Host != HostAX || s.Hosts[1].Host != HostReceivables {
+				t.Fatalf("hosts %+v", s.Hosts)
+			}
+			for i, want := range [][3]float64{tc.ax, tc.rec} {
+				h := s.Hosts[i]
+				sum := 0.0
+				for j, tl := range h.Tiers {
+					if tl.Tier != []Tier{TierActive, TierQuiet, TierNoReceivables}[j] || math.Abs(tl.PerSecond-want[j]) > 1e-6 {
+						t.Errorf("%s %s: %.6f req/s, want %.6f", h.Host, tl.Tier, tl.PerSecond, want[j])
+					}
+					sum += want[j]
+				}
+				budget := tc.budget.RequestsPerSecond * tc.budget.PollShare
+				if math.Abs(h.PerSecond-sum) > 1e-6 || h.Budget != budget || math.Abs(h.Share-sum/budget) > 1e-9 {
+					t.Errorf("%s: %.6f req/s of %.2f (%.4f), want %.6f of %.2f", h.Host, h.PerSecond, h.Budget, h.Share, sum, budget)
+				}
+			}
+			if s.Fits != tc.fits || s.FitRequestsPerSecond != tc.fitRPS || s.FitQuietMax != tc.fitQuiet || s.FitNoReceivablesMax != tc.fitNoRec {
+				t.Errorf("fits %v, at %v req/s or ceilings %v/%v; want %v, %v, %v/%v", s.Fits, s.FitRequestsPerSecond, s.FitQuietMax,
+					s.FitNoReceivablesMax, tc.fits, tc.fitRPS, tc.fitQuiet, tc.fitNoRec)
+			}
+			if (s.Advice() == "") != tc.fits {
+				t.Errorf("advice %q with fits %v", s.Advice(), s.Fits)
+			}
+		})
+	}
+}
+
+func TestTheAdviceNamesTheOptionsAndByHowMuch(t *testing.T) {
+	cfg := PollerConfig{Interval: time.Minute, QuietMax: 15 * time.Minute, NoReceivablesMax: time.Hour, Invoices: true, Messages: true}
+	got := Size(cfg, SizingBudget{RequestsPerSecond: 10, PollShare: 0.7}, MixOf(50000, 0.1, 0.01)).Advice()
+	want := "polling needs 34.6 requests/s on the ax host, 495 % of its share (7.0): raise MAVENTA_REQUESTS_PER_SECOND from 10 to 49.5, " +
+		"or POLL_QUIET_MAX to 1h51m0s and POLL_NO_RECEIVABLES_MAX to 7h23m0s"
+	if got != want {
+		t.Errorf("advice\n got %q\nwant %q", got, want)
+	}
+}
