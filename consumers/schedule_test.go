@@ -150,7 +150,7 @@ func TestANudgePullsAQuietCompanysPollForwardAndMakesItActive(t *testing.T) {
 	env := newPollEnvWith(t, clk.Now, sandbox.Company{ID: pollCompanyA})
 	ctx := context.Background()
 	a := env.invoice(pollCompanyA, "8001")
-	p := env.poller(PollerConfig{Interval: time.Minute, Now: clk.Now}, nil)
+	p := env.poller(PollerConfig{Interval: time.Minute, QuietMax: 15 * time.Minute, Now: clk.Now}, nil)
 	for range 4 * 60 { // 2 hours: quiet at 15 minutes
 		p.runDue(ctx)
 		clk.Add(30 * time.Second)

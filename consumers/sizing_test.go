@@ -106,3 +106,18 @@ func TestTheAdviceNamesTheOptionsAndByHowMuch(t *testing.T) {
 		t.Errorf("advice\n got %q\nwant %q", got, want)
 	}
 }
+
+// The defaults are sized for the product's vendor (50 000 companies, 10 % with
+// receivables, 1 % of those active, 10 requests/s, polling <= 70 %).
+func TestTheDefaultCeilingsFitTheProductsVendor(t *testing.T) {
+	cfg := PollerConfig{Invoices: true, Messages: true}
+	s := Size(cfg, SizingBudget{}, MixOf(50000, 0.1, 0.01))
+	if !s.Fits || s.RequestsPerSecond != 10 || s.PollShare != 0.7 {
+		t.Errorf("the defaults at 50 000 companies: %+v", s)
+	}
+	// A quarter of an hour less on the quiet ceiling would not fit AX.
+	cfg.QuietMax = (DefaultQuietMaxIntervals - 15) * DefaultPollInterval
+	if Size(cfg, SizingBudget{}, MixOf(50000, 0.1, 0.01)).Fits {
+		t.Errorf("a quiet ceiling of %v fits too: the defaults leave budget unused", cfg.QuietMax)
+	}
+}

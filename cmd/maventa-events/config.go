@@ -246,9 +246,9 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Poller.ErrorBackoffMax, err = positiveDuration(v); return }},
 	{flag: "poll-active-for", env: "POLL_ACTIVE_FOR", def: "", usage: "how long a company stays active (polled every POLL_INTERVAL) after news, a webhook or a command (default " + strconv.Itoa(consumers.DefaultActiveForIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) { c.Poller.ActiveFor, err = optionalDuration(v); return }},
-	{flag: "poll-quiet-max", env: "POLL_QUIET_MAX", def: "", usage: "ceiling of a quiet receivables company's delay, doubling from the interval while nothing is new (default " + strconv.Itoa(consumers.DefaultQuietMaxIntervals) + " x POLL_INTERVAL)",
+	{flag: "poll-quiet-max", env: "POLL_QUIET_MAX", def: "", usage: "ceiling of a quiet receivables company's delay, doubling from the interval while nothing is new (default " + strconv.Itoa(consumers.DefaultQuietMaxIntervals) + " x POLL_INTERVAL: webhooks are the primary channel and Maventa retries them hourly for 24h, polling is the safety net; sized so 50 000 companies fit 10 req/s, see 'maventa-events sizing')",
 		set: func(c *config, v string) (err error) { c.Poller.QuietMax, err = optionalDuration(v); return }},
-	{flag: "poll-no-receivables-max", env: "POLL_NO_RECEIVABLES_MAX", def: "", usage: "ceiling of the invoice polling delay of a company without the receivables service (default " + strconv.Itoa(consumers.DefaultNoReceivablesIntervals) + " x POLL_INTERVAL)",
+	{flag: "poll-no-receivables-max", env: "POLL_NO_RECEIVABLES_MAX", def: "", usage: "invoice polling delay of a company without the receivables service once nothing is new (default " + strconv.Itoa(consumers.DefaultNoReceivablesIntervals) + " x POLL_INTERVAL, the poll that also does the daily re-check: DOCUMENTS webhooks are the primary channel, retried hourly for 24h; see 'maventa-events sizing')",
 		set: func(c *config, v string) (err error) { c.Poller.NoReceivablesMax, err = optionalDuration(v); return }},
 	{flag: "poll-no-receivables-recheck", env: "POLL_NO_RECEIVABLES_RECHECK", def: "", usage: "how often /v1/events is asked again of a company that refused it with 403/404 (default " + strconv.Itoa(consumers.DefaultRecheckIntervals) + " x POLL_INTERVAL)",
 		set: func(c *config, v string) (err error) {

@@ -29,10 +29,10 @@ func TestStatusShowsPollTiersAndBudgetUse(t *testing.T) {
 	now := time.Now().UTC()
 	ago := func(d time.Duration) string { return now.Add(-d).Format(time.RFC3339Nano) }
 	for k, v := range map[string]string{
-		// Two quiet companies, one polled 5 minutes ago, one 40 minutes ago
-		// (beyond twice the 15m ceiling: overdue); one without receivables.
+		// Two quiet companies, one polled 5 minutes ago, one 2h10m ago
+		// (beyond twice the 1h ceiling: overdue); one without receivables.
 		"sched.c1":      `{"tier":"quiet","last":"` + ago(5*time.Minute) + `"}`,
-		"sched.c2":      `{"tier":"quiet","last":"` + ago(40*time.Minute) + `"}`,
+		"sched.c2":      `{"tier":"quiet","last":"` + ago(130*time.Minute) + `"}`,
 		"sched.c3":      `{"tier":"no_receivables","last":"` + ago(10*time.Minute) + `"}`,
 		"replica.pod-a": `{"holder":"pod-a","at":"` + ago(time.Second) + `","hosts":[{"host":"receivables.maventa.com","limit":10,"per_second":6.5,"background_per_second":6}]}`,
 	} {
@@ -59,8 +59,8 @@ func TestStatusShowsPollTiersAndBudgetUse(t *testing.T) {
 		tiers[ts.Tier] = ts
 	}
 	q := tiers[consumers.TierQuiet]
-	if q.Companies != 2 || q.Overdue != 1 || q.CeilingSeconds != 900 || q.LagMax < 2400 || q.LagMax > 2460 {
-		t.Errorf("quiet tier %+v, want 2 companies, 1 overdue, ceiling 900 s, max lag 40m", q)
+	if q.Companies != 2 || q.Overdue != 1 || q.CeilingSeconds != 3600 || q.LagMax < 7800 || q.LagMax > 7860 {
+		t.Errorf("quiet tier %+v, want 2 companies, 1 overdue, ceiling 3600 s, max lag 2h10m", q)
 	}
 	if n := tiers[consumers.TierNoReceivables]; n.Companies != 1 || n.Overdue != 0 {
 		t.Errorf("no_receivables tier %+v", n)
