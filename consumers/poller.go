@@ -101,6 +101,11 @@ type PollerConfig struct {
 	// Budgets, when set, is read every Interval and the budget use per host
 	// written to the bucket for `maventa-events status` (*maventa.Client.Budgets).
 	Budgets func() []maventa.BudgetStat
+	// Budget, when its RequestsPerSecond is set, is the client's budget the
+	// poller checks its tier counts against every Interval with Size: it logs
+	// one warning when polling needs more than its share (and says it in
+	// `status`). Zero: no check.
+	Budget SizingBudget
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -203,6 +208,8 @@ type Poller struct {
 
 	mu     sync.Mutex
 	noMsgs map[string]time.Time // companies without messaging, until
+
+	overBudget bool // the last sizing check did not fit (read and set by Run only)
 }
 
 // NewPoller returns a poller; Run starts it.

@@ -510,15 +510,52 @@ func (p *Poller) watchNudges(ctx context.Context) {
 	}
 }
 
-// reportBudget writes this replica's Maventa budget use for `status`.
+// reportBudget checks this replica's tier counts against its budget and
+// writes its Maventa budget use and the check's advice for `status`.
 func (p *Poller) reportBudget(ctx context.Context, r *budgetReporter) {
+	advice := p.checkSizing()
 	if p.cfg.Budgets == nil {
 		return
 	}
 	rb := r.report(p.cfg.Holder, p.cfg.Now(), p.cfg.Budgets())
+	rb.Sizing = advice
 	if err := p.store.saveReplicaBudget(ctx, rb); err != nil && ctx.Err() == nil {
 		p.log.Warn("storing the budget report failed", "err", err)
 	}
+}
+
+// checkSizing evaluates the sizing model (Size) on the companies this replica
+// polls, per tier (new ones are left out until their first poll says their
+// tier). It logs one warning when polling stops fitting its share of the
+// budget, not one per check or poll, and one line when it fits again; it
+// returns the advice naming the option to change ("" when polling fits).
+func (p *Poller) checkSizing() string {
+	if p.cfg.Budget.RequestsPerSecond <= 0 {
+		return ""
+	}
+	var m Mix
+	for _, ts := range p.TierStats() {
+		switch ts.Tier {
+		case TierActive:
+			m.Active = ts.Companies
+		case TierQuiet:
+			m.Quiet = ts.Companies
+		case TierNoReceivables:
+			m.NoReceivables = ts.Companies
+		}
+	}
+	s := Size(p.cfg, p.cfg.Budget, m)
+	advice := s.Advice()
+	switch {
+	case advice != "" && !p.overBudget:
+		p.log.Warn("polling needs more than its share of the Maventa budget: companies will be polled later than their tier's ceiling",
+			"advice", advice, "active", m.Active, "quiet", m.Quiet, "no_receivables", m.NoReceivables)
+	case advice == "" && p.overBudget:
+		p.log.Info("polling fits its share of the Maventa budget again",
+			"active", m.Active, "quiet", m.Quiet, "no_receivables", m.NoReceivables)
+	}
+	p.overBudget = advice != ""
+	return advice
 }
 
 // spreadDelay moves a due time by up to ±10 % of its delay at random:

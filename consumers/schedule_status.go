@@ -32,6 +32,9 @@ type ReplicaBudget struct {
 	Holder string          `json:"holder"`
 	At     time.Time       `json:"at"`
 	Hosts  []HostBudgetUse `json:"hosts"`
+	// Sizing is what the replica's sizing check advises ("" when polling
+	// fits its share of the budget; see Size).
+	Sizing string `json:"sizing,omitempty"`
 }
 
 // HostBudgetUse is one host's budget use by one replica.

@@ -86,10 +86,15 @@ type HostLoad struct {
 
 // Sizing is the model's answer for a configuration and a mix.
 type Sizing struct {
-	// RequestsPerSecond and PollShare are the budget sized against.
-	RequestsPerSecond float64    `json:"requests_per_second"`
-	PollShare         float64    `json:"poll_share"`
-	Hosts             []HostLoad `json:"hosts"` // AX, then Receivables
+	// RequestsPerSecond and PollShare are the budget sized against, the
+	// durations the configuration's (its defaults applied).
+	RequestsPerSecond    float64       `json:"requests_per_second"`
+	PollShare            float64       `json:"poll_share"`
+	Interval             time.Duration `json:"poll_interval"`
+	QuietMax             time.Duration `json:"poll_quiet_max"`
+	NoReceivablesMax     time.Duration `json:"poll_no_receivables_max"`
+	NoReceivablesRecheck time.Duration `json:"poll_no_receivables_recheck"`
+	Hosts                []HostLoad    `json:"hosts"` // AX, then Receivables
 	// Fits: polling needs at most its share on every host.
 	Fits bool `json:"fits"`
 	// FitRequestsPerSecond is the least MAVENTA_REQUESTS_PER_SECOND that fits,
@@ -114,7 +119,8 @@ type Sizing struct {
 // enrichment of what is found are not counted.
 func Size(cfg PollerConfig, b SizingBudget, m Mix) Sizing {
 	cfg, b = cfg.withDefaults(), b.withDefaults()
-	s := Sizing{RequestsPerSecond: b.RequestsPerSecond, PollShare: b.PollShare, Hosts: load(cfg, b, m)}
+	s := Sizing{RequestsPerSecond: b.RequestsPerSecond, PollShare: b.PollShare, Interval: cfg.Interval, QuietMax: cfg.QuietMax,
+		NoReceivablesMax: cfg.NoReceivablesMax, NoReceivablesRecheck: cfg.NoReceivablesRecheck, Hosts: load(cfg, b, m)}
 	s.Fits = fits(s.Hosts)
 	need := 0.0
 	for _, h := range s.Hosts {

@@ -1,9 +1,16 @@
 package consumers
 
 import (
+	"context"
+	"log/slog"
 	"math"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/maventa-bridge/maventa-events/maventa"
+	"github.com/maventa-bridge/maventa-events/maventa/sandbox"
 )
 
 // The figures are computed by hand (see each case); the model must give them
@@ -119,5 +126,79 @@ func TestTheDefaultCeilingsFitTheProductsVendor(t *testing.T) {
 	cfg.QuietMax = (DefaultQuietMaxIntervals - 15) * DefaultPollInterval
 	if Size(cfg, SizingBudget{}, MixOf(50000, 0.1, 0.01)).Fits {
 		t.Errorf("a quiet ceiling of %v fits too: the defaults leave budget unused", cfg.QuietMax)
+	}
+}
+
+// logRecords keeps the records logged at Info and above.
+type logRecords struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (l *logRecords) Enabled(_ context.Context, lvl slog.Level) bool { return lvl >= slog.LevelInfo }
+func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, r)
+	return nil
+}
+func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecords) WithGroup(string) slog.Handler      { return l }
+
+// matching is the messages logged at lvl that contain s.
+func (l *logRecords) matching(lvl slog.Level, s string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.recs {
+		if r.Level == lvl && strings.Contains(r.Message, s) {
+			out = append(out, r.Message)
+		}
+	}
+	return out
+}
+
+// Every interval the poller checks its real tier counts against its budget:
+// one warning when polling stops fitting (not one per check), the advice in
+// its budget report for `status`, and one line when it fits again.
+func TestThePollerWarnsOnceWhenItsTiersNeedMoreThanItsShare(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
+	env := newPollEnvWith(t, clk.Now,
+		sandbox.Company{ID: pollCompanyA}, sandbox.Company{ID: pollCompanyN, NoReceivables: true})
+	ctx := context.Background()
+	logs := &logRecords{}
+	// Two companies polled every minute (the quiet ceiling is the interval):
+	// Receivables needs (2 + 1/1440) / 60 = 0.033 req/s, more than 70 % of 0.04.
+	cfg := PollerConfig{Interval: time.Minute, QuietMax: time.Minute, Invoices: true, Messages: true, Now: clk.Now,
+		Budget:  SizingBudget{RequestsPerSecond: 0.04, PollShare: 0.7},
+		Budgets: func() []maventa.BudgetStat { return nil }}
+	p := NewPoller(cfg, env.client, env.creds, env.store.kv, env.facts, env.em, slog.New(logs))
+	var r budgetReporter
+	p.reportBudget(ctx, &r) // nothing polled yet: every company is new, nothing to size
+	for range 4 {
+		p.runDue(ctx)
+		clk.Add(30 * time.Second)
+	}
+	for range 3 { // three intervals
+		p.reportBudget(ctx, &r)
+		clk.Add(time.Minute)
+	}
+	warns := logs.matching(slog.LevelWarn, "polling needs more than its share")
+	if len(warns) != 1 {
+		t.Errorf("%d sizing warnings over three checks, want 1: %v", len(warns), warns)
+	}
+	st, err := ReadSchedulerStatus(ctx, env.store.kv, cfg, clk.Now())
+	if err != nil || len(st.Replicas) != 1 || !strings.Contains(st.Replicas[0].Sizing, "raise MAVENTA_REQUESTS_PER_SECOND from 0.04 to 0.1") {
+		t.Fatalf("replica reports %+v (%v), want the advice", st.Replicas, err)
+	}
+	// The operator's fix, seen by the next check.
+	p.cfg.Budget.RequestsPerSecond = 10
+	p.reportBudget(ctx, &r)
+	p.reportBudget(ctx, &r)
+	if n := len(logs.matching(slog.LevelInfo, "fits its share of the Maventa budget again")); n != 1 {
+		t.Errorf("%d 'fits again' lines, want 1", n)
+	}
+	if st, _ := ReadSchedulerStatus(ctx, env.store.kv, cfg, clk.Now()); st.Replicas[0].Sizing != "" {
+		t.Errorf("advice %q after the fix, want none", st.Replicas[0].Sizing)
 	}
 }

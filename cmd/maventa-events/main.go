@@ -9,6 +9,7 @@
 //	maventa-events dlq list|show|replay [flags]           inspect and replay dead letters
 //	maventa-events status [flags]    streams, consumers, KV buckets and reconciliation state
 //	maventa-events config [-table]   print the effective settings (or the table of options)
+//	maventa-events sizing -companies N  requests/s polling needs per Maventa host, and what fits
 //	maventa-events probe URL         exit 0 when URL answers 200 (container health checks)
 package main
 
@@ -72,6 +73,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return probe(ctx, rest, getenv)
 	case "config":
 		return printConfig(rest, getenv, stdout, stderr)
+	case "sizing":
+		return sizing(ctx, rest, getenv, stdout, stderr)
 	case "help":
 		_, err := io.WriteString(stdout, usage)
 		if err == nil {
@@ -100,6 +103,7 @@ commands:
   status      streams, consumers, KV buckets and reconciliation state
   command     send a command to Maventa through the service, show or resolve one
   config      print the settings this process would run with (-table: the options table)
+  sizing      requests/s polling needs per Maventa host for N companies, and what would fit
   probe URL   exit 0 when URL answers 200 (container health checks)
 
 'maventa-events <command> -h' lists a command's flags. Every flag of serve is

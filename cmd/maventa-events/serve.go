@@ -399,6 +399,7 @@ func runConsumers(ctx context.Context, b *natsstore.Broker, cfg *config, ps pipe
 	if cfg.PollOn {
 		pc := cfg.Poller
 		pc.Budgets = api.Budgets // budget use per host, for `status`
+		pc.Budget = consumers.SizingBudget{RequestsPerSecond: cfg.Maventa.RequestsPerSecond, PollShare: cfg.Maventa.PollShare}
 		poller := consumers.NewPoller(pc, api, creds, state, stores.Facts, emitter, log)
 		proc.Nudge = poller.Nudge // a webhook for a company pulls its next poll forward
 		nudger = poller           // and so does a command

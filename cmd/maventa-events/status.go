@@ -244,6 +244,11 @@ func printScheduler(w io.Writer, s consumers.SchedulerStatus, now time.Time) err
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, r := range s.Replicas {
+		if r.Sizing != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.Holder, r.Sizing)
+		}
+	}
 	_, err := fmt.Fprintln(w)
 	return err
 }

@@ -31,10 +31,11 @@ func TestStatusShowsPollTiersAndBudgetUse(t *testing.T) {
 	for k, v := range map[string]string{
 		// Two quiet companies, one polled 5 minutes ago, one 2h10m ago
 		// (beyond twice the 1h ceiling: overdue); one without receivables.
-		"sched.c1":      `{"tier":"quiet","last":"` + ago(5*time.Minute) + `"}`,
-		"sched.c2":      `{"tier":"quiet","last":"` + ago(130*time.Minute) + `"}`,
-		"sched.c3":      `{"tier":"no_receivables","last":"` + ago(10*time.Minute) + `"}`,
-		"replica.pod-a": `{"holder":"pod-a","at":"` + ago(time.Second) + `","hosts":[{"host":"receivables.maventa.com","limit":10,"per_second":6.5,"background_per_second":6}]}`,
+		"sched.c1": `{"tier":"quiet","last":"` + ago(5*time.Minute) + `"}`,
+		"sched.c2": `{"tier":"quiet","last":"` + ago(130*time.Minute) + `"}`,
+		"sched.c3": `{"tier":"no_receivables","last":"` + ago(10*time.Minute) + `"}`,
+		"replica.pod-a": `{"holder":"pod-a","at":"` + ago(time.Second) + `","hosts":[{"host":"receivables.maventa.com","limit":10,"per_second":6.5,"background_per_second":6}],` +
+			`"sizing":"polling needs 34.6 requests/s on the ax host, 495 % of its share (7.0): raise MAVENTA_REQUESTS_PER_SECOND from 10 to 49.5"}`,
 	} {
 		if _, err := kv.Put(ctx, k, []byte(v)); err != nil {
 			t.Fatal(err)
@@ -44,7 +45,8 @@ func TestStatusShowsPollTiersAndBudgetUse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut)
 	}
-	for _, want := range []string{"POLL TIER", "no_receivables", "receivables.maventa.com", "65 %"} {
+	for _, want := range []string{"POLL TIER", "no_receivables", "receivables.maventa.com", "65 %",
+		"pod-a: polling needs 34.6 requests/s on the ax host, 495 % of its share (7.0): raise MAVENTA_REQUESTS_PER_SECOND from 10 to 49.5\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
