@@ -83,7 +83,7 @@ func TestReplicasDivideTheCompaniesOnACluster(t *testing.T) {
 		holder := fmt.Sprintf("replica-%d", i)
 		api.byHolder[holder] = map[string]int{}
 		cfg := consumers.PollerConfig{Interval: 50 * time.Millisecond, QuietMax: 200 * time.Millisecond, LeaseTTL: time.Second,
-			Invoices: true, Holder: holder}
+			NoReceivablesMax: 200 * time.Millisecond, Invoices: true, Holder: holder}
 		p := consumers.NewPoller(cfg, replicaPolls{api, holder}, companies, state, NewKVRecords(kv), NewEmitter(b.JS, pc), quiet)
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = p.Run(rctx) }()
