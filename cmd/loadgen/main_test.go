@@ -62,6 +62,10 @@ func TestLoadgenFlagsAreBounded(t *testing.T) {
 		{"-scale", "1000", "-scale-speed", "0.5"},
 		{"-scale", "1000000"},
 		{"-scale", "10", "-scale-receivables", "0"},
+		{"-scale", "10", "-scale-hours", "2", "-scale-warmup", "2h"}, // nothing left to measure
+		{"-scale", "10", "-scale-warmup", "-1m"},
+		{"-scale", "10", "-scale-quiet-max", "-1m"},
+		{"-scale", "10", "-scale-interval", "0s"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
@@ -102,7 +106,7 @@ func TestScaleSimulationDeliversEveryFactOnce(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"fact -> domain event lag", "active", "quiet", "no_receivables", "stored more than once: 0",
-		"Maventa requests", "peak second", "per no-receivables company"} {
+		"Maventa requests", "peak second", "per no-receivables company", "tier options:", "target", "client requests per simulated second", "no_receivables  token"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
