@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -123,6 +125,37 @@ func TestE2EMaventaRateCoversTheRunWithoutBloat(t *testing.T) {
 		}
 		if got > 4*max(rate, 250) {
 			t.Errorf("rate %d: budget %d/s: the client keeps one timestamp per request of its window", rate, got)
+		}
+	}
+}
+
+// TestScaleFlagsAreDocumented: every -scale flag (and -cpuprofile) is named in
+// the scale section of docs/performance.md, where the runs are explained.
+func TestScaleFlagsAreDocumented(t *testing.T) {
+	var usage strings.Builder
+	if _, err := parseFlags([]string{"-h"}, &usage); err == nil {
+		t.Fatal("-h did not stop parsing")
+	}
+	names := regexp.MustCompile(`(?m)^\s+-((?:scale|cpuprofile)[\w-]*)`).FindAllStringSubmatch(usage.String(), -1)
+	if len(names) < 10 {
+		t.Fatalf("found only %d -scale flags in the usage:\n%s", len(names), usage.String())
+	}
+	b, err := os.ReadFile("../../docs/performance.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	start := strings.Index(doc, "## Reconciliation at vendor scale")
+	if start < 0 {
+		t.Fatal("docs/performance.md has no section \"Reconciliation at vendor scale\"")
+	}
+	section := doc[start:]
+	if end := strings.Index(section[3:], "\n## "); end > 0 {
+		section = section[:end+3]
+	}
+	for _, n := range names {
+		if !strings.Contains(section, "`-"+n[1]) {
+			t.Errorf("-%s is not explained in the scale section of docs/performance.md", n[1])
 		}
 	}
 }

@@ -277,7 +277,7 @@ func runScale(ctx context.Context, o scaleOptions, stdout, stderr io.Writer) err
 	// The request figures are those of the simulated time: the poller goes
 	// on polling while draining.
 	atEnd := endCounts{sandbox: r.sb.Requests(), kinds: r.kinds.counts(), budgets: client.Budgets(),
-		polls: poller.Stats.Polls.Load(), store: store.c.snapshot()}
+		polls: poller.Stats.Polls.Load(), store: store.c.snapshot(), storeTime: store.c.spent(), httpTime: r.kinds.spent()}
 	// Facts made in the last minutes get their chance: drain (real time).
 	drainEnd := time.Now().Add(o.drain)
 	for time.Now().Before(drainEnd) && r.missing() > 0 && ctx.Err() == nil {
@@ -449,6 +449,9 @@ type endCounts struct {
 	budgets []maventa.BudgetStat
 	polls   int64
 	store   map[storeOp]int64
+	// storeTime is the real time spent in the poller's KV round trips.
+	storeTime time.Duration
+	httpTime  time.Duration // and in Maventa requests
 }
 
 func (r *scaleRun) report(w io.Writer, samples []sample, p *consumers.Poller, atEnd endCounts, atWarm map[string]sandbox.HostRequests, kindsAtWarm map[requestKind]int64) {
@@ -565,7 +568,7 @@ func (r *scaleRun) report(w io.Writer, samples []sample, p *consumers.Poller, at
 		fmt.Fprintln(w)
 		r.reportKinds(w, atEnd.kinds, kindsAtWarm, steady)
 	}
-	reportStore(w, atEnd.store, atEnd.polls)
+	reportStore(w, atEnd.store, atEnd.storeTime, atEnd.httpTime, atEnd.polls)
 	// The busiest simulated minute of the run, from the per-minute samples.
 	var worst sample
 	for _, s := range samples {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 )
@@ -34,6 +35,7 @@ type requestKinds struct {
 	mu      sync.Mutex
 	byToken map[string]string // access token -> company
 	n       map[requestKind]int64
+	busy    time.Duration // real time from sending a request to its response headers, summed
 }
 
 func newRequestKinds(next http.RoundTripper, noRec map[string]bool) *requestKinds {
@@ -48,6 +50,12 @@ func (k *requestKinds) class(company string) string {
 }
 
 func (k *requestKinds) RoundTrip(req *http.Request) (*http.Response, error) {
+	defer func(start time.Time) {
+		d := time.Since(start)
+		k.mu.Lock()
+		k.busy += d
+		k.mu.Unlock()
+	}(time.Now())
 	if !strings.HasSuffix(req.URL.Path, "/oauth2/token") {
 		company := ""
 		if tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
@@ -98,6 +106,12 @@ func (k *requestKinds) counts() map[requestKind]int64 {
 	return out
 }
 
+func (k *requestKinds) spent() time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.busy
+}
+
 // tokenCompany is the client_id of a token request: in its basic
 // authentication or its form (oauth2 tries both styles).
 func tokenCompany(req *http.Request) string {
@@ -145,18 +159,28 @@ type storeOp struct {
 }
 
 type storeCounts struct {
-	mu sync.Mutex
-	n  map[storeOp]int64
+	mu   sync.Mutex
+	n    map[storeOp]int64
+	busy time.Duration // real time spent in round trips (summed over concurrent ones)
 }
 
-func (c *storeCounts) add(op, key string) {
+// add counts one round trip that started at start (real time).
+func (c *storeCounts) add(op, key string, start time.Time) {
+	d := time.Since(start)
 	prefix, _, _ := strings.Cut(key, ".")
 	c.mu.Lock()
 	if c.n == nil {
 		c.n = map[storeOp]int64{}
 	}
 	c.n[storeOp{op, prefix}]++
+	c.busy += d
 	c.mu.Unlock()
+}
+
+func (c *storeCounts) spent() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.busy
 }
 
 func (c *storeCounts) snapshot() map[storeOp]int64 {
@@ -176,17 +200,17 @@ type countingStore struct {
 }
 
 func (s *countingStore) Load(ctx context.Context, key string) ([]byte, uint64, error) {
-	s.c.add("read", key)
+	defer s.c.add("read", key, time.Now())
 	return s.PollStore.Load(ctx, key)
 }
 
 func (s *countingStore) Store(ctx context.Context, key string, b []byte, rev uint64) error {
-	s.c.add("write", key)
+	defer s.c.add("write", key, time.Now())
 	return s.PollStore.Store(ctx, key, b, rev)
 }
 
 func (s *countingStore) Put(ctx context.Context, key string, b []byte) error {
-	s.c.add("write", key)
+	defer s.c.add("write", key, time.Now())
 	return s.PollStore.Put(ctx, key, b)
 }
 
@@ -197,17 +221,18 @@ type countingRecords struct {
 }
 
 func (s *countingRecords) Load(ctx context.Context, key string) ([]byte, uint64, error) {
-	s.c.add("read", "facts:"+key)
+	defer s.c.add("read", "facts:"+key, time.Now())
 	return s.next.Load(ctx, key)
 }
 
 func (s *countingRecords) Store(ctx context.Context, key string, b []byte, rev uint64) error {
-	s.c.add("write", "facts:"+key)
+	defer s.c.add("write", "facts:"+key, time.Now())
 	return s.next.Store(ctx, key, b, rev)
 }
 
-// reportStore prints the NATS KV round trips per company poll, by key kind.
-func reportStore(w io.Writer, n map[storeOp]int64, polls int64) {
+// reportStore prints the NATS KV round trips per company poll, by key kind,
+// and the real time they took per poll.
+func reportStore(w io.Writer, n map[storeOp]int64, spent, httpSpent time.Duration, polls int64) {
 	if polls == 0 {
 		return
 	}
@@ -222,5 +247,7 @@ func reportStore(w io.Writer, n map[storeOp]int64, polls int64) {
 	for _, op := range ops {
 		fmt.Fprintf(w, " %s %s %.2f", op.op, op.prefix, float64(n[op])/float64(polls))
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\n  real time per poll in them %v (%v per round trip); in Maventa requests %v (budget waits excluded)\n",
+		(spent / time.Duration(polls)).Round(time.Microsecond), (spent / time.Duration(max(total, 1))).Round(time.Microsecond),
+		(httpSpent / time.Duration(polls)).Round(time.Microsecond))
 }
