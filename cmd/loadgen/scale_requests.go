@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -99,11 +100,7 @@ func (k *requestKinds) count(kind requestKind) {
 func (k *requestKinds) counts() map[requestKind]int64 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	out := make(map[requestKind]int64, len(k.n))
-	for kind, n := range k.n {
-		out[kind] = n
-	}
-	return out
+	return maps.Clone(k.n)
 }
 
 func (k *requestKinds) spent() time.Duration {
@@ -186,11 +183,7 @@ func (c *storeCounts) spent() time.Duration {
 func (c *storeCounts) snapshot() map[storeOp]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[storeOp]int64, len(c.n))
-	for k, v := range c.n {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.n)
 }
 
 // countingStore counts the poller's round trips to the reconcile bucket.
