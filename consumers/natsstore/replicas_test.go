@@ -93,11 +93,11 @@ func replicasShareAndTakeOver(t *testing.T, cluster *natstest.Cluster, n int) {
 	const (
 		interval = 100 * time.Millisecond
 		ceiling  = 300 * time.Millisecond // NoReceivablesMax: every company here answers 403 on /v1/events
-		leaseTTL = time.Second
-		// grace covers scheduling and NATS round trips on a loaded machine: a
-		// takeover that waited for anything but the lease (a second lease
-		// period, the next company-list sync...) would still fail.
-		grace = 1500 * time.Millisecond
+		leaseTTL = 3 * time.Second
+		// grace covers scheduling and NATS round trips on a loaded machine
+		// (70 ms were seen); it stays well below LeaseTTL - ceiling, so a
+		// takeover that waited a second lease period still fails.
+		grace = time.Second
 	)
 	var companies companyList
 	for i := range 4 * n {
