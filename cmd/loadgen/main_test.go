@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -62,6 +64,10 @@ func TestLoadgenFlagsAreBounded(t *testing.T) {
 		{"-scale", "1000", "-scale-speed", "0.5"},
 		{"-scale", "1000000"},
 		{"-scale", "10", "-scale-receivables", "0"},
+		{"-scale", "10", "-scale-hours", "2", "-scale-warmup", "2h"}, // nothing left to measure
+		{"-scale", "10", "-scale-warmup", "-1m"},
+		{"-scale", "10", "-scale-quiet-max", "-1m"},
+		{"-scale", "10", "-scale-interval", "0s"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
@@ -102,7 +108,7 @@ func TestScaleSimulationDeliversEveryFactOnce(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"fact -> domain event lag", "active", "quiet", "no_receivables", "stored more than once: 0",
-		"Maventa requests", "peak second", "per no-receivables company"} {
+		"Maventa requests", "peak second", "per no-receivables company", "tier options:", "target", "client requests per simulated second", "no_receivables  token"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -119,6 +125,37 @@ func TestE2EMaventaRateCoversTheRunWithoutBloat(t *testing.T) {
 		}
 		if got > 4*max(rate, 250) {
 			t.Errorf("rate %d: budget %d/s: the client keeps one timestamp per request of its window", rate, got)
+		}
+	}
+}
+
+// TestScaleFlagsAreDocumented: every -scale flag (and -cpuprofile) is named in
+// the scale section of docs/performance.md, where the runs are explained.
+func TestScaleFlagsAreDocumented(t *testing.T) {
+	var usage strings.Builder
+	if _, err := parseFlags([]string{"-h"}, &usage); err == nil {
+		t.Fatal("-h did not stop parsing")
+	}
+	names := regexp.MustCompile(`(?m)^\s+-((?:scale|cpuprofile)[\w-]*)`).FindAllStringSubmatch(usage.String(), -1)
+	if len(names) < 10 {
+		t.Fatalf("found only %d -scale flags in the usage:\n%s", len(names), usage.String())
+	}
+	b, err := os.ReadFile("../../docs/performance.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	start := strings.Index(doc, "## Reconciliation at vendor scale")
+	if start < 0 {
+		t.Fatal("docs/performance.md has no section \"Reconciliation at vendor scale\"")
+	}
+	section := doc[start:]
+	if end := strings.Index(section[3:], "\n## "); end > 0 {
+		section = section[:end+3]
+	}
+	for _, n := range names {
+		if !strings.Contains(section, "`-"+n[1]) {
+			t.Errorf("-%s is not explained in the scale section of docs/performance.md", n[1])
 		}
 	}
 }
