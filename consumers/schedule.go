@@ -21,8 +21,13 @@ type entry struct {
 	ready    bool      // in the ready heap (due, waiting for a worker)
 	st       schedState
 	seen     time.Time // when this replica first listed the company (lag of a never-polled one)
-	other    bool      // another live replica holds its lease
-	nudged   bool      // a webhook or command asked for a poll
+	// planned is a never-polled company's slot in the first pass: its
+	// deadline and its overdue check count from there, not from seen, since
+	// a first pass longer than the interval (many companies, a small budget)
+	// is planned, not late.
+	planned time.Time
+	other   bool // another live replica holds its lease
+	nudged  bool // a webhook or command asked for a poll
 }
 
 // entryHeap orders entries by due time (the waiting) or by deadline (the
@@ -143,7 +148,8 @@ func (p *Poller) nudgeLocal(companyID string) (other bool) {
 
 // syncCompanies adds companies that appeared (given credentials since) and drops those
 // that went; first lists the companies of a cold start, whose due times are
-// spread over Jitter x Interval in tier order.
+// spread in tier order over Jitter x the longer of Interval and the time the
+// budget needs to poll them all once (FirstPass).
 func (p *Poller) syncCompanies(ctx context.Context, now time.Time) {
 	list := p.comp.Companies()
 	s := p.sched
@@ -181,7 +187,12 @@ func (p *Poller) syncCompanies(ctx context.Context, now time.Time) {
 		}
 	}
 	// A company due in the future keeps its time; the others (overdue or new)
-	// are spread over the first Jitter x Interval, active first.
+	// are spread over the first Jitter x Interval, active first, or over as
+	// long as the budget needs for them: at 50 000 companies and 10 requests/s
+	// a first pass takes hours, and slots all within the first interval would
+	// give every never-polled company a deadline before that of any company
+	// already polled once, so none of those would be polled again until the
+	// pass ended (earliest deadline first).
 	var spread []*entry
 	for _, e := range added {
 		if st, ok := known[e.company]; ok {
@@ -200,9 +211,12 @@ func (p *Poller) syncCompanies(ctx context.Context, now time.Time) {
 		}
 		return a.Next.Before(b.Next) // the most overdue first
 	})
-	window := time.Duration(float64(p.cfg.Interval) * p.cfg.Jitter)
+	window := time.Duration(float64(max(p.cfg.Interval, FirstPass(p.cfg, p.cfg.Budget, len(spread)))) * p.cfg.Jitter)
 	for i, e := range spread {
-		e.due = now.Add(window * time.Duration(i) / time.Duration(len(spread)))
+		e.due = now.Add(time.Duration(float64(window) * float64(i) / float64(len(spread))))
+		if e.st.Last.IsZero() {
+			e.planned = e.due
+		}
 	}
 	s.mu.Lock()
 	for _, e := range added {
@@ -289,11 +303,7 @@ func (s *schedule) pop(now time.Time, cfg PollerConfig) (*entry, time.Duration) 
 	for s.h.Len() > 0 && !s.h.items[0].due.After(now) {
 		e := heap.Pop(s.h).(*entry)
 		if !e.nudged {
-			last := e.st.Last
-			if last.IsZero() {
-				last = e.seen
-			}
-			e.deadline = last.Add(cfg.ceiling(e.st.Tier))
+			e.deadline = e.since().Add(cfg.ceiling(e.st.Tier))
 		}
 		heap.Push(s.ready, e)
 	}
@@ -405,6 +415,18 @@ func (p *Poller) pollEntry(ctx context.Context, e *entry) {
 	s.push(e, due)
 }
 
+// since is when e's tier ceiling counts from: its last poll, else its slot in
+// the first pass, else when it was first listed.
+func (e *entry) since() time.Time {
+	switch {
+	case !e.st.Last.IsZero():
+		return e.st.Last
+	case !e.planned.IsZero():
+		return e.planned
+	}
+	return e.seen
+}
+
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -458,7 +480,8 @@ func pollLag(r CompanyPoll, now time.Time) time.Duration {
 type TierStat struct {
 	Tier      Tier
 	Companies int
-	// Overdue counts companies not polled for more than twice the tier's ceiling.
+	// Overdue counts companies not polled for more than twice the tier's
+	// ceiling (a never-polled one: past its slot in the first pass).
 	Overdue int
 	// MaxLag is the longest time since a company's last poll.
 	MaxLag time.Duration
@@ -490,7 +513,7 @@ func (p *Poller) TierStats() []TierStat {
 		}
 		lag := now.Sub(last)
 		ts.MaxLag = max(ts.MaxLag, lag)
-		if lag > 2*p.cfg.ceiling(e.st.Tier) {
+		if now.Sub(e.since()) > 2*p.cfg.ceiling(e.st.Tier) {
 			ts.Overdue++
 		}
 	}

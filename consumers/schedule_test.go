@@ -322,16 +322,25 @@ func TestACompanyLateBeyondTwiceItsCeilingIsReportedOverdue(t *testing.T) {
 	env := newPollEnv(t, clk.Now)
 	ctx := context.Background()
 	p := env.poller(PollerConfig{Interval: time.Minute, Now: clk.Now}, nil)
-	p.runDue(ctx) // the first company of the spread pass is polled
-	clk.Add(2*time.Minute + time.Second)
-	// Nobody polled for 2m01s: the never-polled company is overdue (its
-	// ceiling is the base interval), the polled one (quiet, 15m) is not.
-	got := map[Tier]TierStat{}
-	for _, ts := range p.TierStats() {
-		got[ts.Tier] = ts
+	p.runDue(ctx) // the first company of the spread pass is polled; the other's slot is at +30s
+	stats := func() map[Tier]TierStat {
+		got := map[Tier]TierStat{}
+		for _, ts := range p.TierStats() {
+			got[ts.Tier] = ts
+		}
+		return got
 	}
-	if got[TierNew].Companies != 1 || got[TierNew].Overdue != 1 || got[TierNew].MaxLag != 2*time.Minute+time.Second {
-		t.Errorf("new: %+v, want 1 company, overdue, lag 2m1s", got[TierNew])
+	clk.Add(2*time.Minute + time.Second)
+	// 2m01s since the start but 1m31s since its slot: not yet overdue.
+	if got := stats(); got[TierNew].Overdue != 0 {
+		t.Errorf("new, 1m31s after its slot: %+v, want not overdue", got[TierNew])
+	}
+	clk.Add(30 * time.Second)
+	// Nobody polled it 2m01s after its slot: the never-polled company is
+	// overdue (its ceiling is the base interval), the polled one (quiet) is not.
+	got := stats()
+	if got[TierNew].Companies != 1 || got[TierNew].Overdue != 1 || got[TierNew].MaxLag != 2*time.Minute+31*time.Second {
+		t.Errorf("new: %+v, want 1 company, overdue, lag 2m31s", got[TierNew])
 	}
 	if got[TierQuiet].Companies != 1 || got[TierQuiet].Overdue != 0 {
 		t.Errorf("quiet: %+v, want 1 company, not overdue", got[TierQuiet])
@@ -383,5 +392,66 @@ func TestANudgeOnAnotherReplicaReachesTheHolder(t *testing.T) {
 	defer apiA.mu.Unlock()
 	if len(apiA.at[pollCompanyB]) != 1 {
 		t.Errorf("B polled %d times, want 1 (only A was nudged)", len(apiA.at[pollCompanyB]))
+	}
+}
+
+type companyNames []string
+
+func (n companyNames) Companies() []string { return n }
+
+// A first pass longer than the interval (many companies, a small budget) is
+// spread over the time the budget needs, and a company already polled once
+// is polled again at its deadline among the never-polled ones, not after all
+// of them (issue 15: quiet companies got no poll during a 6-hour first pass
+// at 50 000 companies, every never-polled company having the earlier deadline).
+func TestALongFirstPassIsPacedByTheBudgetAndStarvesNoPolledCompany(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
+	ctx := context.Background()
+	env := newPollEnv(t, clk.Now)
+	now := clk.Now()
+	const quietCo = "00000000-0000-4000-8000-00000000q00q"
+	names := companyNames{quietCo}
+	for i := range 100 {
+		names = append(names, fmt.Sprintf("%08d-0000-4000-8000-000000000000", i))
+	}
+	// Polled a moment ago, nothing new: due again in a minute, its ceiling an hour away.
+	if err := env.store.saveSchedState(ctx, quietCo, schedState{Tier: TierQuiet, Last: now, Next: now.Add(time.Minute), Delay: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	// 0.7 requests/s for polling, 3 per first poll on AX (two tokens, the
+	// invoice list): 100 companies take 100 x 3 / 0.7 s = 7m8s.
+	cfg := PollerConfig{Interval: time.Minute, QuietMax: 3 * time.Minute, Invoices: true, Now: clk.Now,
+		Budget: SizingBudget{RequestsPerSecond: 1, PollShare: 0.7}}
+	p := NewPoller(cfg, nil, names, env.store.kv, env.facts, env.em, quiet)
+	p.syncCompanies(ctx, now)
+	window := FirstPass(p.cfg, cfg.Budget, 100)
+	if want := 100 * 3 * time.Second * 10 / 7; window != want {
+		t.Fatalf("FirstPass = %v, want %v", window, want)
+	}
+	last := p.sched.byID[names[100]].due
+	if want := now.Add(window * 99 / 100); last.Sub(want).Abs() > time.Millisecond {
+		t.Errorf("the last new company is due at +%v, want +%v (the pass spread over the budget's time)", last.Sub(now), want.Sub(now))
+	}
+	// Nobody polls until the quiet company's ceiling is reached: then it goes
+	// before every never-polled company whose slot came after its deadline.
+	clk.Add(4 * time.Minute)
+	var before []string
+	for {
+		e, _ := p.sched.pop(clk.Now(), p.cfg)
+		if e == nil {
+			t.Fatal("the quiet company was never taken")
+		}
+		if e.company == quietCo {
+			break
+		}
+		// A never-polled company's deadline is its slot plus the interval.
+		if e.planned.Add(time.Minute).After(now.Add(3 * time.Minute)) {
+			t.Errorf("new company with its slot at +%v taken before the quiet one, due since +1m, deadline +3m", e.planned.Sub(now))
+		}
+		before = append(before, e.company)
+	}
+	// Slots every 4.28s: 29 of them lie before +2m (deadlines before +3m).
+	if len(before) != 29 {
+		t.Errorf("%d new companies taken before the quiet one, want the 29 whose deadlines come first", len(before))
 	}
 }

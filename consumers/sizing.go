@@ -215,6 +215,27 @@ func fitCeilings(cfg PollerConfig, b SizingBudget, m Mix) (quiet, noRec time.Dur
 	return c.QuietMax, c.NoReceivablesMax
 }
 
+// FirstPass is how long polling n companies never polled before takes at
+// polling's share of budget b: each first poll asks /v1/events and (Messages)
+// its threads on Receivables, and on AX its sent invoices (Invoices) and a
+// token per scope (receivables, invoices). The slower host sets the pace.
+// Zero when the budget is unknown (RequestsPerSecond not set).
+func FirstPass(cfg PollerConfig, b SizingBudget, n int) time.Duration {
+	if b.RequestsPerSecond <= 0 || n <= 0 {
+		return 0
+	}
+	cfg, b = cfg.withDefaults(), b.withDefaults()
+	ax, rec := 1.0, 1.0 // the receivables token; /v1/events
+	if cfg.Invoices {
+		ax += 2 // the invoices token and the list
+	}
+	if cfg.Messages {
+		rec++
+	}
+	perSecond := b.RequestsPerSecond * b.PollShare
+	return time.Duration(float64(n) * max(ax, rec) / perSecond * float64(time.Second))
+}
+
 // Advice is one line saying what to change when polling does not fit ("" when
 // it fits), naming the options, for logs and `status`.
 func (s Sizing) Advice() string {
