@@ -242,6 +242,7 @@ func runScale(ctx context.Context, o scaleOptions, stdout, stderr io.Writer) err
 	pcfg := o.pollerConfig()
 	pcfg.Invoices, pcfg.Messages, pcfg.Concurrency, pcfg.Holder = true, true, o.concurrency, "scale"
 	pcfg.Now, pcfg.After, pcfg.Budgets = clk.Now, clk.After, client.Budgets
+	pcfg.Budget = consumers.SizingBudget{RequestsPerSecond: o.rps} // as the service sets it: paces the first pass
 	poller := consumers.NewPoller(pcfg, client, maventa.StaticCredentials(keys), store, facts,
 		natsstore.NewEmitter(b.JS, natsstore.PipelineConfig{}), log)
 
