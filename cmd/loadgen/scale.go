@@ -106,8 +106,8 @@ func (o scaleOptions) validate() error {
 		return errors.New("-scale-receivables must be in (0, 1] and -scale-active in [0, 1]")
 	case o.speed < 1 || o.speed > 3600:
 		return errors.New("-scale-speed must be in [1, 3600]")
-	case o.hours <= 0 || time.Duration(o.hours*float64(time.Hour)/o.speed) > 10*time.Minute:
-		return errors.New("-scale-hours / -scale-speed must be positive and at most 10 minutes of real time")
+	case o.hours <= 0 || time.Duration(o.hours*float64(time.Hour)/o.speed) > 45*time.Minute:
+		return errors.New("-scale-hours / -scale-speed must be positive and at most 45 minutes of real time (a simulated day and a half at 72x fits)")
 	case o.rps <= 0:
 		return errors.New("-scale-rps must be positive")
 	case o.drain < 0 || o.drain > 2*time.Minute:
