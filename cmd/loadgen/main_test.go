@@ -60,7 +60,7 @@ func TestLoadgenFlagsAreBounded(t *testing.T) {
 		{"-e2e"}, // needs a rate
 		{"-e2e", "-rate", "100000", "-duration", "60s"}, // too many invoices
 		{"-startup", "1000"},
-		{"-scale", "1000", "-scale-hours", "48", "-scale-speed", "60"}, // 24 minutes of real time
+		{"-scale", "1000", "-scale-hours", "48", "-scale-speed", "60"}, // 48 minutes of real time
 		{"-scale", "1000", "-scale-speed", "0.5"},
 		{"-scale", "1000000"},
 		{"-scale", "10", "-scale-receivables", "0"},
