@@ -119,6 +119,9 @@ func DecodeGroup(data []byte) ([]StoredWebhook, error) {
 		if d.err == nil && fields > uint64(len(data)-d.off)/2 {
 			d.fail("header count", fmt.Errorf("%d fields cannot fit", fields))
 		}
+		if d.err != nil {
+			break
+		}
 		h := make(nats.Header, fields)
 		for j := uint64(0); d.err == nil && j < fields; j++ {
 			k := string(d.bytes("header key"))

@@ -144,7 +144,7 @@ func (g *groupCommit) lead(ctx context.Context, batch []*queuedWebhook) {
 		go g.await(batch, f)
 		return
 	}
-	if len(batch) > 1 && refusedAsTooLarge(err) {
+	if len(batch) > 1 && refusedGroup(err) {
 		go func() { g.drive(g.settle(batch, ack, err)) }() // settle retries each alone: not on this request
 		return
 	}
@@ -208,7 +208,8 @@ func (g *groupCommit) send(batch []*queuedWebhook) (jetstream.PubAckFuture, erro
 // settle gives every webhook of batch the outcome of its write, frees its
 // place in flight and takes the next group (nil when nothing queued). A group
 // refused as too large is written again member by member (each alone, so
-// that a valid webhook is never refused because of its neighbours).
+// that a valid webhook is never refused because of its neighbours); so is a
+// group refused for any other reason about the message itself.
 func (g *groupCommit) settle(batch []*queuedWebhook, ack *jetstream.PubAck, err error) []*queuedWebhook {
 	switch {
 	case err == nil:
@@ -216,7 +217,7 @@ func (g *groupCommit) settle(batch []*queuedWebhook, ack *jetstream.PubAck, err 
 		for _, q := range batch {
 			q.done <- storeResult{dup: ack.Duplicate && len(batch) == 1, seq: ack.Sequence}
 		}
-	case len(batch) > 1 && refusedAsTooLarge(err):
+	case len(batch) > 1 && refusedGroup(err):
 		g.alone(batch)
 	default:
 		err = storeError(err)
@@ -257,12 +258,10 @@ func (g *groupCommit) alone(batch []*queuedWebhook) {
 	}
 }
 
-// refusedAsTooLarge reports a refusal of a message's size, which its members
+// refusedGroup reports a refusal of the message itself (its size, in
+// practice: the group's subject and headers are ours), which its members
 // alone may not get.
-func refusedAsTooLarge(err error) bool {
+func refusedGroup(err error) bool {
 	var refused *RefusedError
-	if !errors.As(storeError(err), &refused) {
-		return false
-	}
-	return refused.Kind == RefusedTooLarge || refused.Kind == RefusedHeadersTooLarge
+	return errors.As(storeError(err), &refused)
 }
