@@ -38,10 +38,10 @@ type faultLoad struct {
 	// storedAgain is how many stored copies compareStored put down to such a
 	// failed attempt (not counted as duplicated).
 	storedAgain atomic.Int64
-	statusN sync.Map     // status code -> *atomic.Int64
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	prefix  string
+	statusN     sync.Map // status code -> *atomic.Int64
+	stop        chan struct{}
+	wg          sync.WaitGroup
+	prefix      string
 }
 
 // startLoad starts workers posting unique DOCUMENTS.INVOICE.DELIVERED webhooks
