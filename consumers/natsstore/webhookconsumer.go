@@ -35,7 +35,8 @@ type ConsumerConfig struct {
 	// that each message is worked on by one of them at a time. Default
 	// "maventa-events-webhooks".
 	Durable string
-	// Concurrency is how many messages this process works on at once. Default
+	// Concurrency is how many webhooks this process works on at once (a
+	// group message's webhooks count one each). Default
 	// 16: processing one waits on Maventa (two calls) and on six JetStream
 	// round trips (per aggregate a read, a batch of publishes and a
 	// compare-and-set), not on the CPU, so with 4 the end-to-end
