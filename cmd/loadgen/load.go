@@ -27,7 +27,7 @@ type result struct {
 	errors      int64
 	elapsed     time.Duration
 	hist        *hdr.Histogram
-	stored      int64 // messages in the stream after the run
+	stored      int64 // webhooks in the stream after the run (natsstore.CountWebhooks)
 	totalOK     int64 // 2xx answers of warm-up and measurement: must equal stored
 	cpu         time.Duration
 	peakRSS     int64
@@ -132,11 +132,12 @@ func runMode(ctx context.Context, bin, mode string, o options, stderr io.Writer)
 		return r, err
 	}
 	defer b.Close()
-	st, err := b.JS.Stream(ctx, natsstore.StreamsConfig{}.WebhookStreamConfig().Name)
+	// Webhooks, not messages: a group commit stores several in one message.
+	stored, err := natsstore.CountWebhooks(ctx, b.JS, natsstore.StreamsConfig{}.WebhookStreamConfig().Name)
 	if err != nil {
 		return r, err
 	}
-	r.stored = int64(st.CachedInfo().State.Msgs)
+	r.stored = int64(stored)
 	return r, nil
 }
 

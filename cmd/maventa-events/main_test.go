@@ -186,7 +186,7 @@ func webhook(i int) string {
 	return fmt.Sprintf(`{"event":"DOCUMENTS.INVOICE.DELIVERED","company_id":"53a4e05d-42f0-4e76-acd6-968ab4558c6f","event_timestamp":"2019-11-23T12:03:48+02:00","event_data":{"invoice_id":"inv-%d","invoice_number":"%d"}}`, i, i)
 }
 
-// storedBodies reads every message of the webhook stream.
+// storedBodies reads every webhook of the webhook stream.
 func storedBodies(t *testing.T, natsURL string) map[string]int {
 	t.Helper()
 	b, err := natsstore.OpenBroker(context.Background(), natsstore.BrokerConfig{URL: natsURL}, quietLog())
@@ -211,7 +211,14 @@ func readStream(t *testing.T, js jetstream.JetStream) map[string]int {
 		if err != nil {
 			t.Fatalf("get %d: %v", seq, err)
 		}
-		out[string(m.Data)]++
+		// A group message (group commit) holds several webhooks: count each.
+		whs, err := natsstore.ExpandStored(m.Subject, m.Header, m.Data)
+		if err != nil {
+			t.Fatalf("message %d: %v", seq, err)
+		}
+		for _, w := range whs {
+			out[string(w.Data)]++
+		}
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers/natsstore"
@@ -42,14 +43,22 @@ func received(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	for _, m := range msgs {
 		if *asJSON {
-			line, _ := json.Marshal(map[string]any{
+			obj := map[string]any{
 				"seq": m.Seq, "time": m.Time.UTC().Format(time.RFC3339Nano), "subject": m.Subject,
 				"headers": m.Header, "body": json.RawMessage(validJSONOrString(m.Data)),
-			})
+			}
+			if m.GroupSize > 1 {
+				obj["group_index"], obj["group_size"] = m.Index, m.GroupSize
+			}
+			line, _ := json.Marshal(obj)
 			fmt.Fprintln(stdout, string(line))
 			continue
 		}
-		fmt.Fprintf(stdout, "#%d %s %s\n  %s\n", m.Seq, m.Time.UTC().Format(time.RFC3339), m.Subject, m.Data)
+		pos := strconv.FormatUint(m.Seq, 10)
+		if m.GroupSize > 1 { // one of the webhooks of a group message (group commit)
+			pos += fmt.Sprintf("[%d/%d]", m.Index+1, m.GroupSize)
+		}
+		fmt.Fprintf(stdout, "#%s %s %s\n  %s\n", pos, m.Time.UTC().Format(time.RFC3339), m.Subject, m.Data)
 	}
 	return err
 }

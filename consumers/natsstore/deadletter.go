@@ -22,6 +22,9 @@ const (
 	HeaderDLDeliveries = "Dead-Letter-Deliveries" // how often it was tried
 	HeaderDLAt         = "Dead-Letter-At"         // when it was dead-lettered (RFC 3339)
 	HeaderOriginalID   = "Original-Msg-Id"        // the original Nats-Msg-Id
+	// HeaderDLGroupIndex is the webhook's position (0-based) in the group
+	// message at Dead-Letter-Sequence; absent for a webhook stored alone.
+	HeaderDLGroupIndex = "Dead-Letter-Group-Index"
 )
 
 // DeadLetters keeps messages that could not be processed, so nothing disappears
@@ -37,7 +40,9 @@ func NewDeadLetters(js jetstream.JetStream, c PipelineConfig) *DeadLetters {
 }
 
 // Put stores msg as a dead letter on maventa.deadletter.<reason>.<company_id>.
-// It is idempotent per original message (deduplicated on stream and sequence).
+// It is idempotent per original message (deduplicated on stream and sequence,
+// and position for a webhook of a group, which is stored in the
+// single-webhook format: its own subject, headers and body).
 func (d *DeadLetters) Put(ctx context.Context, msg jetstream.Msg, reason string, cause error) error {
 	md, err := msg.Metadata()
 	if err != nil {
@@ -68,6 +73,10 @@ func (d *DeadLetters) Put(ctx context.Context, msg jetstream.Msg, reason string,
 		Header:  h,
 	}
 	id := md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
+	if m, ok := msg.(*groupMember); ok {
+		h.Set(HeaderDLGroupIndex, strconv.Itoa(m.index))
+		id += ":" + strconv.Itoa(m.index)
+	}
 	if _, err := d.js.PublishMsg(ctx, out, jetstream.WithMsgID(id), jetstream.WithExpectStream(d.stream)); err != nil {
 		return fmt.Errorf("dead letter: %w", err)
 	}

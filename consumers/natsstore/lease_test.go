@@ -25,7 +25,7 @@ func (m *leaseMsg) InProgress() error {
 
 // The heartbeat is one self-re-arming timer: a handler that outlives several
 // AckWait/3 periods must get a beat in each of them, not only the first.
-func TestHandleKeepingLeaseBeatsUntilTheHandlerReturns(t *testing.T) {
+func TestKeepingLeaseBeatsUntilTheHandlerReturns(t *testing.T) {
 	msg := &leaseMsg{second: make(chan struct{})}
 	c := &WebhookConsumer{cfg: ConsumerConfig{AckWait: 30 * time.Millisecond}}
 	c.handle = func(ctx context.Context, _ jetstream.Msg) error {
@@ -38,7 +38,7 @@ func TestHandleKeepingLeaseBeatsUntilTheHandlerReturns(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.handleKeepingLease(ctx, msg); err != nil {
+	if err := c.keepingLease(msg, func() error { return c.handle(ctx, msg) }); err != nil {
 		t.Fatalf("the handler saw no second heartbeat: %v (beats %d)", err, msg.beats.Load())
 	}
 }

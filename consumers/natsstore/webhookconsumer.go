@@ -35,7 +35,8 @@ type ConsumerConfig struct {
 	// that each message is worked on by one of them at a time. Default
 	// "maventa-events-webhooks".
 	Durable string
-	// Concurrency is how many messages this process works on at once. Default
+	// Concurrency is how many webhooks this process works on at once (a
+	// group message's webhooks count one each). Default
 	// 16: processing one waits on Maventa (two calls) and on six JetStream
 	// round trips (per aggregate a read, a batch of publishes and a
 	// compare-and-set), not on the CPU, so with 4 the end-to-end
@@ -95,6 +96,9 @@ type WebhookConsumer struct {
 	log    *slog.Logger
 	stream string
 	stats  *consumerStats
+	// slots bounds the handlers running at once to Concurrency, whether they
+	// handle single messages or the webhooks of a group.
+	slots chan struct{}
 }
 
 // NewWebhookConsumer creates (or updates) the durable pull consumer on the
@@ -119,7 +123,8 @@ func NewWebhookConsumer(ctx context.Context, js jetstream.JetStream, streams Str
 	}
 	stream := streams.withDefaults().WebhookStream
 	stats := &consumerStats{attrs: attribute.NewSet(attrConsumerGroup.String(cfg.Durable), attrStream.String(stream))}
-	return &WebhookConsumer{cfg: cfg, cons: cons, handle: handle, dl: dl, log: log, stream: stream, stats: stats}, nil
+	return &WebhookConsumer{cfg: cfg, cons: cons, handle: handle, dl: dl, log: log, stream: stream, stats: stats,
+		slots: make(chan struct{}, cfg.Concurrency)}, nil
 }
 
 // Run processes messages until ctx ends, then lets the messages in hand finish
@@ -173,6 +178,12 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	}
+	if msg.Subject() == WebhookGroupSubject {
+		c.processGroup(ctx, msg, md)
+		return
+	}
+	c.slots <- struct{}{}
+	defer func() { <-c.slots }()
 	ctx, span := c.startProcess(ctx, msg, md)
 	defer span.End()
 	// The message's logger is built only when something is logged: With
@@ -192,7 +203,7 @@ func (c *WebhookConsumer) process(msg jetstream.Msg) {
 		c.deadLetter(ctx, msg, "exhausted", errors.New("delivered more often than MaxDeliver without completing"), log)
 		return
 	}
-	err = c.handleKeepingLease(ctx, msg)
+	err = c.keepingLease(msg, func() error { return c.handle(ctx, msg) })
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "processing failed")
@@ -285,14 +296,14 @@ func (c *WebhookConsumer) readInfo(ctx context.Context) {
 	}
 }
 
-// handleKeepingLease runs the handler while telling JetStream every AckWait/3
+// keepingLease runs work while telling JetStream every AckWait/3
 // that the message is still being worked on. The heartbeat is one timer that
 // re-arms itself, not a goroutine and a ticker per message (those were a
 // goroutine start, a channel and a ticker for every webhook, although almost
 // every one finishes long before the first beat). It stops however the handler
 // ends (deferred), so a handler that never returns an answer cannot keep the
 // message from being redelivered.
-func (c *WebhookConsumer) handleKeepingLease(ctx context.Context, msg jetstream.Msg) error {
+func (c *WebhookConsumer) keepingLease(msg jetstream.Msg, work func() error) error {
 	every := c.cfg.AckWait / 3
 	var (
 		mu      sync.Mutex
@@ -315,7 +326,7 @@ func (c *WebhookConsumer) handleKeepingLease(ctx context.Context, msg jetstream.
 		beat.Stop()
 		mu.Unlock()
 	}()
-	return c.handle(ctx, msg)
+	return work()
 }
 
 func (c *WebhookConsumer) deadLetter(ctx context.Context, msg jetstream.Msg, reason string, cause error, msgLog func() *slog.Logger) {

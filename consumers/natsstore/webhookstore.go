@@ -123,13 +123,16 @@ type WebhookStore struct {
 	webhooks   string
 	quarantine string
 	mode       PublishMode
+	group      groupCommit // PublishAsync's webhook writes
 }
 
 // NewWebhookStore returns a store writing into the streams of c (provision them
 // first with EnsureIntakeStreams).
 func NewWebhookStore(js jetstream.JetStream, c StreamsConfig, mode PublishMode) *WebhookStore {
 	c = c.withDefaults()
-	return &WebhookStore{js: js, webhooks: c.WebhookStream, quarantine: c.QuarantineStream, mode: mode}
+	s := &WebhookStore{js: js, webhooks: c.WebhookStream, quarantine: c.QuarantineStream, mode: mode}
+	s.group = groupCommit{js: js, stream: c.WebhookStream, maxInFlight: DefaultGroupsInFlight}
+	return s
 }
 
 // BodyID is the deduplication id of a webhook: a hash of its body bytes. Maventa
@@ -144,6 +147,14 @@ func BodyID(body []byte) string {
 // duplicate is true when JetStream already held the same body within its
 // duplicate window (nothing new was stored). meta is copied into the message
 // headers (request metadata worth keeping for later re-normalization).
+//
+// In PublishAsync mode concurrent calls are grouped (group commit): while
+// earlier writes await their acknowledgement, the webhooks queued behind them
+// are written as one message (WebhookGroupSubject), and each call returns
+// once the message holding its webhook is acknowledged. A lone call is written
+// at once, as a message of its own, exactly as without grouping (its body
+// hash as Nats-Msg-Id, so JetStream's duplicate window applies); a webhook
+// stored in a group is never reported as a duplicate (see groupCommit).
 func (s *WebhookStore) Store(ctx context.Context, companyID, event string, body []byte, meta http.Header) (duplicate bool, err error) {
 	msg := &nats.Msg{Subject: WebhookSubject(companyID, event), Data: body,
 		Header: headerWith(meta, HeaderEvent, event, HeaderCompanyID, companyID)}
@@ -206,34 +217,49 @@ func (s *WebhookStore) publish(ctx context.Context, msg *nats.Msg, stream, id st
 	}()
 	sanitizeHeader(msg.Header)
 	inject(ctx, msg.Header)
-	opts := []jetstream.PublishOpt{jetstream.WithMsgID(id), jetstream.WithExpectStream(stream)}
-	if s.mode == PublishSync {
-		ack, err := s.js.PublishMsg(ctx, msg, opts...)
+	var seq uint64
+	switch {
+	case s.mode == PublishSync:
+		var ack *jetstream.PubAck
+		ack, err = s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(stream))
 		if err != nil {
 			return false, storeError(err)
 		}
-		if span.IsRecording() {
-			span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)))
-		}
-		return ack.Duplicate, nil
+		dup, seq = ack.Duplicate, ack.Sequence
+	case stream == s.webhooks:
+		dup, seq, err = s.group.store(ctx, msg, id)
+	default:
+		dup, seq, err = publishAlone(ctx, s.js, msg, stream, id)
 	}
-	f, err := s.js.PublishMsgAsync(msg, opts...)
+	if err == nil && span.IsRecording() {
+		span.SetAttributes(attrStreamSequence.Int64(int64(seq)))
+	}
+	return dup, err
+}
+
+// publishAlone writes msg as a message of its own with the acknowledgement
+// pipelined (the connection is shared by concurrent requests) and waits for it.
+func publishAlone(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, stream, id string) (dup bool, seq uint64, err error) {
+	f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(stream))
 	if err != nil {
-		return false, storeError(err)
+		return false, 0, storeError(err)
 	}
 	select {
 	case ack := <-f.Ok():
-		if span.IsRecording() {
-			span.SetAttributes(attrStreamSequence.Int64(int64(ack.Sequence)))
-		}
-		return ack.Duplicate, nil
+		return ack.Duplicate, ack.Sequence, nil
 	case err := <-f.Err():
-		return false, storeError(err)
+		return false, 0, storeError(err)
 	case <-ctx.Done():
-		// The write may still land; the sender's retry is then deduplicated (within
-		// the window) or handled by the consumers' per-aggregate records.
-		return false, fmt.Errorf("%w: no acknowledgement before the deadline: %w", ErrStoreUnavailable, ctx.Err())
+		return false, 0, errNoAck(ctx)
 	}
+}
+
+// errNoAck is the error of a write whose acknowledgement did not come before
+// ctx ended. The write may still land; the sender's retry is then
+// deduplicated (within the window, for a webhook stored alone) or handled by
+// the consumers' per-aggregate records.
+func errNoAck(ctx context.Context) error {
+	return fmt.Errorf("%w: no acknowledgement before the deadline: %w", ErrStoreUnavailable, ctx.Err())
 }
 
 // sanitizeHeader replaces control characters in header values: they come from

@@ -23,7 +23,7 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func connect(t *testing.T, url string) *Broker {
+func connect(t testing.TB, url string) *Broker {
 	t.Helper()
 	b, err := OpenBroker(context.Background(), BrokerConfig{URL: url}, quiet)
 	if err != nil {
