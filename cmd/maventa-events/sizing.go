@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/maventa-bridge/maventa-events/consumers"
 )
@@ -16,6 +17,8 @@ type sizingReport struct {
 	Active      float64          `json:"active_share"`
 	Mix         consumers.Mix    `json:"mix"`
 	Sizing      consumers.Sizing `json:"sizing"`
+	// FirstPass is how long a cold start takes to poll every company once.
+	FirstPass time.Duration `json:"first_pass"`
 }
 
 // sizing prints what polling needs of each Maventa host for a number of
@@ -48,6 +51,8 @@ func sizing(_ context.Context, args []string, getenv func(string) string, stdout
 		Mix: consumers.MixOf(*companies, *receivables, *active)}
 	rep.Sizing = consumers.Size(cli.cfg.Poller, consumers.SizingBudget{RequestsPerSecond: cli.cfg.Maventa.RequestsPerSecond,
 		PollShare: cli.cfg.Maventa.PollShare}, rep.Mix)
+	rep.FirstPass = consumers.FirstPass(cli.cfg.Poller, consumers.SizingBudget{RequestsPerSecond: rep.Sizing.RequestsPerSecond,
+		PollShare: rep.Sizing.PollShare}, *companies)
 	if *cli.asJSON {
 		return writeJSON(stdout, rep)
 	}
@@ -75,9 +80,11 @@ func printSizing(w io.Writer, r sizingReport) error {
 		return err
 	}
 	if s.Fits {
-		_, err := fmt.Fprintf(w, "\npolling fits; the least MAVENTA_REQUESTS_PER_SECOND that would: %g\n", s.FitRequestsPerSecond)
-		return err
+		fmt.Fprintf(w, "\npolling fits; the least MAVENTA_REQUESTS_PER_SECOND that would: %g\n", s.FitRequestsPerSecond)
+	} else {
+		fmt.Fprintf(w, "\ndoes not fit: %s\n", s.Advice())
 	}
-	_, err := fmt.Fprintf(w, "\ndoes not fit: %s\n", s.Advice())
+	_, err := fmt.Fprintf(w, "a cold start polls every company once in about %v (its first pass, spread over that time)\n",
+		r.FirstPass.Round(time.Minute))
 	return err
 }

@@ -68,9 +68,13 @@ func TestSizingRefusesBadInputNamingIt(t *testing.T) {
 	}
 }
 
-// docs/reconciliation.md's sizing example is this command's output.
+// docs/reconciliation.md's and docs/cli.md's sizing examples are this command's output.
 func TestTheSizingExampleInTheDocsIsTheModelsOutput(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/reconciliation.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliDoc, err := os.ReadFile("../../docs/cli.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +84,10 @@ func TestTheSizingExampleInTheDocsIsTheModelsOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 		block := "$ maventa-events sizing " + strings.Join(args, " ") + "\n" + out
-		if !strings.Contains(string(doc), block) {
-			t.Errorf("docs/reconciliation.md lacks the output of `maventa-events sizing %s`; paste:\n%s", strings.Join(args, " "), block)
+		for name, d := range map[string][]byte{"docs/reconciliation.md": doc, "docs/cli.md": cliDoc} {
+			if !strings.Contains(string(d), block) {
+				t.Errorf("%s lacks the output of `maventa-events sizing %s`; paste:\n%s", name, strings.Join(args, " "), block)
+			}
 		}
 	}
 	out, _, err := runCLI(t, map[string]string{"POLL_QUIET_MAX": "15m", "POLL_NO_RECEIVABLES_MAX": "1h"}, "sizing", "-companies", "50000")
