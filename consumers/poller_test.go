@@ -289,7 +289,8 @@ func TestMaventa429WithRetryAfterSlowsOneCompanyOnly(t *testing.T) {
 }
 
 func TestASecondReplicaTakesOverADeadPollerWithNoGapAndNoDuplicate(t *testing.T) {
-	env := newPollEnv(t, nil)
+	// One company: of two, replica 1 would give one to replica 2 (rebalance.go).
+	env := newPollEnvWith(t, nil, sandbox.Company{ID: pollCompanyA})
 	a := env.invoice(pollCompanyA, "4001")
 	cfg := PollerConfig{Interval: 20 * time.Millisecond, LeaseTTL: 300 * time.Millisecond}
 	r1cfg, r2cfg := cfg, cfg

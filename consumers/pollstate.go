@@ -117,6 +117,12 @@ func cursorKey(kind, company string) string {
 type Lease struct {
 	Holder  string    `json:"holder"`
 	Expires time.Time `json:"expires"`
+	// GivenBelow, when above 0, says the holder gave the company up
+	// (rebalance.go) once Expires passes (the company's next due time),
+	// for a replica holding fewer than GivenBelow companies: until
+	// LeaseTTL after Expires only such a replica takes it, then anyone,
+	// the giver included.
+	GivenBelow int `json:"given_below,omitempty"`
 }
 
 // releaseLease gives the lease up (on shutdown), so another replica takes over at once.
@@ -134,13 +140,21 @@ func (s pollState) releaseLease(ctx context.Context, company, holder string) {
 // false when another live holder has it, with the lease found (its holder and
 // expiry).
 func (s pollState) tryLease(ctx context.Context, company, holder string, now time.Time, ttl time.Duration) (bool, Lease, error) {
+	return s.tryLeaseShare(ctx, company, holder, now, ttl, 0)
+}
+
+// tryLeaseShare is tryLease for a holder holding held companies: it also
+// reports false when another holder gave the lease up less than ttl ago for
+// a replica holding fewer than held + 1 (a company given up goes to a
+// replica under its share first).
+func (s pollState) tryLeaseShare(ctx context.Context, company, holder string, now time.Time, ttl time.Duration, held int) (bool, Lease, error) {
 	key := "lease." + kvKey(company)
 	var l Lease
 	rev, err := s.get(ctx, key, &l)
 	if err != nil {
 		return false, l, err
 	}
-	if rev != 0 && l.Holder != holder && now.Before(l.Expires) {
+	if rev != 0 && l.Holder != holder && (now.Before(l.Expires) || held >= l.GivenBelow && l.GivenBelow > 0 && now.Before(l.Expires.Add(ttl))) {
 		return false, l, nil
 	}
 	err = s.put(ctx, key, Lease{Holder: holder, Expires: now.Add(ttl)}, rev)
@@ -154,15 +168,17 @@ func (s pollState) tryLease(ctx context.Context, company, holder string, now tim
 }
 
 // holdLease extends holder's lease of company until until (after a poll, to
-// past the next one). It does nothing when another holder took it meanwhile.
-func (s pollState) holdLease(ctx context.Context, company, holder string, until time.Time) error {
+// past the next one), or, with givenBelow above 0, gives it up at until for
+// a replica holding fewer than givenBelow. It does nothing when another
+// holder took it meanwhile.
+func (s pollState) holdLease(ctx context.Context, company, holder string, until time.Time, givenBelow int) error {
 	key := "lease." + kvKey(company)
 	var l Lease
 	rev, err := s.get(ctx, key, &l)
 	if err != nil || (rev != 0 && l.Holder != holder) {
 		return err
 	}
-	err = s.put(ctx, key, Lease{Holder: holder, Expires: until}, rev)
+	err = s.put(ctx, key, Lease{Holder: holder, Expires: until, GivenBelow: givenBelow}, rev)
 	if errors.Is(err, ErrConflict) {
 		return nil
 	}

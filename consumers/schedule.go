@@ -26,7 +26,8 @@ type entry struct {
 	// a first pass longer than the interval (many companies, a small budget)
 	// is planned, not late.
 	planned time.Time
-	other   bool // another live replica holds its lease
+	other   bool // another live replica holds its lease, or this one gave it up
+	mine    bool // this replica holds its lease (counted in schedule.held)
 	nudged  bool // a webhook or command asked for a poll
 }
 
@@ -75,6 +76,8 @@ type schedule struct {
 	h     *entryHeap    // waiting, by due time
 	ready *entryHeap    // due, by deadline
 	wake  chan struct{} // signalled when something became due earlier
+	held  int           // entries this replica holds the lease of (mine)
+	share share         // this replica's share, read every interval
 }
 
 // heapOf is the heap e is in (nil: none, it is being polled).
@@ -170,6 +173,7 @@ func (p *Poller) syncCompanies(ctx context.Context, now time.Time) {
 			if h := s.heapOf(e); h != nil {
 				heap.Remove(h, e.index)
 			}
+			s.setMine(e, false)
 			delete(s.byID, c)
 		}
 	}
@@ -252,16 +256,19 @@ func (p *Poller) Run(ctx context.Context) error {
 		for _, c := range mine {
 			p.store.releaseLease(rctx, c, p.cfg.Holder)
 		}
+		p.stopSharing(rctx)
 	}()
 	p.syncCompanies(ctx, p.cfg.Now())
 	nextSync := p.cfg.Now().Add(p.cfg.Interval)
 	var budgets budgetReporter
 	p.reportBudget(ctx, &budgets)
+	p.rebalance(ctx, p.cfg.Now())
 	for {
 		now := p.cfg.Now()
 		if !now.Before(nextSync) {
 			p.syncCompanies(ctx, now)
 			p.reportBudget(ctx, &budgets)
+			p.rebalance(ctx, now)
 			nextSync = now.Add(p.cfg.Interval)
 		}
 		// A worker first, then the company: the choice is made as late as
@@ -342,7 +349,7 @@ func (p *Poller) pollEntry(ctx context.Context, e *entry) {
 	s.mu.Unlock()
 	retry := now.Add(p.cfg.Interval)
 
-	ok, l, err := p.store.tryLease(ctx, c, p.cfg.Holder, now, p.cfg.LeaseTTL)
+	ok, l, err := p.store.tryLeaseShare(ctx, c, p.cfg.Holder, now, p.cfg.LeaseTTL, s.heldCount())
 	if err != nil {
 		p.log.Warn("poll lease failed", "company_id", c, "err", err)
 		s.push(e, retry)
@@ -350,16 +357,26 @@ func (p *Poller) pollEntry(ctx context.Context, e *entry) {
 	}
 	if !ok {
 		// Another replica polls c: look again when its lease ends (it renews
-		// it past each next poll, so this is when it would have died).
+		// it past each next poll, so this is when it would have died), or,
+		// given up and left to a replica under its share, when anyone may
+		// take it.
 		s.mu.Lock()
 		e.other = true
+		s.setMine(e, false)
 		s.mu.Unlock()
 		if nudged {
 			p.forwardNudge(c) // the holder polls it
 		}
-		s.push(e, later(l.Expires, now.Add(p.cfg.LeaseTTL/10)))
+		look := l.Expires
+		if l.GivenBelow > 0 && !now.Before(look) {
+			look = look.Add(p.cfg.LeaseTTL)
+		}
+		s.push(e, later(look, now.Add(p.cfg.LeaseTTL/10)))
 		return
 	}
+	s.mu.Lock()
+	s.setMine(e, true)
+	s.mu.Unlock()
 	if l.Holder != "" && l.Holder != p.cfg.Holder {
 		p.Stats.LeaseChanges.Add(1)
 		leaseChanges.Add(ctx, 1)
@@ -378,10 +395,9 @@ func (p *Poller) pollEntry(ctx context.Context, e *entry) {
 	}
 	if !nudged && st.Next.After(now) && rev != 0 {
 		s.mu.Lock()
-		e.st, e.other = st, false
+		e.st = st
 		s.mu.Unlock()
-		p.extendLease(ctx, c, st.Next)
-		s.push(e, st.Next)
+		s.push(e, p.keepOrGive(ctx, e, st.Next))
 		return
 	}
 	parts := p.cfg.parts(st, now)
@@ -403,12 +419,12 @@ func (p *Poller) pollEntry(ctx context.Context, e *entry) {
 	if err := p.store.saveSchedState(ctx, c, next); err != nil {
 		p.log.Warn("storing schedule state failed", "company_id", c, "err", err)
 	}
-	p.extendLease(ctx, c, next.Next)
+	look := p.keepOrGive(ctx, e, next.Next)
 	p.report(ctx, c, res, st.Tier, next)
 	s.mu.Lock()
-	e.st, e.other = next, false
-	due := next.Next
-	if e.nudged { // a webhook arrived while polling: next, before the others
+	e.st = next
+	due := look
+	if e.nudged && !e.other { // a webhook arrived while polling: next, before the others
 		due = time.Time{}
 	}
 	s.mu.Unlock()
@@ -439,7 +455,7 @@ func later(a, b time.Time) time.Time {
 // another replica takes over at most LeaseTTL after a poll this one missed.
 func (p *Poller) extendLease(ctx context.Context, c string, next time.Time) {
 	until := next.Add(p.cfg.LeaseTTL)
-	if err := p.store.holdLease(ctx, c, p.cfg.Holder, until); err != nil {
+	if err := p.store.holdLease(ctx, c, p.cfg.Holder, until, 0); err != nil {
 		p.log.Warn("extending poll lease failed", "company_id", c, "err", err)
 	}
 }

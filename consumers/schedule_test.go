@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -255,22 +256,23 @@ func TestReplicasDivideTheCompaniesAndTakeOverADeadOne(t *testing.T) {
 				}
 				return true
 			})
-			owner := map[string]int{}
-			for _, c := range companies {
-				owner[c.ID] = -1
-				for i, r := range rs {
-					if polled(r, c.ID) > 0 {
-						if owner[c.ID] >= 0 {
-							t.Errorf("company %s polled by replicas %d and %d", c.ID[:5], owner[c.ID], i)
-						}
-						owner[c.ID] = i
-					}
-				}
-			}
-			// Replica 0 dies: its leases stay as they were (a crash releases nothing).
+			// Replica 0 dies: its leases stay as they were (a crash releases
+			// nothing). Its companies are those it polled last (companies move
+			// between replicas to even their shares).
 			rs[0].cancel()
 			if err := <-rs[0].done; err != nil {
 				t.Fatal(err)
+			}
+			owner := map[string]int{}
+			for _, c := range companies {
+				var last time.Time
+				for i, r := range rs {
+					r.api.mu.Lock()
+					if at := r.api.at[c.ID]; len(at) > 0 && at[len(at)-1].After(last) {
+						owner[c.ID], last = i, at[len(at)-1]
+					}
+					r.api.mu.Unlock()
+				}
 			}
 			var orphans []string
 			for c, i := range owner {
@@ -453,5 +455,178 @@ func TestALongFirstPassIsPacedByTheBudgetAndStarvesNoPolledCompany(t *testing.T)
 	// Slots every 4.28s: 29 of them lie before +2m (deadlines before +3m).
 	if len(before) != 29 {
 		t.Errorf("%d new companies taken before the quiet one, want the 29 whose deadlines come first", len(before))
+	}
+}
+
+// sharedReplica is one replica of a driven-clock rebalancing test: the test
+// steps its clock and does what Run does every interval.
+type sharedReplica struct {
+	p        *Poller
+	api      *invoicePolls
+	nextSync time.Time
+	dead     bool
+}
+
+// step does what Run does at now: every interval the company list and the
+// share report, then every company due.
+func (r *sharedReplica) step(ctx context.Context, now time.Time) {
+	if r.dead {
+		return
+	}
+	if r.nextSync.IsZero() {
+		r.p.syncCompanies(ctx, now)
+	}
+	if !now.Before(r.nextSync) {
+		r.p.syncCompanies(ctx, now)
+		r.p.rebalance(ctx, now)
+		r.nextSync = now.Add(r.p.cfg.Interval)
+	}
+	r.p.runDue(ctx)
+}
+
+// Issue 15: a replica started after the others got no company until one
+// died (leases are first come, first served and renewed past each next
+// poll). Now the replicas above their share give companies up after polling
+// them and the late one takes them: within a few intervals every replica
+// holds N/R rounded up or down, no company is polled by two replicas in one
+// period, none waits longer than its ceiling plus LeaseTTL during the moves,
+// and a replica that dies is still taken over, after which the survivors
+// share its companies.
+func TestALateReplicaGetsItsShareAndTheSharesStayEven(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		companies, replicas int // replicas started together, then one more
+	}{
+		{"12 companies, 3 replicas then a 4th", 12, 3},
+		{"10 companies, 2 replicas then a 3rd", 10, 2},
+		{"7 companies, 1 replica then a 2nd", 7, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &clock{t: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}
+			var companies []sandbox.Company
+			for i := range tc.companies {
+				companies = append(companies, sandbox.Company{ID: fmt.Sprintf("%04d%d-bbbb-4bbb-8bbb-bbbbbbbbbbbb", i, tc.replicas)})
+			}
+			env := newPollEnvWith(t, clk.Now, companies...)
+			ctx := context.Background()
+			const (
+				interval = time.Minute
+				ceiling  = 4 * time.Minute // QuietMax: nothing happens, every company turns quiet
+				leaseTTL = 3 * time.Minute
+				tick     = 5 * time.Second
+			)
+			cfg := PollerConfig{Interval: interval, QuietMax: ceiling, LeaseTTL: leaseTTL, Invoices: true, Now: clk.Now}
+			var rs []*sharedReplica
+			add := func() {
+				c := cfg
+				c.Holder = fmt.Sprintf("replica-%d", len(rs))
+				api := newInvoicePolls(env.client, clk.Now)
+				rs = append(rs, &sharedReplica{p: env.poller(c, api), api: api})
+			}
+			run := func(d time.Duration, until func() bool) time.Duration {
+				start := clk.Now()
+				for clk.Now().Sub(start) < d {
+					for _, r := range rs {
+						r.step(ctx, clk.Now())
+					}
+					if until != nil && until() {
+						break
+					}
+					clk.Add(tick)
+				}
+				return clk.Now().Sub(start)
+			}
+			// held is each live replica's count of leases, as it knows it.
+			held := func() []int {
+				var out []int
+				for _, r := range rs {
+					if !r.dead {
+						out = append(out, r.p.sched.heldCount())
+					}
+				}
+				return out
+			}
+			even := func() bool {
+				h := held()
+				lo, hi := tc.companies/len(h), (tc.companies+len(h)-1)/len(h)
+				sum := 0
+				for _, n := range h {
+					if n < lo || n > hi {
+						return false
+					}
+					sum += n
+				}
+				return sum == tc.companies
+			}
+			for range tc.replicas {
+				add()
+			}
+			run(10*interval, nil)
+			t.Logf("before the late replica: %v", held())
+			add()
+			late := rs[len(rs)-1]
+			took := run(20*interval, even)
+			if !even() {
+				t.Fatalf("20 intervals after the late replica started the replicas hold %v of %d companies, want each %d or %d",
+					held(), tc.companies, tc.companies/len(rs), (tc.companies+len(rs)-1)/len(rs))
+			}
+			t.Logf("the late replica got its share in %v: %v", took, held())
+			// Still even, with nothing moving, a while later.
+			moved := func() int64 {
+				var n int64
+				for _, r := range rs {
+					n += r.p.Stats.LeaseChanges.Load()
+				}
+				return n
+			}
+			before := moved()
+			run(10*interval, nil)
+			if !even() || moved() != before {
+				t.Errorf("10 intervals later: %v and %d more moves, want the same shares, no move", held(), moved()-before)
+			}
+			if polled := len(late.api.at); polled < tc.companies/len(rs) {
+				t.Errorf("the late replica polled %d companies, want its share", polled)
+			}
+
+			// The late replica dies (its leases stay): the others take its
+			// companies over and share them.
+			late.dead = true
+			took = run(20*interval, even)
+			if !even() {
+				t.Errorf("after a replica died the others hold %v of %d companies, want an even share", held(), tc.companies)
+			}
+			t.Logf("a replica died; the others share its companies in %v: %v", took, held())
+			run(5*interval, nil)
+			end := clk.Now()
+
+			// Every poll of a company, by whom: never two replicas in one
+			// period (a company's polls are at least 0.9 x the interval
+			// apart, its spread), never a gap beyond its ceiling (+10 %
+			// spread) plus LeaseTTL while it moved.
+			type poll struct {
+				at time.Time
+				by int
+			}
+			for _, c := range companies {
+				var ps []poll
+				for i, r := range rs {
+					for _, at := range r.api.at[c.ID] {
+						ps = append(ps, poll{at, i})
+					}
+				}
+				slices.SortFunc(ps, func(a, b poll) int { return a.at.Compare(b.at) })
+				ps = append(ps, poll{end, -1})
+				for i := 1; i < len(ps); i++ {
+					gap := ps[i].at.Sub(ps[i-1].at)
+					if min := interval*9/10 - tick; gap < min && ps[i].by >= 0 {
+						t.Errorf("company %s polled by replicas %d and %d %v apart, want >= %v", c.ID[:5], ps[i-1].by, ps[i].by, gap, min)
+					}
+					if max := ceiling*11/10 + leaseTTL + tick; gap > max {
+						t.Errorf("company %s not polled for %v after replica %d's poll at +%v, want <= ceiling + LeaseTTL (%v)",
+							c.ID[:5], gap, ps[i-1].by, ps[i-1].at.Sub(clk.Now()), max)
+					}
+				}
+			}
+		})
 	}
 }

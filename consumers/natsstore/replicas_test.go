@@ -72,12 +72,14 @@ type companyList []string
 func (l companyList) Companies() []string { return l }
 
 // Replicas polling through one reconcile bucket on a 3-node JetStream cluster
-// divide the companies: each is polled by one replica, never by two at once.
-// Then the replica holding the most companies dies (its NATS connection
+// divide the companies evenly (each holds companies / replicas, the last one
+// to poll a company holding it): a company moves between replicas but is
+// never polled by two at once. Then one replica dies (its NATS connection
 // closes and its poller stops without releasing a lease, as a crashed
-// process): every company it held must be polled again by exactly one
-// survivor within the dead replica's lease (LeaseTTL past the company's next
-// poll, at most its ceiling away), and still never by two at once.
+// process): every company it held must be polled again by a survivor within
+// the dead replica's lease (LeaseTTL past the company's next poll, at most
+// its ceiling away), still never by two at once, and the survivors share its
+// companies evenly.
 func TestReplicasDivideTheCompaniesOnACluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
@@ -131,17 +133,24 @@ func replicasShareAndTakeOver(t *testing.T, cluster *natstest.Cluster, n int) {
 		rp.p = consumers.NewPoller(cfg, replicaPolls{api, rp.holder}, companies, state, NewKVRecords(kv), NewEmitter(b.JS, pc), quiet)
 		replicas = append(replicas, rp)
 	}
-	// All start together: a replica started later finds every company leased
-	// (a lease is renewed past each next poll) and gets none until one dies.
-	for _, rp := range replicas {
+	// All but the last start together; whoever leases a company first polls
+	// it, then the replicas above their share give companies to those below
+	// (rebalance.go). The last one starts once every company is polled (a
+	// scale-out): it gets its share from the others.
+	start := func(rp *replica) {
 		var rctx context.Context
 		rctx, rp.cancel = context.WithCancel(ctx)
 		go func() { defer close(rp.done); _ = rp.p.Run(rctx) }()
 	}
+	for _, rp := range replicas[:n-1] {
+		start(rp)
+	}
 	defer func() {
 		for _, rp := range replicas {
-			rp.cancel()
-			<-rp.done
+			if rp.cancel != nil {
+				rp.cancel()
+				<-rp.done
+			}
 		}
 	}()
 	polledTimes := func(k int, since time.Time) func() bool {
@@ -163,26 +172,45 @@ func replicasShareAndTakeOver(t *testing.T, cluster *natstest.Cluster, n int) {
 		}
 	}
 	natstest.WaitFor(t, 30*time.Second, "every company polled 3 times", polledTimes(3, time.Time{}))
-
-	// Divided: one replica per company.
-	api.mu.Lock()
-	byHolder := map[string][]string{}
-	for _, c := range companies {
-		hs := api.holders(c, time.Time{})
-		if len(hs) != 1 {
-			t.Errorf("company %s polled by %v, want one replica", c[:9], hs)
-			continue
+	start(replicas[n-1])
+	// byHolder divides the companies by the replica that polled each last.
+	byHolder := func() map[string][]string {
+		api.mu.Lock()
+		defer api.mu.Unlock()
+		out := map[string][]string{}
+		for _, c := range companies {
+			if ps := api.polls[c]; len(ps) > 0 {
+				out[ps[len(ps)-1].holder] = append(out[ps[len(ps)-1].holder], c)
+			}
 		}
-		byHolder[hs[0]] = append(byHolder[hs[0]], c)
+		return out
 	}
-	api.mu.Unlock()
+	// even: each live replica holds companies / replicas, rounded down or
+	// up (4 of 16 for 4, 5 or 6 for 3), so none is at 0.
+	even := func(live []*replica) func() bool {
+		return func() bool {
+			by := byHolder()
+			lo, hi := len(companies)/len(live), (len(companies)+len(live)-1)/len(live)
+			for _, rp := range live {
+				if n := len(by[rp.holder]); n < lo || n > hi {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	late := time.Now()
+	natstest.WaitFor(t, 30*time.Second, "an even split with the late replica", even(replicas))
+	split := func(by map[string][]string) []int {
+		var out []int
+		for _, rp := range replicas {
+			out = append(out, len(by[rp.holder]))
+		}
+		return out
+	}
+	before := byHolder()
+	t.Logf("split %v of %d companies %v after %s started", split(before), len(companies), time.Since(late).Round(time.Millisecond), replicas[n-1].holder)
 	victim := replicas[0]
-	for _, rp := range replicas {
-		t.Logf("%s polls %d of %d companies", rp.holder, len(byHolder[rp.holder]), len(companies))
-		if len(byHolder[rp.holder]) > len(byHolder[victim.holder]) {
-			victim = rp
-		}
-	}
 
 	// The victim crashes: connection gone first, so stopping its poller can
 	// release nothing (Run's release on shutdown fails, as in a killed process).
@@ -191,7 +219,7 @@ func replicasShareAndTakeOver(t *testing.T, cluster *natstest.Cluster, n int) {
 	<-victim.done
 	api.mu.Lock()
 	lastByVictim := map[string]time.Time{}
-	for _, c := range byHolder[victim.holder] {
+	for _, c := range before[victim.holder] {
 		for _, p := range api.polls[c] {
 			if p.holder == victim.holder {
 				lastByVictim[c] = p.at
@@ -201,30 +229,25 @@ func replicasShareAndTakeOver(t *testing.T, cluster *natstest.Cluster, n int) {
 	api.mu.Unlock()
 	killed := time.Now()
 	natstest.WaitFor(t, 30*time.Second, "every company polled twice after the crash", polledTimes(2, killed))
+	natstest.WaitFor(t, 30*time.Second, "an even split among the survivors", even(replicas[1:]))
+	t.Logf("split %v after %s died, in %v", split(byHolder()), victim.holder, time.Since(killed).Round(time.Millisecond))
 
 	api.mu.Lock()
 	defer api.mu.Unlock()
 	var slowest time.Duration
 	for _, c := range companies {
-		after := api.holders(c, killed)
-		switch {
-		case slices.Contains(after, victim.holder):
+		if slices.Contains(api.holders(c, killed), victim.holder) {
 			t.Errorf("company %s polled by the dead %s", c[:9], victim.holder)
-		case len(after) != 1:
-			t.Errorf("company %s polled by %v after the crash, want one survivor", c[:9], after)
 		}
 		last, ok := lastByVictim[c]
 		if !ok {
-			if !slices.Equal(after, api.holders(c, time.Time{})) {
-				t.Errorf("company %s of a survivor moved to %v", c[:9], after)
-			}
 			continue
 		}
 		// The dead replica's lease ends LeaseTTL after the poll it missed,
 		// which was due at most its ceiling (+10 % spread) after its last one.
 		var first time.Time
 		for _, p := range api.polls[c] {
-			if p.holder != victim.holder {
+			if p.at.After(last) {
 				first = p.at
 				break
 			}
