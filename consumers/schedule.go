@@ -597,14 +597,20 @@ func (p *Poller) checkSizing() string {
 	return advice
 }
 
-// spreadDelay moves a due time by up to ±10 % of its delay at random:
-// companies whose delays double in step (every company of a first pass)
-// would otherwise come due together in ever larger waves, each holding up the
-// active companies behind it.
+// spreadDelay brings a due time forward by up to 10 % of its delay at
+// random: companies whose delays double in step (every company of a first
+// pass) would otherwise come due together in ever larger waves, each holding
+// up the active companies behind it. Only forward, never later, so that a
+// delay at its tier's ceiling never exceeds the ceiling (the sizing model
+// counts polls at spreadMean of the ceiling).
 func spreadDelay(now, next time.Time) time.Time { return spreadBy(now, next, rand.Float64()) }
 
-// spreadBy is spreadDelay with its random number r in [0, 1) (0: 10 % early).
+// spreadMean is the mean delay after spreadDelay, as a share of the delay.
+const spreadMean = 0.95
+
+// spreadBy is spreadDelay with its random number r in [0, 1) (0: 10 % early,
+// towards 1: on time).
 func spreadBy(now, next time.Time, r float64) time.Time {
 	d := next.Sub(now)
-	return now.Add(d + time.Duration((r-0.5)*0.2*float64(d)))
+	return now.Add(d - time.Duration((1-r)*0.1*float64(d)))
 }

@@ -133,8 +133,13 @@ func Size(cfg PollerConfig, b SizingBudget, m Mix) Sizing {
 
 // load is the model proper.
 func load(cfg PollerConfig, b SizingBudget, m Mix) []HostLoad {
-	perSec := func(d time.Duration) float64 { return 1 / d.Seconds() }
-	token := func(period time.Duration) float64 { return perSec(max(period, b.TokenLifetime)) }
+	// A delay is spread 0 - 10 % early (spreadDelay): polls come every
+	// spreadMean x the delay on average. Tokens live TokenLifetime whatever
+	// the spread.
+	perSec := func(d time.Duration) float64 { return 1 / (spreadMean * d.Seconds()) }
+	token := func(period time.Duration) float64 {
+		return 1 / max(spreadMean*period.Seconds(), b.TokenLifetime.Seconds())
+	}
 	invoices, messages := 0.0, 0.0
 	if cfg.Invoices {
 		invoices = 1

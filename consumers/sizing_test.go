@@ -27,6 +27,11 @@ func TestSizeAgainstHandComputedFigures(t *testing.T) {
 		return c
 	}
 	budget := SizingBudget{RequestsPerSecond: 10, PollShare: 0.7}
+	// Due times are spread up to 10 % early (spreadDelay): a company is
+	// polled every 0.95 x its delay on average, so every poll rate below is
+	// multiplied by m; a token is fetched at most once an hour, so tokens of
+	// companies polled more often than every 1h/0.95 are not.
+	const m = 1 / spreadMean
 	for _, tc := range []struct {
 		name     string
 		cfg      PollerConfig
@@ -38,41 +43,40 @@ func TestSizeAgainstHandComputedFigures(t *testing.T) {
 		fitQuiet time.Duration
 		fitNoRec time.Duration
 	}{
-		// AX: active 50 x (1/60 invoices + 2/3600 tokens); quiet 4950 x
-		// (1/900 + 2/3600); no-rec 45000 x (1/3600 invoices + 1/3600 invoice
-		// token + 1/86400 receivables token of the re-check) = 34.63 req/s.
-		// Receivables: 50 x 2/60 + 4950 x 2/900 + 45000/86400 = 13.19.
-		// Fit: 34.632 / 0.7 = 49.47 -> 49.5. Ceilings: tokens and invoices of
-		// 14850/Q + 90000/N + 0.861 + 0.521 <= 7 at Q = 111m, N = 443m (15 and
-		// 60 min scaled by 7.37, whole minutes; N = 442m gives 7.006).
+		// AX: active 50 x (m/60 invoices + 2/3600 tokens); quiet 4950 x
+		// (m/900 + 2/3600); no-rec 45000 x (m/3600 invoices + 1/3600 invoice
+		// token (57 min apart: hourly) + m/86400 receivables token of the
+		// re-check) = 35.7 req/s. Receivables: 50 x 2m/60 + 4950 x 2m/900 +
+		// 45000 m/86400 = 13.9. Fit: 35.70 / 0.7 = 51.0. Ceilings: the model's
+		// search (15 and 60 min scaled by one factor, whole minutes).
 		{"the old defaults (15m, 1h) at 50 000 companies", with(15*time.Minute, time.Hour), budget, vendor,
-			[3]float64{50.0/60 + 100.0/3600, 4950.0/900 + 9900.0/3600, 45000.0/3600*2 + 45000.0/86400},
-			[3]float64{100.0 / 60, 9900.0 / 900, 45000.0 / 86400},
-			false, 49.5, 111 * time.Minute, 443 * time.Minute},
-		// AX: 0.861 + 4950 x 3/3600 + 45000 x 3/86400 = 0.861 + 4.125 + 1.5625
-		// = 6.55 of 7; Receivables: 1.667 + 2.75 + 0.521 = 4.94.
+			[3]float64{50.0*m/60 + 100.0/3600, 4950.0*m/900 + 9900.0/3600, 45000.0*m/3600 + 45000.0/3600 + 45000.0*m/86400},
+			[3]float64{100.0 * m / 60, 9900.0 * m / 900, 45000.0 * m / 86400},
+			false, 51, 118 * time.Minute, 473 * time.Minute},
+		// AX: 0.905 + 4950 x (m + 2)/3600 + 45000 x 3m/86400 = 0.905 + 4.197 +
+		// 1.645 = 6.75 of 7; Receivables: 1.754 + 2.895 + 0.548 = 5.20.
 		{"the new defaults (1h, 24h) at 50 000 companies", with(time.Hour, 24*time.Hour), budget, vendor,
-			[3]float64{50.0/60 + 100.0/3600, 4950.0 * 3 / 3600, 45000.0 * 3 / 86400},
-			[3]float64{100.0 / 60, 9900.0 / 3600, 45000.0 / 86400},
-			true, 9.4, time.Hour, 24 * time.Hour},
+			[3]float64{50.0*m/60 + 100.0/3600, 4950.0 * (m + 2) / 3600, 45000.0 * 3 * m / 86400},
+			[3]float64{100.0 * m / 60, 9900.0 * m / 3600, 45000.0 * m / 86400},
+			true, 9.7, time.Hour, 24 * time.Hour},
 		// A no-receivables ceiling beyond the re-check is the re-check (its
 		// next poll never goes past it).
 		{"a no-receivables ceiling beyond the re-check counts as the re-check", with(time.Hour, 48*time.Hour), budget, Mix{NoReceivables: 86400},
-			[3]float64{0, 0, 3}, [3]float64{0, 0, 1},
-			true, 4.3, time.Hour, 48 * time.Hour},
+			[3]float64{0, 0, 3 * m}, [3]float64{0, 0, m},
+			true, 4.6, time.Hour, 48 * time.Hour}, // 3m / 0.7 = 4.51
 		// Without the invoice fallback and message threads: active companies
 		// ask /v1/events every minute (10/60) with one token an hour; the
 		// no-receivables ones the re-check and its token only.
 		{"no invoices, no messages", PollerConfig{Interval: time.Minute, QuietMax: time.Hour, NoReceivablesMax: 24 * time.Hour,
 			NoReceivablesRecheck: 24 * time.Hour}, SizingBudget{RequestsPerSecond: 1, PollShare: 0.5}, Mix{Active: 10, NoReceivables: 8640},
-			[3]float64{10.0 / 3600, 0, 0.1}, [3]float64{10.0 / 60, 0, 0.1},
-			true, 0.6, time.Hour, 24 * time.Hour}, // (10/60 + 0.1) / 0.5 = 0.53
+			[3]float64{10.0 / 3600, 0, 0.1 * m}, [3]float64{10.0 * m / 60, 0, 0.1 * m},
+			true, 0.6, time.Hour, 24 * time.Hour}, // (10/60 + 0.1) m / 0.5 = 0.56
 		// Nothing fits a budget of 1 request/s for the vendor: the active
 		// tier alone needs more than 0.7 on Receivables.
 		{"no ceilings fit when the active tier alone is too much", with(time.Hour, 24*time.Hour), SizingBudget{RequestsPerSecond: 1, PollShare: 0.7}, vendor,
-			[3]float64{50.0/60 + 100.0/3600, 4950.0 * 3 / 3600, 45000.0 * 3 / 86400},
-			[3]float64{100.0 / 60, 9900.0 / 3600, 45000.0 / 86400},
-			false, 9.4, 0, 0},
+			[3]float64{50.0*m/60 + 100.0/3600, 4950.0 * (m + 2) / 3600, 45000.0 * 3 * m / 86400},
+			[3]float64{100.0 * m / 60, 9900.0 * m / 3600, 45000.0 * m / 86400},
+			false, 9.7, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Size(tc.cfg, tc.budget, tc.mix)
@@ -107,8 +111,8 @@ func TestSizeAgainstHandComputedFigures(t *testing.T) {
 func TestTheAdviceNamesTheOptionsAndByHowMuch(t *testing.T) {
 	cfg := PollerConfig{Interval: time.Minute, QuietMax: 15 * time.Minute, NoReceivablesMax: time.Hour, Invoices: true, Messages: true}
 	got := Size(cfg, SizingBudget{RequestsPerSecond: 10, PollShare: 0.7}, MixOf(50000, 0.1, 0.01)).Advice()
-	want := "polling needs 34.6 requests/s on the ax host, 495 % of its share (7.0): raise MAVENTA_REQUESTS_PER_SECOND from 10 to 49.5, " +
-		"or POLL_QUIET_MAX to 1h51m0s and POLL_NO_RECEIVABLES_MAX to 7h23m0s"
+	want := "polling needs 35.7 requests/s on the ax host, 509 % of its share (7.0): raise MAVENTA_REQUESTS_PER_SECOND from 10 to 51, " +
+		"or POLL_QUIET_MAX to 1h58m0s and POLL_NO_RECEIVABLES_MAX to 7h53m0s"
 	if got != want {
 		t.Errorf("advice\n got %q\nwant %q", got, want)
 	}

@@ -111,18 +111,20 @@ func TestANoReceivablesCompanyIsPolledOnceADayAndRechecksOnThatPoll(t *testing.T
 	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name   string
-		spread float64 // of spreadBy: 0 is -10 %, 1 is +10 %
+		spread float64 // of spreadBy: 0 is 10 % early, towards 1 on time
 		news   time.Duration
 		// polls and re-checks in the two days after the first poll (included)
 		polls, rechecks int
 	}{
 		{"due times spread early", 0, 0, 3, 3},
-		{"due times not spread", 0.5, 0, 3, 3},
-		{"due times spread late", 0.999, 0, 2, 2},
-		// News at 30h: polls at 30h and 30h + 1, 3, 7, 15 min (doubling while
-		// the news is under ActiveFor old), then the ceiling, capped by the
-		// re-check due at 48h.
-		{"news at 30h brings the interval back", 0.5, 30 * time.Hour, 3 + 5, 3},
+		{"due times spread 5 % early", 0.5, 0, 3, 3},
+		{"due times on time", 0.999, 0, 3, 3},
+		// News at 30h (seen by every poll in its first minute): polls at
+		// 30h, 30h + 57s (news again: the interval again), then + 1m54s,
+		// 3m48s, 7m36s, 15m12s (doubling, 5 % early, while the news is under
+		// ActiveFor old), then the ceiling, capped by the re-check due at
+		// 46h48m (the first re-check was at 22h48m).
+		{"news at 30h brings the interval back", 0.5, 30 * time.Hour, 3 + 6, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := schedState{Tier: TierNew}
@@ -193,3 +195,18 @@ func TestSchedStateStaysUnderOneKilobyte(t *testing.T) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// A spread due time comes 0 - 10 % early and never late, so a delay at its
+// tier's ceiling never exceeds the ceiling (it was spread +-10 %, so a quiet
+// company's facts could wait 66 minutes under a one-hour ceiling).
+func TestSpreadNeverDelaysPastTheDelay(t *testing.T) {
+	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	for _, d := range []time.Duration{time.Second, time.Minute, time.Hour, 24 * time.Hour} {
+		for _, r := range []float64{0, 0.25, 0.5, 0.75, 0.999999} {
+			got := spreadBy(now, now.Add(d), r).Sub(now)
+			if got > d || got < d*9/10 {
+				t.Errorf("spreadBy(%v, r=%v) = %v, want within [%v, %v]", d, r, got, d*9/10, d)
+			}
+		}
+	}
+}

@@ -418,13 +418,14 @@ func (r *scaleRun) readDomainEvents(ctx context.Context, js jetstream.JetStream)
 }
 
 // lost counts the facts not arrived that are older than their tier's ceiling
-// (with the ±10 % spread) at the end: the younger may simply not be due yet.
+// (plus an interval for the poll itself) at the end: the younger may simply
+// not be due yet.
 func (r *scaleRun) lost(end time.Time) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
 	for _, f := range r.facts {
-		if f.times == 0 && f.created.Add(r.o.ceiling(f.tier)*11/10).Before(end) {
+		if f.times == 0 && f.created.Add(r.o.ceiling(f.tier)+r.o.interval).Before(end) {
 			n++
 		}
 	}

@@ -17,12 +17,12 @@ func TestSizingPrintsWhatPollingNeedsAndWhatFits(t *testing.T) {
 		want []string
 	}{
 		{"the defaults fit the product's vendor", nil, []string{"-companies", "50000"},
-			[]string{"50 active, 4950 quiet, 45000 no_receivables", "ax           0.86", "6.55           94 %",
-				"polling fits; the least MAVENTA_REQUESTS_PER_SECOND that would: 9.4"}},
+			[]string{"50 active, 4950 quiet, 45000 no_receivables", "ax           0.90", "6.75           96 %",
+				"polling fits; the least MAVENTA_REQUESTS_PER_SECOND that would: 9.7"}},
 		{"the options are read from the environment like serve's",
 			map[string]string{"POLL_QUIET_MAX": "15m", "POLL_NO_RECEIVABLES_MAX": "1h"}, []string{"-companies", "50000"},
-			[]string{"POLL_QUIET_MAX=15m0s", "34.63", "495 %", "raise MAVENTA_REQUESTS_PER_SECOND from 10 to 49.5",
-				"or POLL_QUIET_MAX to 1h51m0s and POLL_NO_RECEIVABLES_MAX to 7h23m0s"}},
+			[]string{"POLL_QUIET_MAX=15m0s", "35.65", "509 %", "raise MAVENTA_REQUESTS_PER_SECOND from 10 to 51",
+				"or POLL_QUIET_MAX to 1h58m0s and POLL_NO_RECEIVABLES_MAX to 7h53m0s"}},
 		{"flags give the mix", map[string]string{"MAVENTA_REQUESTS_PER_SECOND": "100"},
 			[]string{"-companies", "1000", "-receivables", "1", "-active", "0.5"},
 			[]string{"1000 companies: 500 active, 500 quiet, 0 no_receivables", "polling may use 70.0 requests/s"}},
