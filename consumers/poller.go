@@ -210,6 +210,12 @@ type Poller struct {
 	noMsgs map[string]time.Time // companies without messaging, until
 
 	overBudget bool // the last sizing check did not fit (read and set by Run only)
+
+	// need is the last sizing check's share of polling's budget each host's
+	// tiers need (host -> share; above 1: short), for the
+	// maventa.reconcile.budget.need gauge.
+	needMu sync.Mutex
+	need   map[string]float64
 }
 
 // NewPoller returns a poller; Run starts it.

@@ -45,7 +45,20 @@ var (
 	tierOverdue, _ = meter.Int64ObservableGauge("maventa.reconcile.overdue",
 		metric.WithUnit("{company}"),
 		metric.WithDescription("Companies not polled for more than twice their tier's ceiling, by tier"))
+	budgetNeed, _ = meter.Float64ObservableGauge("maventa.reconcile.budget.need",
+		metric.WithUnit("1"),
+		metric.WithDescription("Share of polling's Maventa budget this replica's companies need at their tiers' ceilings, by host (the sizing model; above 1: polled later than the ceilings)"))
 )
+
+const attrHost = attribute.Key("maventa.host")
+
+// needs is the last sizing check's share of polling's budget per host (nil
+// before the first check, or when the budget is not known).
+func (p *Poller) needs() map[string]float64 {
+	p.needMu.Lock()
+	defer p.needMu.Unlock()
+	return p.need
+}
 
 const attrTier = attribute.Key("tier")
 
@@ -61,8 +74,11 @@ func (p *Poller) observeTiers() (metric.Registration, error) {
 			o.ObserveInt64(tierCompanies, int64(ts.Companies), attrs)
 			o.ObserveInt64(tierOverdue, int64(ts.Overdue), attrs)
 		}
+		for host, share := range p.needs() {
+			o.ObserveFloat64(budgetNeed, share, metric.WithAttributes(attrHost.String(host)))
+		}
 		return nil
-	}, tierCompanies, tierOverdue)
+	}, tierCompanies, tierOverdue, budgetNeed)
 }
 
 const attrCompany = attribute.Key("maventa.company_id")

@@ -584,6 +584,13 @@ func (p *Poller) checkSizing() string {
 		}
 	}
 	s := Size(p.cfg, p.cfg.Budget, m)
+	need := make(map[string]float64, len(s.Hosts))
+	for _, h := range s.Hosts {
+		need[h.Host] = h.Share
+	}
+	p.needMu.Lock()
+	p.need = need
+	p.needMu.Unlock()
 	advice := s.Advice()
 	switch {
 	case advice != "" && !p.overBudget:

@@ -187,6 +187,11 @@ func TestThePollerWarnsOnceWhenItsTiersNeedMoreThanItsShare(t *testing.T) {
 		p.reportBudget(ctx, &r)
 		clk.Add(time.Minute)
 	}
+	// The gauge's figures (maventa.reconcile.budget.need): Receivables
+	// short (above 1), AX not.
+	if need := p.needs(); need[HostReceivables] <= 1 || need[HostAX] <= 0 || need[HostAX] > 1 {
+		t.Errorf("budget need %v, want receivables above 1, ax in (0, 1]", need)
+	}
 	warns := logs.matching(slog.LevelWarn, "polling needs more than its share")
 	if len(warns) != 1 {
 		t.Errorf("%d sizing warnings over three checks, want 1: %v", len(warns), warns)
@@ -199,6 +204,9 @@ func TestThePollerWarnsOnceWhenItsTiersNeedMoreThanItsShare(t *testing.T) {
 	p.cfg.Budget.RequestsPerSecond = 10
 	p.reportBudget(ctx, &r)
 	p.reportBudget(ctx, &r)
+	if need := p.needs(); need[HostReceivables] > 1 || need[HostReceivables] <= 0 {
+		t.Errorf("budget need %v after the fix, want receivables in (0, 1]", need)
+	}
 	if n := len(logs.matching(slog.LevelInfo, "fits its share of the Maventa budget again")); n != 1 {
 		t.Errorf("%d 'fits again' lines, want 1", n)
 	}
