@@ -415,7 +415,7 @@ func (p *Poller) pollEntry(ctx context.Context, e *entry) {
 		return
 	}
 	next := p.cfg.advance(st, res, parts, nudged, now)
-	next.Next = spreadDelay(now, next.Next)
+	next.Next = spreadEntry(st.Tier, next, now, rand.Float64())
 	if err := p.store.saveSchedState(ctx, c, next); err != nil {
 		p.log.Warn("storing schedule state failed", "company_id", c, "err", err)
 	}
@@ -604,19 +604,33 @@ func (p *Poller) checkSizing() string {
 	return advice
 }
 
-// spreadDelay brings a due time forward by up to 10 % of its delay at
-// random: companies whose delays double in step (every company of a first
-// pass) would otherwise come due together in ever larger waves, each holding
-// up the active companies behind it. Only forward, never later, so that a
-// delay at its tier's ceiling never exceeds the ceiling (the sizing model
-// counts polls at spreadMean of the ceiling).
-func spreadDelay(now, next time.Time) time.Time { return spreadBy(now, next, rand.Float64()) }
 
-// spreadMean is the mean delay after spreadDelay, as a share of the delay.
+// spreadEntry is next's due time spread (spreadBy), except for a company
+// that has just been found to have no receivables service: its first invoice
+// poll as such is due anywhere in the delay (uniformly, by r in [0, 1)). A
+// first pass polls every company within some hours; at a daily ceiling the
+// companies without receivables would otherwise keep coming due in that
+// same window every day (the spread moves them by 10 % at most), needing
+// most of the budget for hours and leaving quiet companies past their
+// ceiling (seen in the 36-hour simulation). Their /v1/events re-check stays
+// a day after the refusal, on a later poll.
+func spreadEntry(was Tier, next schedState, now time.Time, r float64) time.Time {
+	if was != TierNoReceivables && next.Tier == TierNoReceivables && next.Fails == 0 {
+		d := next.Next.Sub(now)
+		return now.Add(time.Duration(float64(d) * (0.05 + 0.95*r)))
+	}
+	return spreadBy(now, next.Next, r)
+}
+
+// spreadMean is the mean delay after spreadBy, as a share of the delay.
 const spreadMean = 0.95
 
-// spreadBy is spreadDelay with its random number r in [0, 1) (0: 10 % early,
-// towards 1: on time).
+// spreadBy brings a due time forward by up to 10 % of its delay, by r in
+// [0, 1) (0: 10 % early, towards 1: on time): companies whose delays double
+// in step (every company of a first pass) would otherwise come due together
+// in ever larger waves, each holding up the active companies behind it. Only
+// forward, never later, so that a delay at its tier's ceiling never exceeds
+// the ceiling (the sizing model counts polls at spreadMean of the ceiling).
 func spreadBy(now, next time.Time, r float64) time.Time {
 	d := next.Sub(now)
 	return now.Add(d - time.Duration((1-r)*0.1*float64(d)))

@@ -133,7 +133,7 @@ func Size(cfg PollerConfig, b SizingBudget, m Mix) Sizing {
 
 // load is the model proper.
 func load(cfg PollerConfig, b SizingBudget, m Mix) []HostLoad {
-	// A delay is spread 0 - 10 % early (spreadDelay): polls come every
+	// A delay is spread 0 - 10 % early (spreadBy): polls come every
 	// spreadMean x the delay on average. Tokens live TokenLifetime whatever
 	// the spread.
 	perSec := func(d time.Duration) float64 { return 1 / (spreadMean * d.Seconds()) }

@@ -27,7 +27,7 @@ func TestSizeAgainstHandComputedFigures(t *testing.T) {
 		return c
 	}
 	budget := SizingBudget{RequestsPerSecond: 10, PollShare: 0.7}
-	// Due times are spread up to 10 % early (spreadDelay): a company is
+	// Due times are spread up to 10 % early (spreadBy): a company is
 	// polled every 0.95 x its delay on average, so every poll rate below is
 	// multiplied by m; a token is fetched at most once an hour, so tokens of
 	// companies polled more often than every 1h/0.95 are not.

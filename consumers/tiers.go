@@ -84,7 +84,7 @@ func (c PollerConfig) parts(st schedState, now time.Time) pollParts {
 
 // recheckWindow is how early a no-receivables company's invoice poll may do
 // its /v1/events re-check: the spread of its longest delay (10 %, see
-// spreadDelay) and one interval for rounding.
+// spreadBy) and one interval for rounding.
 func (c PollerConfig) recheckWindow() time.Duration {
 	return min(c.NoReceivablesMax, c.NoReceivablesRecheck)/10 + c.Interval
 }

@@ -210,3 +210,32 @@ func TestSpreadNeverDelaysPastTheDelay(t *testing.T) {
 		}
 	}
 }
+
+// A company found to have no receivables is first polled as such anywhere in
+// its ceiling, so companies learnt together in a first pass do not come due
+// together every day after; every other delay is spread 0 - 10 % early.
+func TestANewlyFoundNoReceivablesCompanyIsSpreadOverItsWholeCeiling(t *testing.T) {
+	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	next := schedState{Tier: TierNoReceivables, Next: now.Add(day), EventsAt: now.Add(day)}
+	for _, tc := range []struct {
+		was      Tier
+		r        float64
+		min, max time.Duration
+	}{
+		{TierNew, 0, day / 20, day / 20},
+		{TierNew, 0.5, day * 21 / 40, day * 21 / 40},
+		{TierQuiet, 0.999999, day - time.Second, day},
+		{TierNoReceivables, 0, day * 9 / 10, day * 9 / 10}, // already known: the usual spread
+	} {
+		got := spreadEntry(tc.was, next, now, tc.r).Sub(now)
+		if got < tc.min || got > tc.max {
+			t.Errorf("from %s, r=%v: due in %v, want within [%v, %v]", tc.was, tc.r, got, tc.min, tc.max)
+		}
+	}
+	failing := next
+	failing.Fails = 1
+	if got := spreadEntry(TierNew, failing, now, 0).Sub(now); got != day*9/10 {
+		t.Errorf("a failing company: due in %v, want the usual spread (%v)", got, day*9/10)
+	}
+}
