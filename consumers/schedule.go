@@ -604,7 +604,6 @@ func (p *Poller) checkSizing() string {
 	return advice
 }
 
-
 // spreadEntry is next's due time spread (spreadBy), except for a company
 // that has just been found to have no receivables service: its first invoice
 // poll as such is due anywhere in the delay (uniformly, by r in [0, 1)). A
