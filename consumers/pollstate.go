@@ -67,6 +67,20 @@ func (s pollState) putJSON(ctx context.Context, key string, v any) error {
 	return nil
 }
 
+// listJSON decodes every value stored under prefix as a T (values that do not
+// decode are skipped: a report written by another version is not this
+// replica's to judge). Never nil.
+func listJSON[T any](ctx context.Context, s pollState, prefix string) ([]T, error) {
+	out := []T{}
+	err := s.kv.List(ctx, prefix, func(_ string, value []byte) {
+		var v T
+		if json.Unmarshal(value, &v) == nil {
+			out = append(out, v)
+		}
+	})
+	return out, err
+}
+
 // maxPlainKey is the longest id used in a KV key as it is. A key is part of a
 // NATS subject, which travels in the protocol's control line (4 KiB by
 // default): an id from a hostile webhook (a 70 000-character company_id) would

@@ -2,7 +2,6 @@ package consumers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -72,13 +71,7 @@ func (s pollState) saveShare(ctx context.Context, r ShareReport) error {
 
 // shares reads every replica's share report.
 func (s pollState) shares(ctx context.Context) ([]ShareReport, error) {
-	var out []ShareReport
-	err := s.kv.List(ctx, "share.", func(_ string, value []byte) {
-		var r ShareReport
-		if json.Unmarshal(value, &r) == nil {
-			out = append(out, r)
-		}
-	})
+	out, err := listJSON[ShareReport](ctx, s, "share.")
 	if err != nil {
 		return nil, fmt.Errorf("read share reports: %w", err)
 	}

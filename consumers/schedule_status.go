@@ -2,7 +2,6 @@ package consumers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -136,13 +135,7 @@ func (s pollState) saveReplicaBudget(ctx context.Context, rb ReplicaBudget) erro
 
 // replicaBudgets reads every replica's last budget report, by holder.
 func (s pollState) replicaBudgets(ctx context.Context) ([]ReplicaBudget, error) {
-	out := []ReplicaBudget{}
-	err := s.kv.List(ctx, "replica.", func(_ string, value []byte) {
-		var rb ReplicaBudget
-		if json.Unmarshal(value, &rb) == nil {
-			out = append(out, rb)
-		}
-	})
+	out, err := listJSON[ReplicaBudget](ctx, s, "replica.")
 	if err != nil {
 		return out, fmt.Errorf("read replica budgets: %w", err)
 	}
