@@ -155,11 +155,19 @@ func (g *groupCommit) lead(ctx context.Context, batch []*queuedWebhook) {
 
 // await waits for f, the write of batch, then drives what queued meanwhile.
 func (g *groupCommit) await(batch []*queuedWebhook, f jetstream.PubAckFuture) {
+	ack, err := ackOf(f)
+	g.drive(g.settle(batch, ack, err))
+}
+
+// ackOf waits for the outcome of a write: its acknowledgement or its error.
+// There is no deadline here: the connection's async-publish timeout
+// (AsyncPublishLimits) fails every future that gets no answer.
+func ackOf(f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
 	select {
 	case ack := <-f.Ok():
-		g.drive(g.settle(batch, ack, nil))
+		return ack, nil
 	case err := <-f.Err():
-		g.drive(g.settle(batch, nil, err))
+		return nil, err
 	}
 }
 
@@ -173,12 +181,8 @@ func (g *groupCommit) drive(batch []*queuedWebhook) {
 			batch = g.settle(batch, nil, err)
 			continue
 		}
-		select {
-		case ack := <-f.Ok():
-			batch = g.settle(batch, ack, nil)
-		case err := <-f.Err():
-			batch = g.settle(batch, nil, err)
-		}
+		ack, err := ackOf(f)
+		batch = g.settle(batch, ack, err)
 	}
 }
 
@@ -248,13 +252,13 @@ func (g *groupCommit) alone(batch []*queuedWebhook) {
 			q.done <- storeResult{err: storeError(errs[i])}
 			continue
 		}
-		select {
-		case ack := <-fs[i].Ok():
-			groupSize.Record(context.Background(), 1)
-			q.done <- storeResult{dup: ack.Duplicate, seq: ack.Sequence}
-		case err := <-fs[i].Err():
+		ack, err := ackOf(fs[i])
+		if err != nil {
 			q.done <- storeResult{err: storeError(err)}
+			continue
 		}
+		groupSize.Record(context.Background(), 1)
+		q.done <- storeResult{dup: ack.Duplicate, seq: ack.Sequence}
 	}
 }
 
