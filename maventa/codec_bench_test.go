@@ -41,3 +41,25 @@ func BenchmarkEncodeAssignment(b *testing.B) {
 		}
 	}
 }
+
+// maxAssignmentDecodeAllocs bounds the allocations of decoding one assignment
+// with 12 events, as the client decodes GET /v1/assignments/{id} for every
+// enriched webhook: measured 80 when set, plus a margin. A failure means
+// every such answer now allocates more: find it (go test -run '^$' -bench
+// DecodeAssignment -benchmem -memprofile m.out ./maventa/) and remove it, or
+// raise the bound in the same commit and say why.
+const maxAssignmentDecodeAllocs = 84
+
+func TestDecodeAssignmentAllocationsStayBounded(t *testing.T) {
+	data := assignmentWithEvents(12)
+	got := testing.AllocsPerRun(200, func() {
+		if _, err := decodeAssignment(data); err != nil {
+			t.Fatal(err)
+		}
+	})
+	bound := maxAssignmentDecodeAllocs + raceExtraAllocs
+	t.Logf("%.0f allocations per assignment (bound %d)", got, bound)
+	if got > float64(bound) {
+		t.Errorf("%.0f allocations per assignment, more than the bound %d", got, bound)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/maventa-bridge/maventa-events/events"
 )
 
@@ -139,6 +140,9 @@ func (f fields) str(keys ...string) string {
 	v, ok := f.find(keys...)
 	if !ok {
 		return ""
+	}
+	if s, ok := plainString(jsontext.Value(v)); ok {
+		return s
 	}
 	var s string
 	if json.Unmarshal(v, &s) == nil {
@@ -325,8 +329,17 @@ func (w Webhook) Input(body []byte) events.Webhook {
 
 // text is member k when it is a JSON string, "" otherwise.
 func (f fields) text(k string) string {
+	v, ok := f[k]
+	if !ok {
+		return ""
+	}
+	// Every webhook's documents fields go through here: a plain ASCII string
+	// (what Maventa sends) is taken as it is, without a decoder.
+	if s, ok := plainString(jsontext.Value(v)); ok {
+		return s
+	}
 	var s string
-	if v, ok := f[k]; ok && json.Unmarshal(v, &s) == nil {
+	if json.Unmarshal(v, &s) == nil {
 		return s
 	}
 	return ""

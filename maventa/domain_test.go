@@ -106,3 +106,32 @@ func TestTheRawObjectsAreMaventasOwnJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldsTextIsWhatEncodingJSONDecodes: text and str take a plain ASCII
+// string as it is and decode everything else; both must give what
+// json.Unmarshal gives for every kind of member.
+func TestFieldsTextIsWhatEncodingJSONDecodes(t *testing.T) {
+	for _, raw := range []string{
+		`"plain-ASCII 123"`, `""`, `"tab\there"`, `"\u0041\u00e9"`, `"é"`, `"a\"b"`, `"a\\b"`,
+		"\"\xff\"", `"<&>"`, `12`, `null`, `true`, `{"a":1}`, `["x"]`,
+	} {
+		f := fields{"k": json.RawMessage(raw)}
+		var want string
+		if json.Unmarshal([]byte(raw), &want) != nil {
+			want = ""
+		}
+		if got := f.text("k"); got != want {
+			t.Errorf("text(%s) = %q, want %q", raw, got, want)
+		}
+		wantStr := want
+		if json.Unmarshal([]byte(raw), new(string)) != nil {
+			wantStr = strings.Trim(raw, `"`)
+		}
+		if raw == "null" {
+			wantStr = "" // str skips null members
+		}
+		if got := f.str("k"); got != wantStr {
+			t.Errorf("str(%s) = %q, want %q", raw, got, wantStr)
+		}
+	}
+}
