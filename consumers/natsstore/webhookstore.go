@@ -156,9 +156,15 @@ func BodyID(body []byte) string {
 // hash as Nats-Msg-Id, so JetStream's duplicate window applies); a webhook
 // stored in a group is never reported as a duplicate (see groupCommit).
 func (s *WebhookStore) Store(ctx context.Context, companyID, event string, body []byte, meta http.Header) (duplicate bool, err error) {
-	msg := &nats.Msg{Subject: WebhookSubject(companyID, event), Data: body,
-		Header: headerWith(meta, HeaderEvent, event, HeaderCompanyID, companyID)}
-	return s.publish(ctx, msg, s.webhooks, BodyID(body), attrEvent.String(event), attrCompanyID.String(companyID))
+	msg, id := webhookMessage(companyID, event, body, meta)
+	return s.publish(ctx, msg, s.webhooks, id, attrEvent.String(event), attrCompanyID.String(companyID))
+}
+
+// webhookMessage is a webhook as Store writes it (before publish sanitizes
+// its headers and adds the trace context), and its body id.
+func webhookMessage(companyID, event string, body []byte, meta http.Header) (*nats.Msg, string) {
+	return &nats.Msg{Subject: WebhookSubject(companyID, event), Data: body,
+		Header: headerWith(meta, HeaderEvent, event, HeaderCompanyID, companyID)}, BodyID(body)
 }
 
 // Quarantine keeps an authenticated request that could not be understood, with
