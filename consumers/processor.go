@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,6 @@ func (p *Processor) Process(ctx context.Context, body []byte, stored events.Trac
 	if err != nil {
 		return &ProcessError{Reason: "invalid_payload", Err: err}
 	}
-	log := p.log.With("event", w.Event, "company_id", w.CompanyID)
 	if p.Nudge != nil {
 		p.Nudge(w.CompanyID)
 	}
@@ -151,7 +151,7 @@ func (p *Processor) Process(ctx context.Context, body []byte, stored events.Trac
 	}
 	switch name.Action {
 	case "DELIVERED", "DELIVERY_CONFIRMED", "FAILED":
-		return p.enrichInvoice(ctx, w, invoiceID, name.Action, tc, log)
+		return p.enrichInvoice(ctx, w, invoiceID, name.Action, tc)
 	}
 	p.Stats.Processed.Add(1)
 	return nil
@@ -184,13 +184,12 @@ func (p *Processor) publishCompanyFact(ctx context.Context, companyID string, ev
 }
 
 func isServiceEvent(ev events.Event) bool {
-	for _, d := range []events.TypeDef{events.TypeServiceActivated, events.TypeServiceRejected, events.TypeServicePending} {
-		if ev.Type == d.Type() {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(serviceTypes, ev.Type)
 }
+
+// serviceTypes are the event types of the service webhooks, spelt once:
+// TypeDef.Type builds its string on every call, and every webhook asks.
+var serviceTypes = []string{events.TypeServiceActivated.Type(), events.TypeServiceRejected.Type(), events.TypeServicePending.Type()}
 
 // serviceEvent fetches the service's state for a service webhook. Without
 // credentials, the webhook's own event stands.
@@ -221,9 +220,9 @@ func (p *Processor) serviceEvent(ctx context.Context, w maventa.Webhook, ev even
 // Amili Kassavirta service must have an assignment (Kassavirta creates it when the
 // invoice is sent): until it appears the message is retried, and when it never
 // does, the message is dead-lettered.
-func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, invoiceID, action string, tc events.TraceContext, log *slog.Logger) error {
+func (p *Processor) enrichInvoice(ctx context.Context, w maventa.Webhook, invoiceID, action string, tc events.TraceContext) error {
 	if invoiceID == "" {
-		log.Warn("invoice webhook without invoice_id: nothing to enrich")
+		p.log.Warn("invoice webhook without invoice_id: nothing to enrich", "event", w.Event, "company_id", w.CompanyID)
 		p.Stats.Processed.Add(1)
 		return nil
 	}
