@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -212,6 +213,9 @@ func (st *canonState) scanString() (raw []byte, plain, ok bool) {
 	start := st.pos + 1
 	plain = true
 	for i := start; i < len(in); i++ {
+		if plainJSONByte[in[i]] {
+			continue
+		}
 		switch c := in[i]; {
 		case c == '"':
 			st.pos = i + 1
@@ -221,12 +225,21 @@ func (st *canonState) scanString() (raw []byte, plain, ok bool) {
 		case c == '\\':
 			plain = false
 			i++ // the escaped byte; unescapeJSON checks the escape
-		case c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&':
+		default: // non-ASCII, <, > or &
 			plain = false
 		}
 	}
 	return nil, false, false
 }
+
+// plainJSONByte reports the bytes that stand for themselves both in a JSON
+// string and in json.Marshal's output (HTML escaping on).
+var plainJSONByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = !strings.ContainsRune(`"\<>&`, rune(c))
+	}
+	return t
+}()
 
 func (st *canonState) array(depth int) bool {
 	if depth > maxCanonDepth {

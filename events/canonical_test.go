@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,8 @@ var canonTrickyCases = []struct{ name, in string }{
 	{"invalid escape is returned as is", `"\x"`},
 	{"short \\u escape is returned as is", `"\u12"`},
 	{"raw control character is returned as is", "\"a\nb\""},
+	{"raw unit separator is returned as is", "\"\x1f\""},
+	{"raw DEL is kept", "\"\x7f\""},
 	{"numbers are kept as written", `[0,-0,1.50,1e5,1E+05,-2.5e-3,12345678901234567890123,0.000]`},
 	{"leading zero is returned as is", `[01]`},
 	{"bare minus is returned as is", `-`},
@@ -100,9 +103,9 @@ var canonTrickyCases = []struct{ name, in string }{
 	{"1000 levels of arrays", strings.Repeat("[", 1000) + strings.Repeat("]", 1000)},
 	{"1001 levels of arrays", strings.Repeat("[", 1001) + strings.Repeat("]", 1001)},
 	{"10000 levels of arrays", strings.Repeat("[", 10000) + strings.Repeat("]", 10000)},
-	{"10001 levels of arrays are returned as is", strings.Repeat("[", 10001) + strings.Repeat("]", 10001)},
+	{"10001 levels of arrays are returned as is", strings.Repeat("[ ", 10001) + strings.Repeat("]", 10001)},
 	{"5000 levels of objects", strings.Repeat(`{"b":1,"a":`, 5000) + "0" + strings.Repeat("}", 5000)},
-	{"10001 levels of objects are returned as is", strings.Repeat(`{"a":`, 10001) + "0" + strings.Repeat("}", 10001)},
+	{"10001 levels of objects are returned as is", strings.Repeat(`{"b":1,"a":`, 10001) + "0" + strings.Repeat("}", 10001)},
 	{"the load tools' webhook", canonEnvelopeBody},
 }
 
@@ -222,5 +225,68 @@ func BenchmarkWebhookHash(b *testing.B) {
 				_ = impl.hash(body)
 			}
 		})
+	}
+}
+
+// TestCanonicalJSONMatchesOnGeneratedDocuments compares the two on random
+// valid documents built from the pieces that matter: keys that collide only
+// after unescaping, escapes of every kind, surrogates, HTML characters,
+// invalid UTF-8, random whitespace. The fuzzer mutates bytes and seldom keeps
+// such a document valid. The seed is fixed, so a failure repeats.
+func TestCanonicalJSONMatchesOnGeneratedDocuments(t *testing.T) {
+	pieces := []string{
+		`a`, `\u0061`, `b`, `B`, ``, `aa`, `<`, `\u003c`, `&`, `>`, `\"`, `\\`, `\/`, `/`,
+		`\b`, `\f`, `\n`, `\r`, `\t`, `\u0000`, `\u001F`, "\x7f", `ä`, `\u00e4`, `€`,
+		"\u2028", `\u2029`, `\ud83d\ude00`, `😀`, `\ud83d`, `\ude00`, `\uD83D\uDE00`,
+		"\xff", "\xed\xa0\x80", "\uFFFD", `\ufffd`,
+	}
+	spaces := []string{``, ``, ` `, "\n\t", "\r\n  "}
+	rng := rand.New(rand.NewPCG(14, 2026))
+	var gen func(b *strings.Builder, depth int)
+	str := func(b *strings.Builder) {
+		b.WriteByte('"')
+		for range rng.IntN(3) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		b.WriteByte('"')
+	}
+	gen = func(b *strings.Builder, depth int) {
+		b.WriteString(spaces[rng.IntN(len(spaces))])
+		switch k := rng.IntN(8); {
+		case k < 2 && depth < 4:
+			b.WriteByte('{')
+			for i := range rng.IntN(6) {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(spaces[rng.IntN(len(spaces))])
+				str(b)
+				b.WriteString(spaces[rng.IntN(len(spaces))] + ":")
+				gen(b, depth+1)
+			}
+			b.WriteByte('}')
+		case k < 4 && depth < 4:
+			b.WriteByte('[')
+			for i := range rng.IntN(4) {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				gen(b, depth+1)
+			}
+			b.WriteByte(']')
+		case k < 6:
+			str(b)
+		default:
+			b.WriteString([]string{`0`, `-0.50`, `1E+3`, `12345678901234567890`, `true`, `false`, `null`}[rng.IntN(7)])
+		}
+		b.WriteString(spaces[rng.IntN(len(spaces))])
+	}
+	for i := range 20000 {
+		var b strings.Builder
+		gen(&b, 0)
+		in := []byte(b.String())
+		if got, want := canonicalJSON(in), canonicalJSONV1(in); !bytes.Equal(got, want) {
+			t.Fatalf("document %d %q:\n got %q\nwant %q", i, in, got, want)
+		}
 	}
 }
