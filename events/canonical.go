@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -354,7 +355,14 @@ func (st *canonState) object(depth int) bool {
 // key order, keeping of equal keys the last written (a map decode keeps the
 // last).
 func (st *canonState) reorder(body int, ms []canonMember) {
-	slices.SortStableFunc(ms, func(a, b canonMember) int { return bytes.Compare(a.key, b.key) })
+	// Members are written in input order, so start breaks ties by it; an
+	// unstable sort with that tie-break stays O(n log n) on many equal keys.
+	slices.SortFunc(ms, func(a, b canonMember) int {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.start, b.start)
+	})
 	if cap(st.tmp) < len(st.out)-body {
 		st.tmp = make([]byte, 0, len(st.in)) // room for any object in the input
 	}
