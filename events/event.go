@@ -78,22 +78,12 @@ func IDFor(def TypeDef, key ...string) string { return NewID(def.versioned(), ke
 // body, so this hash is what makes a retry recognisable. A body that is not JSON is
 // hashed as is.
 func WebhookHash(body []byte) string {
-	sum := sha256.Sum256(canonicalJSON(body))
-	return hex.EncodeToString(sum[:])
-}
-
-func canonicalJSON(b []byte) []byte {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil || dec.More() {
-		return b
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return b
-	}
-	return out
+	st := canonPool.Get().(*canonState)
+	sum := sha256.Sum256(st.canonical(body))
+	st.release()
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
 
 // SourceFor returns the CloudEvents source of events about a Maventa company:
