@@ -295,3 +295,50 @@ func TestArchitecture(t *testing.T) {
 		}
 	}
 }
+
+// TestPerformanceListsEveryAllocationGuard: issue 14 asks for a guard of the
+// allocations per webhook at every hot stage, and performance.md's table of
+// them is what a reader checks that against. A guard added without its row,
+// or a row left after its guard was removed, fails here.
+func TestPerformanceListsEveryAllocationGuard(t *testing.T) {
+	guard := regexp.MustCompile(`(?m)^func (Test\w*AllocationsStayBounded)\(`)
+	var found []string
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != ".." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		pkg := filepath.Base(filepath.Dir(path))
+		for _, m := range guard.FindAllStringSubmatch(string(b), -1) {
+			found = append(found, pkg+"."+m[1])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) == 0 {
+		t.Fatal("no allocation guard found: the walk looked in the wrong place")
+	}
+	doc := read(t, "performance.md")
+	for _, g := range found {
+		if !strings.Contains(doc, "`"+g+"`") {
+			t.Errorf("performance.md does not list the allocation guard %s (as `%s`)", g, g)
+		}
+	}
+	listed := regexp.MustCompile("`(\\w+\\.Test\\w*AllocationsStayBounded)`")
+	for _, m := range listed.FindAllStringSubmatch(doc, -1) {
+		if !slices.Contains(found, m[1]) {
+			t.Errorf("performance.md lists %s, which no test defines", m[1])
+		}
+	}
+}
