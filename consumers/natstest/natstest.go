@@ -87,7 +87,8 @@ type Cluster struct {
 
 // StartCluster starts n clustered JetStream servers on random loopback ports,
 // each storing in its own temporary directory, and waits until JetStream has a
-// meta leader. They are shut down when the test ends.
+// meta leader that counts all n servers as placement peers. They are shut
+// down when the test ends.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	// JetStream clustering needs every node's route list from the start, so the
@@ -122,15 +123,19 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	for _, s := range c.Servers {
 		s.waitReady()
 	}
+	// A leader alone is not enough: until it has heard from every peer, it
+	// refuses to place a replicated stream ("no suitable peers for placement,
+	// peer offline"), which made tests that create one at once flaky.
+	// JetStreamClusterPeers lists exactly the peers placement may use.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		for _, s := range c.Servers {
-			if s.JetStreamIsLeader() {
+			if s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) == n {
 				return c
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the cluster elected no JetStream meta leader within 30s")
+			t.Fatalf("the cluster had no JetStream meta leader seeing all %d peers online within 30s", n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
