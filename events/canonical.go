@@ -11,22 +11,6 @@ import (
 	"unicode/utf8"
 )
 
-// canonicalJSON returns the canonical JSON of b as WebhookHash hashes it.
-//
-// The bytes are exactly what decoding b with encoding/json (UseNumber) into
-// any and re-encoding it with json.Marshal gives (canonicalJSONSlow), and b
-// itself when that decode fails or more than whitespace (or a closing bracket)
-// follows the value. That round trip was about 30 % of the consumer's CPU per
-// webhook, so a single pass over the bytes (canonState) does the work for
-// valid JSON followed only by whitespace, and anything else goes to the round
-// trip. FuzzCanonicalJSONMatchesEncodingJSON holds the two to the same bytes.
-func canonicalJSON(b []byte) []byte {
-	st := canonPool.Get().(*canonState)
-	out := bytes.Clone(st.canonical(b))
-	st.release()
-	return out
-}
-
 // canonicalJSONSlow is the decode and re-encode with encoding/json that
 // defines the canonical form; canonState falls back to it.
 func canonicalJSONSlow(b []byte) []byte {
@@ -77,8 +61,16 @@ type canonState struct {
 	members []canonMember // members of the open objects, a stack
 }
 
-// canonical returns the canonical form of b; it aliases st.out or b, valid
-// until st is reused.
+// canonical returns the canonical JSON of b as WebhookHash hashes it; it
+// aliases st.out or b, valid until st is reused.
+//
+// The bytes are exactly what decoding b with encoding/json (UseNumber) into
+// any and re-encoding it with json.Marshal gives (canonicalJSONSlow), and b
+// itself when that decode fails or more than whitespace (or a closing bracket)
+// follows the value. That round trip was about 30 % of the consumer's CPU per
+// webhook, so a single pass over the bytes does the work for valid JSON
+// followed only by whitespace, and anything else goes to the round trip.
+// FuzzCanonicalJSONMatchesEncodingJSON holds the two to the same bytes.
 func (st *canonState) canonical(b []byte) []byte {
 	st.in, st.pos = b, 0
 	st.out, st.keys, st.members = st.out[:0], st.keys[:0], st.members[:0]

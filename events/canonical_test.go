@@ -12,6 +12,15 @@ import (
 	"testing"
 )
 
+// canonicalJSON is the canonical form WebhookHash hashes, copied out of the
+// pooled state so that tests can keep and compare it.
+func canonicalJSON(b []byte) []byte {
+	st := canonPool.Get().(*canonState)
+	out := bytes.Clone(st.canonical(b))
+	st.release()
+	return out
+}
+
 // canonicalJSONV1 is canonicalJSON as it was before the single pass
 // (events/event.go at 148fcb7), kept verbatim as the reference the new one
 // must match byte for byte.
