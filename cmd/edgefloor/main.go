@@ -60,10 +60,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *dir == "" {
 		return errors.New("-data-dir is required: a fresh directory for the embedded JetStream store")
 	}
-	if *level != "store" && *level != "checked" && *level != "service" {
-		return fmt.Errorf("-level %q: want store, checked or service", *level)
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	newHandler, err := handlerFor(*level, log)
+	if err != nil {
+		return err
+	}
 	// The service's defaults: PUBLISH_MAX_PENDING 4096, REQUEST_TIMEOUT 2 s + 5 s.
 	broker, err := natsstore.OpenBroker(ctx, natsstore.BrokerConfig{DataDir: *dir}, log,
 		natsstore.AsyncPublishLimits(4096, handlers.DefaultTimeout+5*time.Second)...)
@@ -75,11 +76,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := natsstore.EnsureIntakeStreams(ctx, broker.JS, streams, log); err != nil {
 		return err
 	}
-	store := natsstore.NewWebhookStore(broker.JS, streams, natsstore.PublishAsync)
-	h, err := handler(*level, store, log)
-	if err != nil {
-		return err
-	}
+	h := newHandler(natsstore.NewWebhookStore(broker.JS, streams, natsstore.PublishAsync))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -93,33 +90,28 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func handler(level string, store *natsstore.WebhookStore, log *slog.Logger) (http.Handler, error) {
+// handlerFor checks level and returns what builds its handler once the
+// store exists, so that a wrong level is refused before a server starts.
+func handlerFor(level string, log *slog.Logger) (func(handlers.Store) http.Handler, error) {
 	secrets, err := handlers.NewSecrets([]string{secret})
 	if err != nil {
 		return nil, err
 	}
-	ready := func(context.Context) error { return nil }
-	if level == "service" {
-		return handlers.NewRouter(handlers.WebhookConfig{Secrets: secrets}, store, ready, log), nil
-	}
-	var receive http.HandlerFunc
 	switch level {
-	case "store":
-		receive = func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				w.WriteHeader(http.StatusBadRequest)
-				return
-			}
-			if _, err := store.Store(r.Context(), "floor", "DOCUMENTS.INVOICE.DELIVERED", body, http.Header{}); err != nil {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			w.WriteHeader(http.StatusOK)
-		}
-	case "checked":
-		receive = func(w http.ResponseWriter, r *http.Request) {
-			if !secrets.Match(r.URL.Query().Get("secret")) {
+	case "service":
+		ready := func(context.Context) error { return nil }
+		return func(store handlers.Store) http.Handler {
+			return handlers.NewRouter(handlers.WebhookConfig{Secrets: secrets}, store, ready, log)
+		}, nil
+	case "store", "checked":
+	default:
+		return nil, fmt.Errorf("-level %q: want store, checked or service", level)
+	}
+	checked := level == "checked"
+	return func(store handlers.Store) http.Handler {
+		r := chi.NewRouter()
+		r.Post(handlers.WebhookPath, func(w http.ResponseWriter, r *http.Request) {
+			if checked && !secrets.Match(r.URL.Query().Get("secret")) {
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
@@ -128,22 +120,22 @@ func handler(level string, store *natsstore.WebhookStore, log *slog.Logger) (htt
 				w.WriteHeader(http.StatusBadRequest)
 				return
 			}
-			env, err := maventa.ParseWebhookEnvelope(body)
-			if err != nil {
-				w.WriteHeader(http.StatusBadRequest)
-				return
+			company, event := "floor", "DOCUMENTS.INVOICE.DELIVERED"
+			if checked {
+				env, err := maventa.ParseWebhookEnvelope(body)
+				if err != nil {
+					w.WriteHeader(http.StatusBadRequest)
+					return
+				}
+				company, event = env.CompanyID, env.Event
 			}
-			if _, err := store.Store(r.Context(), env.CompanyID, env.Event, body, http.Header{}); err != nil {
+			if _, err := store.Store(r.Context(), company, event, body, http.Header{}); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}
 			w.WriteHeader(http.StatusOK)
-		}
-	default:
-		return nil, fmt.Errorf("-level %q: want store, checked or service", level) // run checked it
-	}
-	r := chi.NewRouter()
-	r.Post(handlers.WebhookPath, receive)
-	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	return r, nil
+		})
+		r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+		return r
+	}, nil
 }
